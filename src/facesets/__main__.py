@@ -1,0 +1,3 @@
+from facesets.cli.main import app
+
+app(prog_name="facesets")

@@ -1,0 +1,107 @@
+"""Catalog schema, as an ordered list of migrations.
+
+`PRAGMA user_version` holds how many have been applied; opening a catalog applies the rest
+in one transaction each, so an old catalog is upgraded in place and never rebuilt.
+"""
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 1: files, their other locations, faces and embeddings, runs.
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+    CREATE TABLE models (
+        id INTEGER PRIMARY KEY,
+        engine TEXT NOT NULL,          -- 'dlib' | 'insightface'
+        model TEXT NOT NULL,           -- e.g. 'resnet_v1' or 'buffalo_l/w600k_r50.onnx'
+        dim INTEGER NOT NULL,
+        detector TEXT NOT NULL,
+        landmark_scheme TEXT NOT NULL, -- arcface5 (eyes, nose, mouth corners) | dlib5 (eye corners, nose)
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+        UNIQUE (engine, model, detector)
+    );
+
+    CREATE TABLE files (
+        id INTEGER PRIMARY KEY,
+        path TEXT NOT NULL UNIQUE,     -- first location seen; other locations are aliases
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        sha256 TEXT UNIQUE,            -- NULL only when the bytes could not be read
+        width INTEGER,                 -- after EXIF orientation
+        height INTEGER,
+        taken_at TEXT,                 -- EXIF DateTimeOriginal, ISO 8601
+        status TEXT NOT NULL DEFAULT 'pending',  -- pending | done | noface | error | missing
+        error TEXT,                    -- one-line reason when status = 'error'
+        model_id INTEGER REFERENCES models(id),
+        input_mode TEXT,               -- photos | crops | aligned
+        n_faces INTEGER,
+        seen_run INTEGER,
+        done_run INTEGER
+    );
+    CREATE INDEX files_status ON files(status);
+
+    CREATE TABLE aliases (
+        id INTEGER PRIMARY KEY,
+        path TEXT NOT NULL UNIQUE,
+        file_id INTEGER NOT NULL REFERENCES files(id),
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        seen_run INTEGER
+    );
+    CREATE INDEX aliases_file ON aliases(file_id);
+
+    CREATE TABLE faces (
+        id INTEGER PRIMARY KEY,
+        file_id INTEGER NOT NULL REFERENCES files(id),
+        face_index INTEGER NOT NULL,   -- order within the file (largest first)
+        x1 REAL NOT NULL, y1 REAL NOT NULL, x2 REAL NOT NULL, y2 REAL NOT NULL,  -- original pixels
+        landmarks BLOB,                -- float32 (5, 2), original pixels
+        det_score REAL NOT NULL,
+        short_edge REAL NOT NULL,      -- face box short edge, original pixels
+        sharpness REAL,                -- variance of the Laplacian of the aligned face
+        embedding BLOB NOT NULL,       -- float32, L2-normalised
+        model_id INTEGER NOT NULL REFERENCES models(id),
+        input_mode TEXT NOT NULL DEFAULT 'photos',
+        created_run INTEGER,
+        UNIQUE (file_id, face_index)
+    );
+    CREATE INDEX faces_file ON faces(file_id);
+
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        command TEXT NOT NULL,
+        params TEXT NOT NULL,          -- JSON
+        started_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+        finished_at TEXT,
+        status TEXT NOT NULL DEFAULT 'running',  -- running | done | interrupted | failed
+        stats TEXT                     -- JSON
+    );
+    """,
+    # 2: people. Numbers are never reused (AUTOINCREMENT), faces point at their person.
+    """
+    CREATE TABLE people (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT,
+        pinned INTEGER NOT NULL DEFAULT 0,
+        imported INTEGER NOT NULL DEFAULT 0,
+        source TEXT,                   -- where an imported person came from
+        merged_into INTEGER REFERENCES people(id),
+        created_run INTEGER,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+    );
+    ALTER TABLE faces ADD COLUMN person_id INTEGER REFERENCES people(id);
+    ALTER TABLE faces ADD COLUMN assigned_by TEXT;   -- cluster | extend | user | import
+    ALTER TABLE faces ADD COLUMN clustered_run INTEGER;
+    CREATE INDEX faces_person ON faces(person_id);
+
+    -- A face the user removed from a person never joins that person again.
+    CREATE TABLE face_exclusions (
+        face_id INTEGER NOT NULL REFERENCES faces(id),
+        person_id INTEGER NOT NULL REFERENCES people(id),
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+        PRIMARY KEY (face_id, person_id)
+    );
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)

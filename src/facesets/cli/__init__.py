@@ -1,0 +1,1 @@
+"""The `facesets` command: a thin layer over the library."""

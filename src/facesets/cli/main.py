@@ -1,0 +1,130 @@
+"""`facesets` command line. Every command is a few lines over a library function."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from facesets.catalog import Catalog, CatalogError
+from facesets.cli.ui import fail, notice, out, progress_bars
+from facesets.engines import EngineOptions, EngineUnavailable
+
+app = typer.Typer(
+    help="Sort a photo library by the identity of the faces in it and export clean per-person face sets.",
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+)
+
+CatalogOpt = typer.Option(..., "--catalog", "-c", help="The library's catalog file (SQLite); created if absent.")
+EngineOpt = typer.Option("auto", "--engine", help="auto (InsightFace if its weights are present, else dlib), dlib, insightface.")
+PackOpt = typer.Option("buffalo_l", "--pack", help="InsightFace model pack: buffalo_l, buffalo_s, antelopev2.")
+ModelsOpt = typer.Option(None, "--models", help="Folder holding InsightFace packs (<DIR>/<pack>/*.onnx).")
+DeviceOpt = typer.Option("auto", "--device", help="onnxruntime device: auto, cpu, cuda, directml, coreml.")
+DetectorOpt = typer.Option("hog", "--detector", help="dlib engine detector: hog or yunet.")
+
+
+def open_catalog(path: Path, create: bool = True) -> Catalog:
+    try:
+        return Catalog.open(path, create=create)
+    except CatalogError as exc:
+        fail(str(exc))
+
+
+def engine_options(engine: str, pack: str, models: Optional[Path], device: str, detector: str,
+                   yunet_model: Optional[Path] = None, threads: Optional[int] = None) -> EngineOptions:
+    return EngineOptions(engine=engine, pack=pack, models=str(models) if models else None, device=device,
+                         detector=detector, yunet_model=str(yunet_model) if yunet_model else None,
+                         threads=threads)
+
+
+@app.command()
+def embed(
+    sources: List[Path] = typer.Argument(..., help="Folders or files of photos (read-only, never written)."),
+    catalog: Path = CatalogOpt,
+    engine: str = EngineOpt, pack: str = PackOpt, models: Optional[Path] = ModelsOpt,
+    device: str = DeviceOpt, detector: str = DetectorOpt,
+    yunet_model: Optional[Path] = typer.Option(None, help="YuNet ONNX file for --detector yunet."),
+    input_mode: str = typer.Option("photos", "--input", help="photos, crops (one face per image) or aligned (no detection)."),
+    workers: Optional[int] = typer.Option(None, help="Decode threads (default: number of cores)."),
+    threads: Optional[int] = typer.Option(None, help="onnxruntime threads per model (default: cores)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+) -> None:
+    """Detect and embed every face under SOURCES. Re-run to resume or to add new photos."""
+    from facesets.embed import EmbedOptions, embed as run_embed
+
+    missing = [str(s) for s in sources if not s.exists()]
+    if missing:
+        fail(f"no such file or folder: {', '.join(missing)}")
+    with open_catalog(catalog) as cat:
+        try:
+            with progress_bars(not quiet) as hook:
+                result = run_embed(cat, sources,
+                                   engine_options=engine_options(engine, pack, models, device, detector, yunet_model, threads),
+                                   options=EmbedOptions(input_mode=input_mode, workers=workers),
+                                   progress=hook, notice=notice)
+        except (CatalogError, EngineUnavailable, ValueError) as exc:
+            fail(str(exc))
+    out.print(f"files {result.files_scanned} (new {result.files_new}, aliases {result.aliases_new}), "
+              f"decoded {result.decoded}, faces {result.faces}, no face {result.no_face}, errors {result.errors}")
+    for reason, count in sorted(result.error_reasons.items(), key=lambda kv: -kv[1]):
+        out.print(f"  {count:6d}  {reason}", highlight=False)
+    if result.interrupted:
+        notice("interrupted: finished work is saved; run the same command again to resume")
+        raise typer.Exit(130)
+
+
+@app.command()
+def status(catalog: Path = CatalogOpt,
+           errors: bool = typer.Option(False, "--errors", help="List every file that failed, with its reason."),
+           as_json: bool = typer.Option(False, "--json", help="Print the counts as JSON.")) -> None:
+    """Counts of files, aliases, faces, no-face images and errors by reason."""
+    with open_catalog(catalog, create=False) as cat:
+        counts = cat.counts()
+        model = cat.embedding_model()
+        reasons = dict(cat.conn.execute(
+            "SELECT error, COUNT(*) FROM files WHERE status = 'error' GROUP BY error ORDER BY 2 DESC"))
+        if as_json:
+            out.print_json(json.dumps({**counts, "model": model.key if model else None, "errors_by_reason": reasons}))
+        else:
+            out.print(f"catalog  {cat.path}")
+            out.print(f"model    {model.key if model else '-'}")
+            for key, value in counts.items():
+                out.print(f"{key:8s} {value}")
+            for reason, count in reasons.items():
+                out.print(f"  {count:6d}  {reason}", highlight=False)
+        if errors:
+            for row in cat.errors():
+                typer.echo(f"{row['path']}\t{row['error']}")
+
+
+@app.command()
+def models(models_dir: Optional[Path] = ModelsOpt) -> None:
+    """Engines, which weights are present, and their licences."""
+    from facesets.engines.packs import pack_status
+
+    out.print("dlib        ready (dlib-bin + face_recognition_models; models CC0)")
+    for row in pack_status(str(models_dir) if models_dir else None):
+        state = f"ready in {row['folder']}" if row["ready"] else "not present (downloaded on first use)"
+        out.print(f"{row['pack']:11s} {state}; {row['licence']}", highlight=False)
+
+
+# Each room of the pipeline registers its commands on `app` from its own module.
+COMMAND_MODULES = ("cluster", "export", "serve", "curate", "maintain", "crops")
+
+
+def _register_rooms() -> None:
+    import importlib
+    import importlib.util
+
+    for name in COMMAND_MODULES:
+        module = f"facesets.cli.{name}"
+        if importlib.util.find_spec(module) is not None:
+            importlib.import_module(module)
+
+
+_register_rooms()
+
+
+def main() -> None:  # pragma: no cover
+    app()

@@ -1,0 +1,57 @@
+"""Console helpers shared by every command: progress bars, one-line errors."""
+from __future__ import annotations
+
+import contextlib
+import sys
+from typing import Iterator
+
+import typer
+from rich.console import Console
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
+                           TimeElapsedColumn, TimeRemainingColumn)
+
+console = Console(stderr=True)
+out = Console()
+
+
+def fail(message: str, code: int = 2) -> "typer.Exit":
+    console.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def notice(message: str) -> None:
+    console.print(f"[yellow]{message}[/]", highlight=False)
+
+
+class _Rate(TextColumn):
+    def __init__(self):
+        super().__init__("")
+
+    def render(self, task):  # items per second, on every long step
+        speed = task.finished_speed or task.speed
+        from rich.text import Text
+        return Text(f"{speed:.1f}/s" if speed else "", style="progress.data.speed")
+
+
+@contextlib.contextmanager
+def progress_bars(enabled: bool = True) -> Iterator:
+    """Yields a hook(phase, advance, total) that drives one Rich bar per phase."""
+    if not enabled:
+        yield None
+        return
+    bars = Progress(SpinnerColumn(), TextColumn("[progress.description]{task.description}"), BarColumn(),
+                    MofNCompleteColumn(), _Rate(), TimeElapsedColumn(), TextColumn("eta"),
+                    TimeRemainingColumn(), console=console, transient=False,
+                    disable=not sys.stderr.isatty() and False)
+    tasks: dict[str, int] = {}
+
+    def hook(phase: str, advance: int, total: int | None) -> None:
+        if phase not in tasks:
+            tasks[phase] = bars.add_task(phase, total=total)
+        elif total is not None:
+            bars.update(tasks[phase], total=total)
+        if advance:
+            bars.advance(tasks[phase], advance)
+
+    with bars:
+        yield hook

@@ -1,0 +1,47 @@
+"""Where things live: shared test data, model folders, the default limits.
+
+Everything that reads an environment variable does it here, so the rest of the code
+takes plain arguments.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+IMAGE_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".heic", ".heif"}
+)
+
+# A decoded image above this many pixels is refused (a decompression bomb, or a panorama
+# no face tool needs at full size). 60 MP photos pass; 100000x100000 does not.
+MAX_PIXELS = int(os.environ.get("FACESETS_MAX_PIXELS", 250_000_000))
+
+
+def shared_dir() -> Path:
+    """The read-only data/model folder beside the project (tests and benchmarks only)."""
+    env = os.environ.get("FACESETS_SHARED")
+    if env:
+        return Path(env).expanduser().resolve()
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        candidate = parent.parent / "shared"
+        if (parent / "pyproject.toml").exists() and candidate.is_dir():
+            return candidate.resolve()
+    return (Path.cwd().parent / "shared").resolve()
+
+
+def models_dirs(explicit: str | os.PathLike | None = None) -> list[Path]:
+    """Folders searched for InsightFace packs, most specific first."""
+    dirs: list[Path] = []
+    if explicit:
+        dirs.append(Path(explicit).expanduser())
+    env = os.environ.get("FACESETS_MODELS")
+    if env:
+        dirs.append(Path(env).expanduser())
+    dirs.append(Path.home() / ".insightface" / "models")
+    return dirs
+
+
+def download_dir(explicit: str | os.PathLike | None = None) -> Path:
+    """Where downloaded packs are stored: the first of `models_dirs`."""
+    return models_dirs(explicit)[0]

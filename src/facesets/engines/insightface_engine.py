@@ -1,0 +1,81 @@
+"""InsightFace engine: a pack's SCRFD detector and ArcFace recogniser on onnxruntime.
+
+Pre/post-processing is the `insightface` package's own (`model_zoo`, `face_align`); this
+class only wires it to the common interface. Only detection and recognition run at embed
+time; the landmark models of the pack are used by `enrich`.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from facesets.engines.base import (
+    Detection, EngineUnavailable, FaceEngine, l2_normalise, sort_largest_first,
+)
+import warnings
+
+from facesets.engines.packs import ensure_pack, get_pack
+from facesets.engines.providers import choose_providers, session_options
+
+
+def load_onnx_model(path, device: str = "auto", threads: int | None = None):
+    """One insightface model object (SCRFD, ArcFaceONNX, Landmark) on the chosen providers."""
+    from insightface.model_zoo import get_model
+
+    model = get_model(str(path), providers=choose_providers(device),
+                      sess_options=session_options(threads))
+    if model is None:
+        raise EngineUnavailable(f"{path}: not an InsightFace model this version can route")
+    return model
+
+
+class InsightFaceEngine(FaceEngine):
+    engine = "insightface"
+    landmark_scheme = "arcface5"
+
+    def __init__(self, pack: str = "buffalo_l", models: str | os.PathLike | None = None,
+                 device: str = "auto", det_size: int = 640, det_thresh: float = 0.5,
+                 threads: int | None = None, download: bool = True, batch_size: int = 32):
+        self.pack = get_pack(pack)
+        self.folder = ensure_pack(pack, models, download=download)
+        self.device = device
+        self._det = load_onnx_model(self.folder / self.pack.detector, device, threads)
+        self._rec = load_onnx_model(self.folder / self.pack.recogniser, device, threads)
+        if self._det.taskname != "detection" or self._rec.taskname != "recognition":
+            raise EngineUnavailable(f"{self.folder}: detector/recogniser files are not what their names say")
+        self.det_size = det_size
+        self._det.prepare(0, input_size=(det_size, det_size), det_thresh=det_thresh)
+        self.det_max_side = max(det_size * 2, 1280)
+        self.chip_size = int(self._rec.input_size[0])
+        self.dim = int(self._rec.output_shape[-1])
+        self.model = f"{pack}/{self.pack.recogniser}"
+        self.detector = self.pack.detector
+        self.batch_size = batch_size
+        self.providers = list(self._rec.session.get_providers())
+
+    def detect(self, rgb: np.ndarray) -> list[Detection]:
+        self.detector_calls += 1
+        bgr = np.ascontiguousarray(rgb[:, :, ::-1])
+        dets, kpss = self._det.detect(bgr, input_size=(self.det_size, self.det_size))
+        out = []
+        for i in range(dets.shape[0]):
+            out.append(Detection(dets[i, :4].astype(np.float32), kpss[i].astype(np.float32),
+                                 float(dets[i, 4])))
+        return sort_largest_first(out)
+
+    def align(self, rgb: np.ndarray, detection: Detection) -> np.ndarray:
+        from insightface.utils import face_align
+
+        with warnings.catch_warnings():  # scikit-image deprecation inside insightface
+            warnings.simplefilter("ignore", FutureWarning)
+            return face_align.norm_crop(rgb, landmark=detection.landmarks, image_size=self.chip_size)
+
+    def embed_chips(self, chips: list[np.ndarray]) -> np.ndarray:
+        if not chips:
+            return np.zeros((0, self.dim), np.float32)
+        outs = []
+        for start in range(0, len(chips), self.batch_size):
+            batch = [np.ascontiguousarray(c[:, :, ::-1]) for c in chips[start:start + self.batch_size]]
+            outs.append(np.asarray(self._rec.get_feat(batch), np.float32).reshape(len(batch), -1))
+        return l2_normalise(np.concatenate(outs))

@@ -1,0 +1,155 @@
+"""Decoding photos: every format we accept, EXIF orientation applied, bombs refused.
+
+Failures raise `DecodeError` with a one-line reason that the catalog stores as is.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from facesets.config import MAX_PIXELS
+
+try:  # HEIC/HEIF support is a hard dependency, but keep decoding alive without it
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+except ImportError:  # pragma: no cover
+    pillow_heif = None
+
+Image.MAX_IMAGE_PIXELS = None  # we check the declared size ourselves, before decoding
+
+EXIF_ORIENTATION = 0x0112
+EXIF_DATETIME_ORIGINAL = 0x9003
+EXIF_DATETIME = 0x0132
+EXIF_IFD = 0x8769
+_T = Image.Transpose
+_TRANSPOSE = {2: _T.FLIP_LEFT_RIGHT, 3: _T.ROTATE_180, 4: _T.FLIP_TOP_BOTTOM, 5: _T.TRANSPOSE,
+              6: _T.ROTATE_270, 7: _T.TRANSVERSE, 8: _T.ROTATE_90}
+
+
+class DecodeError(Exception):
+    """A file that cannot be used as an image; str() is the one-line reason."""
+
+
+@dataclass
+class DecodedImage:
+    rgb: np.ndarray          # uint8 (h, w, 3), orientation applied
+    width: int               # of the oriented image at full resolution
+    height: int
+    scale: float             # rgb pixels per original pixel (1.0 unless decoded reduced)
+    taken_at: str | None
+
+
+def read_image(path: str | Path, max_pixels: int = MAX_PIXELS, reduce_to: int | None = None) -> DecodedImage:
+    """Decode `path` to RGB. `reduce_to` lets JPEG decode at a smaller scale (DCT draft)
+    while keeping at least that long side; coordinates map back through `scale`."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise DecodeError("file vanished before it could be read") from None
+    except OSError as exc:
+        raise DecodeError(f"unreadable: {exc.strerror or exc}") from None
+    if size == 0:
+        raise DecodeError("zero bytes")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path) as im:
+                return _decode(im, max_pixels, reduce_to)
+    except DecodeError:
+        raise
+    except UnidentifiedImageError:
+        raise DecodeError("not an image (unrecognised format)") from None
+    except FileNotFoundError:
+        raise DecodeError("file vanished before it could be read") from None
+    except PermissionError as exc:
+        raise DecodeError(f"unreadable: {exc.strerror}") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if "truncated" in text.lower() or isinstance(exc, EOFError):
+            raise DecodeError(f"truncated or corrupt image ({text})") from None
+        raise DecodeError(f"corrupt image ({text})") from None
+    except MemoryError:
+        raise DecodeError("too large to decode in memory") from None
+
+
+def _decode(im: Image.Image, max_pixels: int, reduce_to: int | None) -> DecodedImage:
+    width, height = im.size
+    if width * height > max_pixels:
+        raise DecodeError(f"over pixel limit ({width}x{height} > {max_pixels:,} pixels)")
+    if width < 1 or height < 1:
+        raise DecodeError("empty image")
+    exif = _safe_exif(im)
+    orientation = exif.get(EXIF_ORIENTATION, 1) if exif else 1
+    taken_at = _taken_at(exif) if exif else None
+    if getattr(im, "n_frames", 1) > 1:
+        im.seek(0)
+    scale = 1.0
+    if reduce_to and im.format == "JPEG" and max(width, height) > reduce_to:
+        im.draft("RGB", _draft_box(width, height, reduce_to))
+        scale = im.size[0] / width
+    im.load()
+    rgb_image = _to_rgb(im)
+    if orientation in _TRANSPOSE:
+        rgb_image = rgb_image.transpose(_TRANSPOSE[orientation])
+    if orientation in (5, 6, 7, 8):
+        width, height = height, width
+    rgb = np.asarray(rgb_image, dtype=np.uint8)
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise DecodeError(f"unsupported pixel layout {rgb.shape}")
+    return DecodedImage(np.ascontiguousarray(rgb), width, height, scale, taken_at)
+
+
+def _draft_box(width: int, height: int, reduce_to: int) -> tuple[int, int]:
+    factor = reduce_to / max(width, height)
+    return max(1, int(width * factor)), max(1, int(height * factor))
+
+
+def _safe_exif(im: Image.Image) -> dict:
+    try:
+        exif = im.getexif()
+        data = dict(exif)
+        try:
+            data.update(exif.get_ifd(EXIF_IFD))
+        except Exception:  # noqa: BLE001 - corrupt sub-IFD: keep what we have
+            pass
+        return data
+    except Exception:  # noqa: BLE001 - corrupt EXIF must never stop a decode
+        return {}
+
+
+def _taken_at(exif: dict) -> str | None:
+    for tag in (EXIF_DATETIME_ORIGINAL, EXIF_DATETIME):
+        raw = exif.get(tag)
+        if isinstance(raw, bytes):
+            raw = raw.decode("ascii", "replace")
+        if isinstance(raw, str):
+            try:
+                return dt.datetime.strptime(raw.strip().strip("\x00")[:19], "%Y:%m:%d %H:%M:%S").isoformat()
+            except ValueError:
+                continue
+    return None
+
+
+def _to_rgb(im: Image.Image) -> Image.Image:
+    mode = im.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        arr = np.asarray(im, dtype=np.float64)
+        peak = 65535.0 if mode.startswith("I;16") or arr.max() > 255 else 255.0
+        return Image.fromarray(np.clip(arr / peak * 255.0, 0, 255).astype(np.uint8)).convert("RGB")
+    if mode == "F":
+        arr = np.asarray(im, dtype=np.float64)
+        return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8)).convert("RGB")
+    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    if mode != "RGB":
+        return im.convert("RGB")
+    return im

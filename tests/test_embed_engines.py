@@ -1,0 +1,69 @@
+"""Both engines find the faces of the shared group photo; orientation is applied first."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from facesets import Catalog, embed
+from facesets.catalog import CatalogError, from_blob
+from facesets.engines import EngineOptions, load_engine
+from facesets.scan import read_image
+
+from conftest import PHOTOS
+
+
+@pytest.fixture(scope="module")
+def dlib_engine():
+    return load_engine(EngineOptions(engine="dlib"))
+
+
+@pytest.fixture(scope="module")
+def insight_engine(test_models):
+    return load_engine(EngineOptions(engine="insightface", models=str(test_models), download=False))
+
+
+def _faces(tmp_path, engine, *names):
+    with Catalog.open(tmp_path / "c.db") as cat:
+        embed(cat, [PHOTOS / n for n in names], engine=engine)
+        rows = cat.conn.execute(
+            "SELECT files.path, files.width, files.height, faces.* FROM faces JOIN files ON files.id = faces.file_id"
+        ).fetchall()
+        return rows, cat.embedding_model()
+
+
+@pytest.mark.parametrize("which", ["dlib", "insightface"])
+def test_group_photo_has_six_faces(tmp_path, request, which):
+    engine = request.getfixturevalue(f"{'dlib' if which == 'dlib' else 'insight'}_engine")
+    rows, model = _faces(tmp_path, engine, "t1.jpg")
+    assert len(rows) == 6
+    assert model.engine == which
+    for row in rows:
+        vector = from_blob(row["embedding"])
+        assert vector.shape == (model.dim,)
+        assert abs(float(np.linalg.norm(vector)) - 1.0) < 1e-4
+        assert 0 <= row["x1"] < row["x2"] <= row["width"] and 0 <= row["y1"] < row["y2"] <= row["height"]
+        assert row["short_edge"] > 20 and row["sharpness"] > 0
+
+
+@pytest.mark.parametrize("which", ["dlib", "insightface"])
+def test_exif_orientation_is_applied_before_detection(tmp_path, request, which):
+    engine = request.getfixturevalue(f"{'dlib' if which == 'dlib' else 'insight'}_engine")
+    image = read_image(PHOTOS / "inspireface_image_T1.jpeg")
+    from PIL import Image
+    with Image.open(PHOTOS / "inspireface_image_T1.jpeg") as raw:
+        assert raw.size == (image.height, image.width)  # stored sideways, decoded upright
+    rows, model = _faces(tmp_path, engine, "inspireface_image_T1.jpeg")
+    assert len(rows) >= 1
+    pts = from_blob(rows[0]["landmarks"], (5, 2))
+    eyes_y = pts[:4, 1].mean() if model.landmark_scheme == "dlib5" else pts[:2, 1].mean()
+    nose_y = pts[4, 1] if model.landmark_scheme == "dlib5" else pts[2, 1]
+    assert eyes_y < nose_y  # an upright face: eyes above the nose
+    assert abs(pts[0, 1] - pts[2 if model.landmark_scheme == "dlib5" else 1, 1]) < 0.3 * rows[0]["short_edge"]
+
+
+def test_catalog_refuses_a_second_model(tmp_path, dlib_engine, insight_engine):
+    with Catalog.open(tmp_path / "c.db") as cat:
+        embed(cat, [PHOTOS / "Tom_Hanks_54745.png"], engine=dlib_engine)
+        with pytest.raises(CatalogError, match="refusing"):
+            embed(cat, [PHOTOS / "t1.jpg"], engine=insight_engine)
+        assert cat.counts()["faces"] == 1
