@@ -102,6 +102,12 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (face_id, person_id)
     );
     """,
+    # 3: refine's verdicts. A face keeps its person; `gate` says why refine left it out
+    # of that person's faceset (NULL: in). `faceset` marks people big enough to export.
+    """
+    ALTER TABLE faces ADD COLUMN gate TEXT;
+    ALTER TABLE people ADD COLUMN faceset INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,71 @@
+"""Per-engine thresholds. Distances from different models are not comparable, so every
+threshold the pipeline uses lives here, keyed by the catalog's embedding model.
+
+All distances are cosine distances (1 - cosine similarity) between L2-normalised embeddings.
+buffalo_l values come from the proven sort_faces.py tool; the dlib values are calibrated on
+shared/data/faces/lfw158 + lfw_singletons (see docs/profiles.md for how).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    # clustering / refine
+    cluster_distance: float      # identity cut for the default clustering
+    refine_initial: float        # refine: initial clustering distance
+    merge_distance: float        # refine: centroid merge of over-split clusters
+    outlier_distance: float      # refine: drop faces this far from their cluster centroid
+    match_distance: float        # extend / candidates: join a person within this centroid distance
+    min_faces: int = 15
+    min_short: float = 90.0      # face short edge, original pixels
+    min_blur: float = 40.0       # variance of Laplacian at 112 px
+    min_det: float = 0.6         # detector score (engine's own scale)
+    # export
+    export_outlier: float = 0.45
+    export_min_short: float = 100.0
+    near_duplicate_similarity: float = 0.95
+    candidate_min_quality: float = 0.40
+    # curation
+    consolidate_edge: float = 0.55
+    consolidate_confident: float = 0.65
+    age_recover: float = 0.55
+    age_tighten: float = 0.50
+    age_subcluster: float = 0.35
+    age_attach: float = 0.40
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+BUFFALO_L = Profile(
+    name="insightface/buffalo_l",
+    cluster_distance=0.55, refine_initial=0.55, merge_distance=0.40, outlier_distance=0.55,
+    match_distance=0.55,
+)
+
+# dlib's distances are compressed (identity cut near 0.07-0.08 on LFW): placeholders until
+# calibrated by benchmarks/cluster_quality.py.
+DLIB = Profile(
+    name="dlib/resnet_v1",
+    cluster_distance=0.075, refine_initial=0.075, merge_distance=0.06, outlier_distance=0.08,
+    match_distance=0.08, min_det=0.0, export_outlier=0.07,
+    near_duplicate_similarity=0.995, consolidate_edge=0.075, consolidate_confident=0.09,
+    age_recover=0.08, age_tighten=0.07, age_subcluster=0.05, age_attach=0.06,
+)
+
+PROFILES = {BUFFALO_L.name: BUFFALO_L, DLIB.name: DLIB}
+
+
+def profile_for(model_key: str | None) -> Profile:
+    """The profile of an embedding model key such as 'insightface/buffalo_l/w600k_r50.onnx'."""
+    if not model_key:
+        return BUFFALO_L
+    if model_key.startswith("dlib/"):
+        return DLIB
+    for name, profile in PROFILES.items():
+        if model_key.startswith(name):
+            return profile
+    return replace(BUFFALO_L, name=model_key)  # other ArcFace packs: buffalo_l's scale
