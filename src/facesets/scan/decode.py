@@ -1,10 +1,14 @@
 """Decoding photos: every format we accept, EXIF orientation applied, bombs refused.
 
-Failures raise `DecodeError` with a one-line reason that the catalog stores as is.
+Failures raise `DecodeError` with a one-line reason that the catalog stores as is; no
+file, however malformed, raises anything else. Paths may be given in the catalog's
+stored form (see `scan.paths`).
 """
 from __future__ import annotations
 
 import datetime as dt
+import os
+import stat as statmod
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +17,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from facesets.config import MAX_PIXELS
+from facesets.scan.paths import fs_path
 
 try:  # HEIC/HEIF support is a hard dependency, but keep decoding alive without it
     import pillow_heif
@@ -27,13 +32,21 @@ EXIF_ORIENTATION = 0x0112
 EXIF_DATETIME_ORIGINAL = 0x9003
 EXIF_DATETIME = 0x0132
 EXIF_IFD = 0x8769
-_T = Image.Transpose
-_TRANSPOSE = {2: _T.FLIP_LEFT_RIGHT, 3: _T.ROTATE_180, 4: _T.FLIP_TOP_BOTTOM, 5: _T.TRANSPOSE,
-              6: _T.ROTATE_270, 7: _T.TRANSVERSE, 8: _T.ROTATE_90}
+REASON_MAX = 160  # characters of a recorded reason
 
 
 class DecodeError(Exception):
     """A file that cannot be used as an image; str() is the one-line reason."""
+
+    def __init__(self, reason: str):
+        super().__init__(one_line(reason))
+
+
+def one_line(text: str, limit: int = REASON_MAX) -> str:
+    """Whitespace collapsed, control characters dropped, at most `limit` characters."""
+    text = " ".join(str(text).split())
+    text = "".join(ch for ch in text if ch.isprintable())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @dataclass
@@ -45,22 +58,24 @@ class DecodedImage:
     taken_at: str | None
 
 
-def read_image(path: str | Path, max_pixels: int = MAX_PIXELS, reduce_to: int | None = None) -> DecodedImage:
+def read_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS, reduce_to: int | None = None) -> DecodedImage:
     """Decode `path` to RGB. `reduce_to` lets JPEG decode at a smaller scale (DCT draft)
     while keeping at least that long side; coordinates map back through `scale`."""
-    path = Path(path)
+    path = fs_path(path)
     try:
-        size = path.stat().st_size
+        st = os.stat(path)
     except FileNotFoundError:
         raise DecodeError("file vanished before it could be read") from None
     except OSError as exc:
         raise DecodeError(f"unreadable: {exc.strerror or exc}") from None
-    if size == 0:
+    if not statmod.S_ISREG(st.st_mode):
+        raise DecodeError("not a regular file")
+    if st.st_size == 0:
         raise DecodeError("zero bytes")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            with Image.open(path) as im:
+            with open(path, "rb") as handle, Image.open(handle) as im:
                 return _decode(im, max_pixels, reduce_to)
     except DecodeError:
         raise
@@ -70,13 +85,16 @@ def read_image(path: str | Path, max_pixels: int = MAX_PIXELS, reduce_to: int | 
         raise DecodeError("file vanished before it could be read") from None
     except PermissionError as exc:
         raise DecodeError(f"unreadable: {exc.strerror}") from None
+    except MemoryError:
+        raise DecodeError("too large to decode in memory") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if "truncated" in text.lower() or isinstance(exc, EOFError):
             raise DecodeError(f"truncated or corrupt image ({text})") from None
         raise DecodeError(f"corrupt image ({text})") from None
-    except MemoryError:
-        raise DecodeError("too large to decode in memory") from None
+    except Exception as exc:  # noqa: BLE001 - a decoder bug on a malformed file must not stop a run
+        text = str(exc).splitlines()[0] if str(exc) else ""
+        raise DecodeError(f"cannot decode ({type(exc).__name__}{': ' + text if text else ''})") from None
 
 
 def _decode(im: Image.Image, max_pixels: int, reduce_to: int | None) -> DecodedImage:
@@ -85,25 +103,43 @@ def _decode(im: Image.Image, max_pixels: int, reduce_to: int | None) -> DecodedI
         raise DecodeError(f"over pixel limit ({width}x{height} > {max_pixels:,} pixels)")
     if width < 1 or height < 1:
         raise DecodeError("empty image")
-    exif = _safe_exif(im)
-    orientation = exif.get(EXIF_ORIENTATION, 1) if exif else 1
-    taken_at = _taken_at(exif) if exif else None
-    if getattr(im, "n_frames", 1) > 1:
-        im.seek(0)
     scale = 1.0
     if reduce_to and im.format == "JPEG" and max(width, height) > reduce_to:
         im.draft("RGB", _draft_box(width, height, reduce_to))
         scale = im.size[0] / width
-    im.load()
-    rgb_image = _to_rgb(im)
-    if orientation in _TRANSPOSE:
-        rgb_image = rgb_image.transpose(_TRANSPOSE[orientation])
+    im.load()  # the first frame of animations and multi-page files; before EXIF, whose
+    # reading may load a PNG itself and swallow the error of a corrupt pixel stream
+    exif = _safe_exif(im)
+    orientation = exif.get(EXIF_ORIENTATION, 1) if exif else 1
+    taken_at = _taken_at(exif) if exif else None
+    rgb = _oriented_array(_to_rgb(im), orientation)
     if orientation in (5, 6, 7, 8):
         width, height = height, width
-    rgb = np.asarray(rgb_image, dtype=np.uint8)
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise DecodeError(f"unsupported pixel layout {rgb.shape}")
-    return DecodedImage(np.ascontiguousarray(rgb), width, height, scale, taken_at)
+    return DecodedImage(rgb, width, height, scale, taken_at)
+
+
+def _oriented_array(image: Image.Image, orientation) -> np.ndarray:
+    """Pixels as a contiguous uint8 array, EXIF orientation applied with numpy views so a
+    60 MP photo is copied once, not once per transpose."""
+    rgb = np.asarray(image, dtype=np.uint8)
+    image.close()
+    if orientation in (5, 6, 7, 8):
+        rgb = rgb.transpose(1, 0, 2)  # 5 is exactly the transpose; the rest add one flip
+        if orientation == 6:
+            rgb = rgb[:, ::-1]
+        elif orientation == 7:
+            rgb = rgb[::-1, ::-1]
+        elif orientation == 8:
+            rgb = rgb[::-1]
+    elif orientation == 2:
+        rgb = rgb[:, ::-1]
+    elif orientation == 3:
+        rgb = rgb[::-1, ::-1]
+    elif orientation == 4:
+        rgb = rgb[::-1]
+    return np.ascontiguousarray(rgb)
 
 
 def _draft_box(width: int, height: int, reduce_to: int) -> tuple[int, int]:
