@@ -1,0 +1,341 @@
+"""Catalog integrity: find what a crash, a lost disk or a hand edit left inconsistent, and
+repair it without ever deleting a user decision.
+
+User decisions are people's names, merges (`people.merged_into`), removals
+(`face_exclusions`) and faces assigned by the user or an import. A repair may re-attach,
+restore or re-queue; it never drops one of those. Every check is a pair: `find` returns
+the affected rows, `repair` fixes exactly those rows in one short transaction.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from facesets.catalog import Catalog
+from facesets.scan.paths import fs_path
+
+USER_ASSIGNMENTS = ("user", "import")
+PLACEHOLDER_SOURCE = "restored by facesets doctor"
+NORM_TOLERANCE = 1e-3
+
+
+@dataclass
+class Finding:
+    check: str
+    problem: str                 # one line: what is wrong
+    count: int
+    repair: str                  # one line: what --repair does (or why it does not)
+    repairable: bool = True
+    examples: list[str] = field(default_factory=list)
+    repaired: int = 0
+
+
+@dataclass
+class DoctorReport:
+    catalog: str
+    findings: list[Finding]
+    repaired: bool = False
+
+    @property
+    def healthy(self) -> bool:
+        return not self.findings
+
+    @property
+    def outstanding(self) -> list[Finding]:
+        """Findings still wrong after this run (all of them unless repaired)."""
+        if not self.repaired:
+            return self.findings
+        return [f for f in self.findings if not f.repairable or f.repaired < f.count]
+
+    def as_dict(self) -> dict:
+        return {"catalog": self.catalog, "healthy": self.healthy, "repaired": self.repaired,
+                "findings": [asdict(f) for f in self.findings]}
+
+
+@dataclass
+class _Check:
+    name: str
+    find: Callable[[Catalog], list]
+    describe: Callable[[list], tuple[str, str, bool]]   # rows -> (problem, repair, repairable)
+    repair: Callable[[Catalog, list], int] | None
+    example: Callable[[object], str] = str
+
+
+# -- the checks -------------------------------------------------------------------------
+
+def _sqlite_find(cat: Catalog) -> list:
+    rows = [r[0] for r in cat.conn.execute("PRAGMA quick_check").fetchall()]
+    return [] if rows == ["ok"] else rows
+
+
+def _orphan_faces_find(cat: Catalog) -> list:
+    return cat.conn.execute("SELECT DISTINCT file_id FROM faces WHERE file_id NOT IN (SELECT id FROM files) "
+                            "ORDER BY file_id").fetchall()
+
+
+def _orphan_faces_repair(cat: Catalog, rows: list) -> int:
+    with cat.transaction() as conn:
+        for row in rows:
+            conn.execute("INSERT INTO files(id, path, size, mtime_ns, status, error) VALUES (?, ?, 0, 0, 'missing', ?)",
+                         (row[0], f"\x00orphan:{row[0]}", "file record was lost; faces kept by facesets doctor"))
+    return len(rows)
+
+
+def _orphan_aliases_find(cat: Catalog) -> list:
+    return cat.conn.execute("SELECT id, path FROM aliases WHERE file_id NOT IN (SELECT id FROM files) "
+                            "ORDER BY id").fetchall()
+
+
+def _delete_aliases(cat: Catalog, rows: list) -> int:
+    with cat.transaction() as conn:
+        conn.executemany("DELETE FROM aliases WHERE id = ?", [(r["id"],) for r in rows])
+    return len(rows)
+
+
+def _missing_people_find(cat: Catalog) -> list:
+    return cat.conn.execute(
+        "SELECT person_id FROM faces WHERE person_id IS NOT NULL "
+        "UNION SELECT merged_into FROM people WHERE merged_into IS NOT NULL "
+        "UNION SELECT person_id FROM face_exclusions "
+        "EXCEPT SELECT id FROM people ORDER BY 1").fetchall()
+
+
+def _missing_people_repair(cat: Catalog, rows: list) -> int:
+    with cat.transaction() as conn:
+        for row in rows:
+            conn.execute("INSERT INTO people(id, source) VALUES (?, ?)", (row[0], PLACEHOLDER_SOURCE))
+    return len(rows)
+
+
+def _dangling_exclusions_find(cat: Catalog) -> list:
+    return cat.conn.execute("SELECT face_id, person_id FROM face_exclusions "
+                            "WHERE face_id NOT IN (SELECT id FROM faces) ORDER BY face_id").fetchall()
+
+
+def _missing_sources_find(cat: Catalog) -> list:
+    """Files and aliases whose path is gone from disk (files already marked missing excluded)."""
+    found = []
+    for row in cat.conn.execute("SELECT id, path, sha256, status FROM files WHERE status != 'missing' ORDER BY id"):
+        if not os.path.lexists(fs_path(row["path"])):
+            found.append(("file", row["id"], row["path"], row["sha256"]))
+    for row in cat.conn.execute("SELECT id, path FROM aliases ORDER BY id"):
+        if not os.path.lexists(fs_path(row["path"])):
+            found.append(("alias", row["id"], row["path"], None))
+    return found
+
+
+def _missing_sources_repair(cat: Catalog, rows: list) -> int:
+    known = cat.conn.execute("SELECT COUNT(*) FROM files WHERE sha256 IS NOT NULL AND status != 'missing'").fetchone()[0]
+    gone = sum(1 for kind, _, _, sha in rows if kind == "file" and sha is not None)
+    if known and gone == known:
+        return 0  # every source is gone: an unmounted disk, not a deletion; leave it as it is
+    done = 0
+    with cat.transaction() as conn:
+        for kind, row_id, _path, sha in rows:
+            if kind == "alias":
+                conn.execute("DELETE FROM aliases WHERE id = ?", (row_id,))
+            elif sha is None:  # an error record without content: only the reason is lost
+                conn.execute("DELETE FROM files WHERE id = ? AND NOT EXISTS "
+                             "(SELECT 1 FROM faces WHERE faces.file_id = files.id)", (row_id,))
+            else:
+                _promote_alias_or_mark_missing(conn, row_id)
+            done += 1
+    return done
+
+
+def _promote_alias_or_mark_missing(conn, file_id: int) -> None:
+    for alias in conn.execute("SELECT id, path, size, mtime_ns FROM aliases WHERE file_id = ? ORDER BY path",
+                              (file_id,)).fetchall():
+        if os.path.lexists(fs_path(alias["path"])):  # another copy of the same bytes is still there
+            conn.execute("DELETE FROM aliases WHERE id = ?", (alias["id"],))
+            conn.execute("UPDATE files SET path = ?, size = ?, mtime_ns = ? WHERE id = ?",
+                         (alias["path"], alias["size"], alias["mtime_ns"], file_id))
+            return
+    conn.execute("UPDATE files SET status = 'missing' WHERE id = ?", (file_id,))
+
+
+def _no_model_find(cat: Catalog) -> list:
+    if cat.get_meta("embedding_model") is not None:
+        return []
+    return cat.conn.execute("SELECT models.id, engine, model, COUNT(*) AS n FROM faces JOIN models "
+                            "ON models.id = faces.model_id GROUP BY models.id ORDER BY n DESC").fetchall()
+
+
+def _no_model_repair(cat: Catalog, rows: list) -> int:
+    with cat.transaction():
+        cat.set_meta("embedding_model", f"{rows[0]['engine']}/{rows[0]['model']}")
+    return len(rows)
+
+
+def _bad_embeddings_find(cat: Catalog) -> list:
+    """Faces whose embedding does not belong to the catalog's model: another engine/model,
+    wrong length, not finite, or not unit length."""
+    model = cat.embedding_model()
+    if model is None:
+        return []
+    same = {r[0] for r in cat.conn.execute("SELECT id FROM models WHERE engine = ? AND model = ?",
+                                           (model.engine, model.model))}
+    bad = []
+    for row in cat.conn.execute("SELECT faces.id, faces.file_id, faces.model_id, faces.embedding, faces.assigned_by, "
+                                "EXISTS (SELECT 1 FROM face_exclusions e WHERE e.face_id = faces.id) AS excluded "
+                                "FROM faces ORDER BY faces.id"):
+        reason = _embedding_problem(row, same, model.dim)
+        if reason:
+            user = row["assigned_by"] in USER_ASSIGNMENTS or bool(row["excluded"])
+            bad.append((row["id"], row["file_id"], reason, user))
+    return bad
+
+
+def _embedding_problem(row, same_model: set[int], dim: int) -> str | None:
+    if row["model_id"] not in same_model:
+        return "other model"
+    blob = row["embedding"]
+    if blob is None or len(blob) != dim * 4:
+        return "wrong length"
+    vector = np.frombuffer(blob, dtype=np.float32)
+    if not np.isfinite(vector).all():
+        return "not finite"
+    if abs(float(np.linalg.norm(vector)) - 1.0) > NORM_TOLERANCE:
+        return "not unit length"
+    return None
+
+
+def _bad_embeddings_repair(cat: Catalog, rows: list) -> int:
+    """Faces without a user decision are dropped and their photo re-queued for embedding;
+    faces carrying one are kept as they are (reported, never deleted)."""
+    free = [r for r in rows if not r[3]]
+    files = sorted({r[1] for r in free})
+    with cat.transaction() as conn:
+        conn.executemany("DELETE FROM faces WHERE id = ?", [(r[0],) for r in free])
+        for file_id in files:
+            remaining = conn.execute("SELECT COUNT(*) FROM faces WHERE file_id = ?", (file_id,)).fetchone()[0]
+            if remaining == 0:
+                conn.execute("UPDATE files SET status = 'pending', n_faces = NULL, done_run = NULL "
+                             "WHERE id = ? AND status IN ('done', 'noface')", (file_id,))
+    return len(free)
+
+
+def _faceless_done_find(cat: Catalog) -> list:
+    return cat.conn.execute("SELECT id, path FROM files WHERE status = 'done' AND NOT EXISTS "
+                            "(SELECT 1 FROM faces WHERE faces.file_id = files.id) ORDER BY id").fetchall()
+
+
+def _faceless_done_repair(cat: Catalog, rows: list) -> int:
+    with cat.transaction() as conn:
+        conn.executemany("UPDATE files SET status = 'pending', n_faces = NULL, done_run = NULL WHERE id = ?",
+                         [(r["id"],) for r in rows])
+    return len(rows)
+
+
+def _stale_runs_find(cat: Catalog) -> list:
+    if _writer_active(cat):
+        return []
+    return cat.conn.execute("SELECT id, command, started_at FROM runs WHERE status = 'running' ORDER BY id").fetchall()
+
+
+def _stale_runs_repair(cat: Catalog, rows: list) -> int:
+    with cat.transaction() as conn:
+        conn.executemany("UPDATE runs SET status = 'interrupted', "
+                         "finished_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?", [(r["id"],) for r in rows])
+    return len(rows)
+
+
+def _merge_cycles_find(cat: Catalog) -> list:
+    parents = dict(cat.conn.execute("SELECT id, merged_into FROM people WHERE merged_into IS NOT NULL"))
+    cyclic = []
+    for start in parents:
+        seen, node = set(), start
+        while node in parents and node not in seen:
+            seen.add(node)
+            node = parents[node]
+        if node == start:
+            cyclic.append(start)
+    return cyclic
+
+
+def _writer_active(cat: Catalog) -> bool:
+    """Whether another process holds the catalog's writer lock right now."""
+    if cat._lock_fd is not None:  # we hold it ourselves
+        return False
+    import fcntl
+
+    lock_path = cat.path.with_name(cat.path.name + ".lock")
+    if not lock_path.exists():
+        return False
+    fd = os.open(lock_path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
+CHECKS: list[_Check] = [
+    _Check("sqlite", _sqlite_find,
+           lambda r: ("SQLite reports damage", "not repairable here: restore a backup or use sqlite3 .recover", False),
+           None),
+    _Check("orphan_faces", _orphan_faces_find,
+           lambda r: (f"faces point at {len(r)} file record(s) that no longer exist",
+                      "re-create those file records, marked missing; faces and their people are kept", True),
+           _orphan_faces_repair, lambda r: f"file id {r[0]}"),
+    _Check("orphan_aliases", _orphan_aliases_find,
+           lambda r: (f"{len(r)} alias(es) point at no file", "forget them; the next scan finds the copies again", True),
+           _delete_aliases, lambda r: r["path"]),
+    _Check("missing_people", _missing_people_find,
+           lambda r: (f"faces, merges or removals refer to {len(r)} person record(s) that no longer exist",
+                      "re-create those people (unnamed) so every assignment, merge and removal is kept", True),
+           _missing_people_repair, lambda r: f"person id {r[0]}"),
+    _Check("dangling_exclusions", _dangling_exclusions_find,
+           lambda r: (f"{len(r)} removal(s) refer to faces that no longer exist",
+                      "kept: removals are user decisions and harmless", False),
+           None, lambda r: f"face {r[0]} from person {r[1]}"),
+    _Check("missing_sources", _missing_sources_find,
+           lambda r: (f"{len(r)} source path(s) are gone from disk",
+                      "mark the photos missing (their faces and people are kept; a later scan that finds them "
+                      "again restores them), forget vanished copies; nothing is changed if every source is gone", True),
+           _missing_sources_repair, lambda r: f"{r[0]} {r[2]}"),
+    _Check("no_embedding_model", _no_model_find,
+           lambda r: ("faces exist but the catalog does not name its embedding model",
+                      f"record {r[0]['engine']}/{r[0]['model']} (the model of most faces)", True),
+           _no_model_repair, lambda r: f"{r['engine']}/{r['model']}: {r['n']} faces"),
+    _Check("embedding_model_mismatch", _bad_embeddings_find,
+           lambda r: (f"{len(r)} face(s) hold embeddings that do not match the catalog's model "
+                      f"({', '.join(sorted({x[2] for x in r}))})",
+                      "drop those faces and re-queue their photos for embedding; faces carrying a user "
+                      "decision are kept as they are", not any(x[3] for x in r)),
+           _bad_embeddings_repair, lambda r: f"face {r[0]}: {r[2]}" + (" (user decision, kept)" if r[3] else "")),
+    _Check("faceless_done", _faceless_done_find,
+           lambda r: (f"{len(r)} photo(s) are marked embedded with faces but hold none",
+                      "re-queue them for embedding", True),
+           _faceless_done_repair, lambda r: r["path"]),
+    _Check("stale_runs", _stale_runs_find,
+           lambda r: (f"{len(r)} run(s) still marked running but no facesets process holds the catalog",
+                      "mark them interrupted", True),
+           _stale_runs_repair, lambda r: f"run {r['id']} {r['command']} started {r['started_at']}"),
+    _Check("merge_cycles", _merge_cycles_find,
+           lambda r: (f"{len(r)} people are merged into each other in a cycle",
+                      "not repaired automatically: merges are user decisions; un-merge one of them", False),
+           None, lambda r: f"person {r}"),
+]
+
+
+def diagnose(catalog: Catalog, repair: bool = False, max_examples: int = 5) -> DoctorReport:
+    """Run every check; with `repair`, fix what can be fixed (the caller holds the writer lock)."""
+    report = DoctorReport(str(catalog.path), [], repaired=repair)
+    for check in CHECKS:
+        rows = check.find(catalog)
+        if not rows:
+            continue
+        problem, action, repairable = check.describe(rows)
+        finding = Finding(check.name, problem, len(rows), action, repairable,
+                          [check.example(r) for r in rows[:max_examples]])
+        if repair and check.repair is not None:
+            finding.repaired = check.repair(catalog, rows)
+        report.findings.append(finding)
+    return report
