@@ -46,7 +46,11 @@ def inside(root: str | os.PathLike, candidate: str | os.PathLike) -> Path:
 
 
 def materialise(source: str | os.PathLike, target: str | os.PathLike, link: str = "copy") -> None:
-    """Put `source` at `target` by copy, hard link or symlink; the source is only read."""
+    """Put `source` at `target` by copy, hard link or symlink; the source is only read.
+    `source` may be a catalog path (non-UTF-8 names are stored escaped, see scan.paths)."""
+    from facesets.scan.paths import fs_path
+
+    source = fs_path(source)
     if link not in LINK_MODES:
         raise ValueError(f"unknown link mode {link!r} ({', '.join(LINK_MODES)})")
     target = Path(target)

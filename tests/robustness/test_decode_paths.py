@@ -59,3 +59,15 @@ def test_a_fifo_is_refused_without_blocking(tmp_path):
     os.mkfifo(fifo)
     with pytest.raises(DecodeError, match="not a regular file"):
         read_image(fifo)
+
+
+def test_outputs_materialise_a_file_from_its_stored_non_utf8_path(tmp_path):
+    from facesets.outputs import materialise
+
+    raw = os.path.join(os.fsencode(tmp_path), b"\xe9t\xe9.jpg")
+    with open(raw, "wb") as handle:
+        handle.write(b"bytes of a photo")
+    for link in ("copy", "hardlink", "symlink"):
+        target = tmp_path / "out" / f"{link}.jpg"
+        materialise(catalog_path(os.fsdecode(raw)), target, link)
+        assert target.read_bytes() == b"bytes of a photo"
