@@ -181,6 +181,11 @@ def build(root: Path) -> list[Kind]:
         add(f"exif_orientation_{orientation}", f"orient/o{orientation}.jpg", oriented_jpeg(upright, orientation), "face")
         kinds[-1].notes["orientation"] = orientation
     add("exif_orientation_invalid", "orient/o99.jpg", oriented_jpeg(upright, 99), "face")
+    hostile = Image.Exif()
+    hostile[0x010E] = "../../../../tmp/escaped"       # ImageDescription
+    hostile[0x013B] = "..\\..\\artist\x00name"       # Artist
+    hostile[0x0132] = "../../2019:07:14 10:20:30"      # DateTime
+    add("exif_hostile_strings", "odd/exif_hostile.jpg", jpeg_bytes(face_image(1, 390), exif=hostile.tobytes()), "face")
     buf = io.BytesIO()
     Image.new("RGB", (1, 1), (200, 10, 10)).save(buf, "PNG")
     add("one_pixel", "odd/one_pixel.png", buf.getvalue(), "noface")

@@ -94,6 +94,8 @@ def test_every_good_file_is_processed(corpus_run):
             wrong.append(f"{kind.name}: status {row['status']} ({row['error']})")
     assert not wrong, "\n".join(wrong)
     assert not [p for p, r in rows.items() if r["status"] == "pending"]
+    hostile = next(k for k in corpus_run["kinds"] if k.name == "exif_hostile_strings")
+    assert rows[catalog_path(str(hostile.paths[0]))]["taken_at"] is None  # "../../2019:..." is no date
 
 
 def test_every_orientation_is_upright(corpus_run):
