@@ -50,3 +50,43 @@ def test_models(tmp_path_factory) -> Path:
 def copy_tree(src: Path, dst: Path) -> Path:
     shutil.copytree(src, dst)
     return dst
+
+
+# -- embedded catalogs, built once per test session -------------------------------------------
+# Embedding lfw158 with dlib takes minutes, so it happens once per session; each test gets its
+# own copy. FACESETS_TEST_CACHE (a folder) keeps them across sessions while developing.
+
+def _cached_catalog(tmp_path_factory, name: str, sources: list[Path], engine_args: list[str]) -> Path:
+    cache = os.environ.get("FACESETS_TEST_CACHE")
+    root = Path(cache) if cache else tmp_path_factory.getbasetemp() / "catalog-cache"
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / f"{name}.db"
+    if not path.exists():
+        staging = root / f"{name}.{os.getpid()}.building.db"
+        run_cli("embed", *sources, "--catalog", staging, *engine_args, "--quiet")
+        for suffix in ("-wal", "-shm"):
+            Path(str(staging) + suffix).unlink(missing_ok=True)
+        os.replace(staging, path)
+    return path
+
+
+def _copy_catalog(src: Path, dst_dir: Path) -> Path:
+    dst = dst_dir / "catalog.db"
+    shutil.copyfile(src, dst)
+    return dst
+
+
+@pytest.fixture(scope="session")
+def _lfw158_dlib(tmp_path_factory) -> Path:
+    return _cached_catalog(tmp_path_factory, "lfw158_dlib", [FACES / "lfw158"], ["--engine", "dlib"])
+
+
+@pytest.fixture
+def lfw158_catalog(_lfw158_dlib, tmp_path) -> Path:
+    """A private copy of a dlib catalog of every lfw158 photo (158 identities, 2541 photos)."""
+    return _copy_catalog(_lfw158_dlib, tmp_path)
+
+
+def lfw_identity(path: str) -> str:
+    """The labelled identity of an lfw photo: its folder name."""
+    return Path(path).parent.name

@@ -108,6 +108,48 @@ MIGRATIONS: list[str] = [
     ALTER TABLE faces ADD COLUMN gate TEXT;
     ALTER TABLE people ADD COLUMN faceset INTEGER NOT NULL DEFAULT 0;
     """,
+    # 4: enrich (dense landmarks, pose, composite quality), imports, curation, eras.
+    """
+    ALTER TABLE faces ADD COLUMN landmarks_dense BLOB;  -- float32 (n, 2), original pixels
+    ALTER TABLE faces ADD COLUMN pitch REAL;
+    ALTER TABLE faces ADD COLUMN yaw REAL;
+    ALTER TABLE faces ADD COLUMN roll REAL;
+    ALTER TABLE faces ADD COLUMN enriched_run INTEGER;
+    ALTER TABLE faces ADD COLUMN q_frontal REAL;        -- every quality component in [0, 1]
+    ALTER TABLE faces ADD COLUMN q_det REAL;
+    ALTER TABLE faces ADD COLUMN q_symmetry REAL;
+    ALTER TABLE faces ADD COLUMN q_size REAL;
+    ALTER TABLE faces ADD COLUMN q_sharp REAL;
+    ALTER TABLE faces ADD COLUMN quality REAL;          -- composite
+    ALTER TABLE faces ADD COLUMN origin TEXT;           -- JSON: imported crop's original photo + box
+    ALTER TABLE people ADD COLUMN status TEXT NOT NULL DEFAULT 'active';  -- active | masked | merged | thin
+    ALTER TABLE people ADD COLUMN parent_id INTEGER REFERENCES people(id); -- era set of a person
+    ALTER TABLE people ADD COLUMN era TEXT;
+    ALTER TABLE people ADD COLUMN cluster_run INTEGER;
+
+    -- Curation plans: analyze writes one (status planned), apply executes it and records a
+    -- journal of reversible steps, undo replays the journal backwards.
+    CREATE TABLE operations (
+        id INTEGER PRIMARY KEY,
+        command TEXT NOT NULL,
+        plan TEXT NOT NULL,            -- JSON
+        journal TEXT,                  -- JSON list of steps, filled by apply
+        status TEXT NOT NULL DEFAULT 'planned',  -- planned | applied | undone
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+        applied_at TEXT,
+        undone_at TEXT
+    );
+
+    -- Every export, so the web UI and curation find the latest tree.
+    CREATE TABLE exports (
+        id INTEGER PRIMARY KEY,
+        out TEXT NOT NULL,
+        targets TEXT NOT NULL,         -- JSON list
+        params TEXT NOT NULL,          -- JSON
+        run_id INTEGER,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

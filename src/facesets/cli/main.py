@@ -110,7 +110,7 @@ def models(models_dir: Optional[Path] = ModelsOpt) -> None:
 
 
 # Each room of the pipeline registers its commands on `app` from its own module.
-COMMAND_MODULES = ("cluster", "export", "serve", "curate", "maintain", "crops")
+COMMAND_MODULES = ("cluster", "enrich", "export", "run", "serve", "curate", "maintain", "crops")
 
 
 def _register_rooms() -> None:
