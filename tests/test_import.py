@@ -1,0 +1,279 @@
+"""Issue 10: importing existing face sets (.fsz bundles, crop folders) as imported people,
+and refusing hostile bundles before a byte is written."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import FACES, run_cli
+from facesets.catalog import Catalog
+from facesets.importer import ImportRefused, check_archive, import_sources, managed_root
+
+LFW = FACES / "lfw158"
+IDENTITIES = ["Bill_McBride", "Ian_Thorpe", "Jacques_Rogge", "Jason_Kidd",
+              "Javier_Solana", "Muhammad_Ali", "Tom_Cruise", "Tom_Hanks"]
+
+
+# -- building bundles the way roop and our exporter write them ---------------------------------
+
+def lfw_crop(path: Path, size: int = 512) -> np.ndarray:
+    """A face crop as face-set tools cut them: LFW faces sit in the middle of 250x250 photos."""
+    from facesets.scan import read_image
+
+    rgb = read_image(str(path)).rgb
+    h, w = rgb.shape[:2]
+    side = int(min(h, w) * 0.72)
+    y, x = (h - side) // 2, (w - side) // 2
+    return cv2.resize(rgb[y:y + side, x:x + side], (size, size), interpolation=cv2.INTER_CUBIC)
+
+
+def png_bytes(rgb: np.ndarray) -> bytes:
+    ok, buffer = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    assert ok
+    return buffer.tobytes()
+
+
+def write_fsz(path: Path, pngs: list[bytes]) -> Path:
+    """A roop-unleashed bundle: zip (stored), members 0.png, 1.png, ..."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
+        for i, data in enumerate(pngs):
+            archive.writestr(f"{i}.png", data)
+    return path
+
+
+def lfw_bundles(out: Path, identities=IDENTITIES, per_identity: int = 10) -> dict[str, Path]:
+    """One .fsz per identity, from LFW photos cut to 512x512 crops."""
+    bundles = {}
+    for name in identities:
+        photos = sorted((LFW / name).iterdir())[:per_identity]
+        bundles[name] = write_fsz(out / f"{name}.fsz", [png_bytes(lfw_crop(p)) for p in photos])
+    return bundles
+
+
+def tree_state(root: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def dlib_engine():
+    from facesets.engines import EngineOptions, load_engine
+    return load_engine(EngineOptions(engine="dlib"))
+
+
+@pytest.fixture(scope="module")
+def bundles(tmp_path_factory) -> dict[str, Path]:
+    return lfw_bundles(tmp_path_factory.mktemp("bundles"))
+
+
+def imported_people(catalog: Catalog) -> dict[int, dict]:
+    rows = catalog.conn.execute(
+        "SELECT people.id, people.name, people.source, people.imported, faces.assigned_by, faces.input_mode, "
+        "COUNT(faces.id) AS n FROM people JOIN faces ON faces.person_id = people.id "
+        "GROUP BY people.id, faces.assigned_by, faces.input_mode").fetchall()
+    return {r["id"]: dict(r) for r in rows}
+
+
+# -- hostile bundles (acceptance 3) ------------------------------------------------------------
+
+def _zip_bytes(entries: list[tuple[zipfile.ZipInfo | str, bytes]]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for info, data in entries:
+            archive.writestr(info, data)
+    return buffer.getvalue()
+
+
+def _declared_size_bundle(declared: int) -> bytes:
+    """A bundle whose one member claims `declared` bytes: the central directory lies."""
+    data = _zip_bytes([("0.png", b"tiny")])
+    head = zipfile.ZipFile(io.BytesIO(data)).infolist()[0]
+    raw = bytearray(data)
+    cd = raw.rfind(b"PK\x01\x02")
+    raw[cd + 24:cd + 28] = declared.to_bytes(4, "little")           # uncompressed size, central dir
+    raw[head.header_offset + 22:head.header_offset + 26] = declared.to_bytes(4, "little")  # local header
+    return bytes(raw)
+
+
+def _symlink_member() -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo("0.png")
+    info.create_system = 3
+    info.external_attr = (0o120777 << 16)
+    return info
+
+
+HOSTILE = {
+    "dotdot": (lambda: _zip_bytes([("0.png", b"x"), ("../x.png", b"escaped")]), "escapes the bundle"),
+    "nested_dotdot": (lambda: _zip_bytes([("a/../../x.png", b"escaped")]), "escapes the bundle"),
+    "absolute": (lambda: _zip_bytes([("/tmp/facesets_abs_escape.png", b"escaped")]), "absolute path"),
+    "drive": (lambda: _zip_bytes([("C:\\evil\\x.png", b"escaped")]), "absolute path"),
+    "backslash_dotdot": (lambda: _zip_bytes([("..\\x.png", b"escaped")]), "escapes the bundle"),
+    "symlink": (lambda: _zip_bytes([(_symlink_member(), b"/etc/passwd")]), "symbolic link"),
+    "10000_members": (lambda: _zip_bytes([(f"{i}.png", b"") for i in range(10_000)]), "10000 members"),
+    "1GB_declared": (lambda: _declared_size_bundle(1024 ** 3), "declares 1.0 GB"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_a_hostile_bundle_is_refused_before_anything_is_written(tmp_path, case):
+    build, reason = HOSTILE[case]
+    bundle = tmp_path / "src" / "evil.fsz"
+    bundle.parent.mkdir()
+    bundle.write_bytes(build())
+    with zipfile.ZipFile(bundle) as archive, pytest.raises(ImportRefused) as refused:
+        check_archive(archive)
+    assert reason in str(refused.value) and "\n" not in str(refused.value)
+
+    before = tree_state(tmp_path)
+    proc = run_cli("import", bundle, "--catalog", tmp_path / "lib" / "catalog.db", "--engine", "dlib", "-q",
+                   check=False)
+    assert proc.returncode != 0
+    message = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(message) == 1 and "import refused" in message[0] and reason in message[0], proc.stderr
+    written = set(tree_state(tmp_path)) - set(before)
+    assert all(p.startswith("lib/catalog.db") for p in written), written   # the catalog, nothing else
+    assert not (tmp_path / "x.png").exists() and not (tmp_path / "src" / "x.png").exists()
+    assert not Path("/tmp/facesets_abs_escape.png").exists()
+    assert not (tmp_path / "lib" / "catalog_imports").exists()
+
+
+def test_one_bad_bundle_refuses_the_whole_import(tmp_path, bundles):
+    evil = tmp_path / "evil.fsz"
+    evil.write_bytes(HOSTILE["dotdot"][0]())
+    with Catalog.open(tmp_path / "catalog.db") as catalog, pytest.raises(ImportRefused):
+        import_sources(catalog, [bundles["Tom_Hanks"], evil], engine_options=None)
+    assert not managed_root(Catalog.open(tmp_path / "catalog.db")).exists()
+
+
+def test_a_zip_bomb_ratio_and_not_a_zip_are_refused(tmp_path):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("0.png", b"\0" * (50 * 1024 ** 2))
+    with zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as archive, pytest.raises(ImportRefused, match="zip bomb"):
+        check_archive(archive, "bomb.fsz")
+    junk = tmp_path / "junk.fsz"
+    junk.write_bytes(b"not a zip at all")
+    with Catalog.open(tmp_path / "catalog.db") as catalog, pytest.raises(ImportRefused, match="not a readable"):
+        import_sources(catalog, [junk])
+
+
+def test_safe_members_get_flat_names_and_non_images_are_skipped():
+    data = _zip_bytes([("0.png", b"a"), ("sub/dir/1.png", b"b"), ("notes.txt", b"c"), ("dir/", b""),
+                       ("./2.PNG", b"d")])
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        names = [m.target for m in check_archive(archive)]
+    assert names == ["0.png", "sub__dir__1.png", "2.png"]
+
+
+# -- importing (acceptance 1) ------------------------------------------------------------------
+
+def test_importing_bundles_recreates_one_person_per_bundle(tmp_path, bundles, dlib_engine):
+    sources_before = {name: path.read_bytes() for name, path in bundles.items()}
+    catalog_path = tmp_path / "lib" / "catalog.db"
+    with Catalog.open(catalog_path) as catalog:
+        result = import_sources(catalog, list(bundles.values()), engine=dlib_engine)
+        people = imported_people(catalog)
+        crops = sum(10 for _ in bundles)
+        assert result.crops == crops
+        assert result.assigned >= 0.95 * crops, result.as_dict()
+        names = {row["name"]: row for row in people.values()}
+        assert set(names) == set(IDENTITIES)                       # one person per bundle, named after it
+        for name, row in names.items():
+            assert row["imported"] == 1 and row["assigned_by"] == "import" and row["input_mode"] == "crops"
+            assert row["source"] == str(bundles[name])
+        # every crop of a person came from that person's bundle
+        rows = catalog.conn.execute(
+            "SELECT people.name, files.path FROM faces JOIN people ON people.id = faces.person_id "
+            "JOIN files ON files.id = faces.file_id").fetchall()
+        root = managed_root(catalog)
+        for row in rows:
+            path = Path(row["path"])
+            assert path.parent == root / row["name"] and path.suffix == ".png"
+        first_state = tree_state(root)
+        counts = catalog.counts()
+
+    # idempotent: the same bundles again change nothing
+    with Catalog.open(catalog_path) as catalog:
+        again = import_sources(catalog, list(bundles.values()), engine=dlib_engine)
+        assert imported_people(catalog) == people
+        assert catalog.counts() == counts
+        assert again.embed["faces"] == 0 and again.assigned == result.assigned
+        assert tree_state(managed_root(catalog)) == first_state
+    assert {name: path.read_bytes() for name, path in bundles.items()} == sources_before
+
+
+def test_top_and_all_bundles_and_the_folder_of_one_faceset_are_one_person(tmp_path, dlib_engine):
+    photos = sorted((LFW / "Tom_Cruise").iterdir())
+    pngs = [png_bytes(lfw_crop(p)) for p in photos]
+    out = tmp_path / "export"
+    write_fsz(out / "Tom_Cruise_top30.fsz", pngs[:4])
+    write_fsz(out / "Tom_Cruise_all.fsz", pngs)
+    folder = out / "Tom_Cruise"
+    folder.mkdir()
+    for i, data in enumerate(pngs):
+        (folder / f"{i}.png").write_bytes(data)
+    (folder / "manifest.json").write_text(json.dumps({"faces": [
+        {"file": f"{i}.png", "source": str(p), "box": [10, 20, 110, 140]} for i, p in enumerate(photos)]}))
+    (folder / "_dropped").mkdir()
+    (folder / "_dropped" / "x.png").write_bytes(png_bytes(lfw_crop(sorted((LFW / "Tom_Hanks").iterdir())[0])))
+    with Catalog.open(tmp_path / "catalog.db") as catalog:
+        result = import_sources(catalog, [out], engine=dlib_engine)
+        assert result.sources == 3
+        people = catalog.conn.execute("SELECT * FROM people").fetchall()
+        assert len(people) == 1 and people[0]["name"] == "Tom_Cruise" and people[0]["imported"] == 1
+        faces = catalog.conn.execute("SELECT * FROM faces").fetchall()
+        # identical bytes in three places are one file (aliases), so one face each
+        assert len(faces) >= len(photos) - 1 and all(f["person_id"] == people[0]["id"] for f in faces)
+        origins = [json.loads(f["origin"]) for f in faces if f["origin"]]
+        assert len(origins) == len(faces)
+        assert {o["photo"] for o in origins} <= {str(p) for p in photos}
+        assert all(o["box"] == [10, 20, 110, 140] for o in origins)
+        assert not catalog.conn.execute("SELECT 1 FROM files WHERE path LIKE '%_dropped%'").fetchone()
+
+
+def test_user_decisions_survive_a_reimport(tmp_path, bundles, dlib_engine):
+    from facesets import people as P
+
+    with Catalog.open(tmp_path / "catalog.db") as catalog:
+        import_sources(catalog, [bundles["Tom_Hanks"], bundles["Ian_Thorpe"]], engine=dlib_engine)
+        hanks = catalog.conn.execute("SELECT id FROM people WHERE name = 'Tom_Hanks'").fetchone()[0]
+        thorpe = catalog.conn.execute("SELECT id FROM people WHERE name = 'Ian_Thorpe'").fetchone()[0]
+        faces = [r[0] for r in catalog.conn.execute("SELECT id FROM faces WHERE person_id = ? ORDER BY id", (hanks,))]
+        with catalog.transaction() as conn:
+            P.move_faces(conn, faces[:1], thorpe)
+            P.remove_faces(conn, faces[1:2], hanks)
+        import_sources(catalog, [bundles["Tom_Hanks"]], engine=dlib_engine)
+        row = lambda f: catalog.conn.execute("SELECT person_id, assigned_by FROM faces WHERE id = ?", (f,)).fetchone()  # noqa: E731
+        assert tuple(row(faces[0])) == (thorpe, "user")
+        assert tuple(row(faces[1])) == (None, "user")
+        assert all(row(f)[0] == hanks for f in faces[2:])
+
+
+def test_cli_imports_a_crop_folder(tmp_path):
+    folder = tmp_path / "faceset_001"
+    folder.mkdir()
+    for i, photo in enumerate(sorted((LFW / "Jason_Kidd").iterdir())[:4]):
+        (folder / f"{i}.png").write_bytes(png_bytes(lfw_crop(photo)))
+    before = tree_state(folder)
+    proc = run_cli("import", folder, "--catalog", tmp_path / "catalog.db", "--engine", "dlib", "-q")
+    assert "faceset_001" in proc.stdout and "sources 1, crops 4" in proc.stdout
+    assert tree_state(folder) == before
+    with Catalog.open(tmp_path / "catalog.db") as catalog:
+        row = catalog.conn.execute("SELECT people.name, people.imported, COUNT(faces.id) FROM people "
+                                   "JOIN faces ON faces.person_id = people.id GROUP BY people.id").fetchone()
+        assert tuple(row) == ("faceset_001", 1, 4)
+    assert not (tmp_path / "catalog_imports").exists()    # folders are read in place
+
+
+def test_missing_source_is_a_one_line_error(tmp_path):
+    proc = run_cli("import", tmp_path / "nope.fsz", "--catalog", tmp_path / "c.db", "--engine", "dlib", "-q",
+                   check=False)
+    assert proc.returncode != 0 and "no such file" in proc.stderr
