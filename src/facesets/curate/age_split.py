@@ -1,0 +1,191 @@
+"""`facesets age-split PERSON`: one person's faces split into era sets (a younger and an older self).
+
+seed centroid → wide recovery of the person's (and unassigned) faces within `age_recover` →
+quality gate → re-centroid and tighten to `age_tighten` → average-linkage sub-clusters at
+`age_subcluster` → EXIF year per photo (files.taken_at) → sub-clusters with >= anchor_min faces
+are era anchors; a smaller fragment attaches to its single nearest anchor only if the centroid
+distance is <= `age_attach` AND the years are <= max_years apart; anchors never merge. Labels come
+from each bucket's dominant years (collisions get `_v2`), eras are ordered by median date, and a
+bucket under `min_era` faces goes to `_thin/`. Era sets are people with parent_id = the person.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.spatial.distance import pdist
+
+from facesets.catalog import Catalog
+from facesets.curate.core import CurationError, Proposal
+from facesets.curate.near import face_rows
+from facesets.curate import tree
+from facesets.people import label as person_label
+
+DASH = "–"
+
+
+def find_person(catalog: Catalog, person: str) -> dict:
+    """A person by number, name or label (person_012)."""
+    from facesets.people import resolve
+
+    rows = catalog.conn.execute("SELECT * FROM people").fetchall()
+    for row in rows:
+        if person in (str(row["id"]), row["name"], person_label(row)):
+            current = resolve(catalog.conn, int(row["id"]))
+            found = catalog.conn.execute("SELECT * FROM people WHERE id = ?", (current,)).fetchone()
+            return {**dict(found), "label": person_label(found)}
+    raise CurationError(f"no person {person!r} in this catalog")
+
+
+def _normalise(v: np.ndarray) -> np.ndarray:
+    return v / max(float(np.linalg.norm(v)), 1e-12)
+
+
+def _year(taken_at: str | None) -> int | None:
+    try:
+        return int(str(taken_at)[:4]) if taken_at else None
+    except ValueError:
+        return None
+
+
+def era_label(years: list[int]) -> str:
+    """The dominant years of a bucket: the 10th to 90th percentile, 'YYYY–YYYY' (or 'undated')."""
+    if not years:
+        return "undated"
+    lo, hi = (int(round(v)) for v in np.percentile(years, [10, 90]))
+    return f"{lo}" if lo == hi else f"{lo}{DASH}{hi}"
+
+
+def subclusters(matrix: np.ndarray, cut: float) -> list[list[int]]:
+    if len(matrix) == 1:
+        return [[0]]
+    labels = fcluster(linkage(np.clip(pdist(matrix, "cosine"), 0, 2), method="average"), t=cut, criterion="distance")
+    groups: dict[int, list[int]] = {}
+    for index, cluster in enumerate(labels):
+        groups.setdefault(int(cluster), []).append(index)
+    return sorted(groups.values(), key=lambda g: (-len(g), g[0]))
+
+
+def buckets(matrix: np.ndarray, years: list[int | None], clusters: list[list[int]], anchor_min: int,
+            attach: float, max_years: int) -> tuple[list[dict], list[dict]]:
+    """Anchors (with the fragments attached to them) and standalone fragments."""
+    def info(members):
+        ys = [years[m] for m in members if years[m] is not None]
+        return {"members": list(members), "centroid": _normalise(matrix[members].mean(axis=0)),
+                "year": float(np.median(ys)) if ys else None}
+    anchors = [info(c) for c in clusters if len(c) >= anchor_min]
+    fragments = [info(c) for c in clusters if len(c) < anchor_min]
+    for anchor in anchors:
+        anchor["attached"] = []
+    standalone = []
+    for fragment in fragments:
+        best, best_distance = None, None
+        for anchor in anchors:
+            distance = float(1 - fragment["centroid"] @ anchor["centroid"])
+            if best_distance is None or distance < best_distance:
+                best, best_distance = anchor, distance
+        fragment["nearest_distance"] = best_distance
+        years_ok = (best is None or fragment["year"] is None or best["year"] is None
+                    or abs(fragment["year"] - best["year"]) <= max_years)
+        if best is not None and best_distance <= attach and years_ok:
+            best["attached"].append(fragment)   # anchors' centroids are not re-centred
+        else:
+            fragment["why"] = ("no anchor" if best is None else
+                               f"nearest anchor {best_distance:.3f} > {attach}" if best_distance > attach else
+                               f"{abs(fragment['year'] - best['year']):.0f} years from the nearest anchor")
+            standalone.append(fragment)
+    return anchors, standalone
+
+
+def analyze(catalog: Catalog, root, person: str, recover: float, tighten: float, subcluster: float,
+            attach: float, max_years: int = 5, anchor_min: int | None = None, min_era: int = 20,
+            min_quality: float = 0.0, min_short: float = 0.0) -> Proposal:
+    parent = find_person(catalog, person)
+    pid = int(parent["id"])
+    from facesets.people import person_centroids
+
+    _, seeds = person_centroids(catalog, [pid], gated=True)
+    if not len(seeds):
+        raise CurationError(f"person {parent['label']} holds no faces")
+    ids, matrix = catalog.face_embeddings(
+        "(faces.person_id = ? OR faces.person_id IS NULL) AND faces.id NOT IN "
+        "(SELECT face_id FROM face_exclusions WHERE person_id = ?)", (pid, pid))
+    recovered = (1 - matrix @ seeds[0]) <= recover
+    rows = face_rows(catalog, ids[recovered])
+    gated = np.array([bool(recovered[i]) and rows[int(f)]["composite"] >= min_quality
+                      and float(rows[int(f)]["short_edge"] or 0) >= min_short for i, f in enumerate(ids)])
+    if gated.sum() < 1:
+        raise CurationError(f"no face of {parent['label']} passes the quality gate")
+    centre = _normalise(matrix[gated].mean(axis=0))
+    kept = gated & ((1 - matrix @ centre) <= tighten)
+    kept_ids, kept_matrix = ids[kept], matrix[kept]
+    if len(kept_ids) == 0:
+        raise CurationError(f"no face of {parent['label']} within {tighten} of its centre")
+    years = [_year(rows[int(f)]["taken_at"]) for f in kept_ids]
+    anchor_min = anchor_min or max(5, int(round(0.1 * len(kept_ids))))
+    anchors, standalone = buckets(kept_matrix, years, subclusters(kept_matrix, subcluster), anchor_min,
+                                  attach, max_years)
+    sets = [{"members": a["members"] + [m for f in a["attached"] for m in f["members"]], "anchor": True,
+             "attached": len(a["attached"])} for a in anchors]
+    sets += [{"members": f["members"], "anchor": False, "why": f["why"]} for f in standalone]
+    for s in sets:
+        dates = sorted(rows[int(kept_ids[m])]["taken_at"] for m in s["members"] if rows[int(kept_ids[m])]["taken_at"])
+        s["median_date"] = dates[len(dates) // 2] if dates else "9999"
+        s["era"] = era_label([years[m] for m in s["members"] if years[m] is not None])
+    sets.sort(key=lambda s: (s["median_date"], -len(s["members"])))
+    used: dict[str, int] = {}
+    actions, groups = [], []
+    for s in sets:
+        era = s["era"]
+        used[era] = used.get(era, 0) + 1
+        if used[era] > 1:
+            era = f"{era}_v{used[era]}"
+        faces = sorted((int(kept_ids[m]) for m in s["members"]), key=lambda f: (-rows[f]["composite"], f))
+        name = tree.safe_label(f"{parent['label']}_{era.replace(DASH, '-')}")
+        thin = len(faces) < min_era
+        actions.append({"type": "create_era", "parent": pid, "parent_label": parent["label"], "era": era,
+                        "name": name, "faces": faces, "thin": thin, "anchor": s["anchor"]})
+        groups.append({"kind": "era", "era": era, "name": name, "thin": thin, "anchor": s["anchor"],
+                       "faces": faces, "median_date": s["median_date"], "why": s.get("why"),
+                       "title": f"{name}: {len(faces)} faces, {'anchor' if s['anchor'] else 'fragment'}"
+                                f"{' + %d fragments' % s['attached'] if s.get('attached') else ''}"
+                                f"{' → _thin/' if thin else ''}{' (' + s['why'] + ')' if s.get('why') else ''}",
+                       "items": [{"image": rows[f]["path"], "caption": f"face {f} {rows[f]['taken_at'] or 'undated'}"}
+                                 for f in faces[:60]]})
+    return Proposal(groups=groups, actions=actions, summary={
+        "person": pid, "label": parent["label"], "recovered": int(recovered.sum()), "gated": int(gated.sum()),
+        "kept": int(len(kept_ids)), "anchors": len(anchors), "fragments_standalone": len(standalone),
+        "eras": sum(1 for a in actions if not a["thin"]), "thin": sum(1 for a in actions if a["thin"]),
+        "anchor_min": anchor_min, "min_era": min_era})
+
+
+def write_era_sets(journal: tree.TreeJournal, facesets: dict, eras: list[dict]) -> list[dict]:
+    """Each era becomes a faceset folder (thin ones under `_thin/`) built from the crops already
+    exported for its faces, best first, with its manifest and bundles."""
+    crops: dict[int, tuple] = {}
+    ordered = sorted(facesets.values(), key=lambda f: f.label)
+    for action in eras:   # the parent's own crops win over copies elsewhere
+        ordered.sort(key=lambda f: f.person_id != action["parent"])
+    for faceset in ordered:
+        for crop in faceset.crops:
+            crops.setdefault(crop.face_id, (faceset, crop))
+    thin_entries = []
+    for action in eras:
+        base = "_thin" if action["thin"] else ""
+        folder = f"{base}/{action['name']}" if base else action["name"]
+        present = [crops[f] for f in action["faces"] if f in crops]
+        journal.make_dir(folder)
+        entries, pngs = [], []
+        for index, (faceset, crop) in enumerate(present):
+            journal.copy(f"{faceset.label}/{crop.file}", f"{folder}/{index}.png")
+            entries.append({**crop.entry, "file": f"{index}.png", "rank": index, "from": f"{faceset.label}/{crop.file}"})
+            pngs.append(tree.inside(journal.root, f"{folder}/{index}.png"))
+        manifest = {"label": action["name"], "parent_id": action["parent"], "parent": action["parent_label"],
+                    "era": action["era"], "faces": entries, "faces_in_era": len(action["faces"]),
+                    "faces_without_crop": len(action["faces"]) - len(present)}
+        journal.write(f"{folder}/manifest.json", tree.json_bytes(manifest))
+        tree.rebuild_bundles(journal, action["name"], pngs, parent=base or ".")
+        if action["thin"]:
+            thin_entries.append({"faceset": action["name"], "moved_to": folder, "era": action["era"],
+                                 "parent": action["parent_label"], "faces": len(action["faces"]),
+                                 "reason": "era set under the minimum size", "operation": journal.operation_id})
+    return thin_entries

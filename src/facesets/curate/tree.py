@@ -1,0 +1,255 @@
+"""The export tree as curation sees it: facesets, their crops, and reversible file steps.
+
+Every change a pass makes to the tree is one of two journaled steps, so undo can replay them
+backwards exactly: `move` (a file or folder into `_dropped/`, `_masked/`, `_merged/`, `_thin/`)
+and `write` (a new file; whatever stood at that path is first moved aside under `_dropped/`).
+Nothing is ever deleted, except by undo removing a file that apply itself wrote.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from facesets.outputs import inside, safe_component
+
+QUARANTINES = ("_dropped", "_masked", "_merged", "_thin")
+ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+TOP_N = 30
+
+
+@dataclass
+class Crop:
+    file: str                 # file name inside the faceset folder, e.g. '3.png'
+    face_id: int | None
+    entry: dict               # its record in the faceset manifest
+
+
+@dataclass
+class Faceset:
+    label: str
+    folder: Path
+    person_id: int | None
+    crops: list[Crop] = field(default_factory=list)
+    manifest: dict = field(default_factory=dict)
+
+
+class TreeError(RuntimeError):
+    """The export tree is missing or not as the plan expects (one-line, user-facing)."""
+
+
+def export_root(catalog, override: str | os.PathLike | None = None) -> Path | None:
+    """The tree to curate: `override`, else the latest export recorded in the catalog."""
+    if override:
+        return Path(override).resolve()
+    row = catalog.conn.execute("SELECT out FROM exports ORDER BY id DESC LIMIT 1").fetchone()
+    return Path(row[0]).resolve() if row else None
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _crop_file(entry: dict, index: int) -> str:
+    for key in ("file", "png", "name", "crop"):
+        if entry.get(key):
+            return Path(str(entry[key])).name
+    return f"{entry.get('rank', index)}.png"
+
+
+def load_facesets(root: Path | None, catalog=None) -> list[Faceset]:
+    """Every faceset folder under `root` (one with a manifest.json; quarantines skipped)."""
+    if root is None or not root.is_dir():
+        return []
+    labels = {}
+    if catalog is not None:
+        from facesets.people import label
+        labels = {label(r): r["id"] for r in catalog.conn.execute(
+            "SELECT * FROM people WHERE merged_into IS NULL")}
+    found = []
+    for folder in sorted(root.iterdir()):
+        if not folder.is_dir() or folder.name.startswith(("_", ".")) or not (folder / "manifest.json").is_file():
+            continue
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        person = manifest.get("person_id", labels.get(folder.name))
+        faceset = Faceset(folder.name, folder, int(person) if person is not None else None, manifest=manifest)
+        for index, entry in enumerate(manifest.get("faces", [])):
+            name = _crop_file(entry, index)
+            if (folder / name).is_file():
+                face = entry.get("face_id")
+                faceset.crops.append(Crop(name, int(face) if face is not None else None, entry))
+        found.append(faceset)
+    return found
+
+
+def unique_target(target: Path) -> Path:
+    """`target`, or `target` with a numeric suffix when something is already there."""
+    if not target.exists() and not target.is_symlink():
+        return target
+    n = 2
+    while True:
+        candidate = target.with_name(f"{target.stem}.{n}{target.suffix}")
+        if not candidate.exists() and not candidate.is_symlink():
+            return candidate
+        n += 1
+
+
+class TreeJournal:
+    """Applies file steps under one root and records them for undo."""
+
+    def __init__(self, root: Path, operation_id: int):
+        self.root = root
+        self.operation_id = operation_id
+        self.steps: list[dict] = []
+
+    def rel(self, path: Path) -> str:
+        return str(Path(path).resolve().relative_to(self.root.resolve()))
+
+    def move(self, rel_source: str, quarantine: str, rel_target: str | None = None) -> str | None:
+        """Move a file or folder under `quarantine`/ keeping its relative path; returns the new path."""
+        if quarantine not in QUARANTINES:
+            raise ValueError(f"unknown quarantine {quarantine}")
+        source = inside(self.root, rel_source)
+        if not source.exists():
+            return None
+        target = unique_target(inside(self.root, Path(quarantine) / (rel_target or rel_source)))
+        made = _make_parents(target.parent, self.root)
+        os.replace(source, target)
+        self.steps.append({"op": "move", "from": rel_source, "to": self.rel(target), "made_dirs": made})
+        return self.rel(target)
+
+    def write(self, rel_path: str, data: bytes) -> None:
+        """Write `data` at `rel_path` (staged then renamed); a previous file is kept aside first."""
+        target = inside(self.root, rel_path)
+        backup = None
+        made = _make_parents(target.parent, self.root)
+        if target.exists():
+            aside = unique_target(inside(self.root, Path("_dropped") / "_replaced" / f"op{self.operation_id}" / rel_path))
+            made += _make_parents(aside.parent, self.root)
+            os.replace(target, aside)
+            backup = self.rel(aside)
+        tmp = target.with_name(f".{target.name}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, target)
+        self.steps.append({"op": "write", "path": rel_path, "sha256": hashlib.sha256(data).hexdigest(),
+                           "backup": backup, "made_dirs": made})
+
+    def make_dir(self, rel_path: str) -> None:
+        made = _make_parents(inside(self.root, rel_path), self.root)
+        if made:
+            self.steps.append({"op": "mkdir", "made_dirs": made})
+
+    def copy(self, rel_source: str, rel_target: str) -> None:
+        self.write(rel_target, inside(self.root, rel_source).read_bytes())
+
+
+def _make_parents(folder: Path, root: Path) -> list[str]:
+    """Create `folder` and its missing parents; returns the ones made (deepest last)."""
+    made = []
+    missing = []
+    current = folder
+    while not current.exists():
+        missing.append(current)
+        current = current.parent
+    for path in reversed(missing):
+        path.mkdir()
+        made.append(str(path.resolve().relative_to(root.resolve())))
+    return made
+
+
+def undo_steps(root: Path, steps: list[dict]) -> None:
+    """Replay tree steps backwards: moves return, written files go and their backups return."""
+    for step in reversed(steps):
+        if step["op"] == "move":
+            source, target = inside(root, step["to"]), inside(root, step["from"])
+            if target.exists():
+                raise TreeError(f"cannot undo: {step['from']} exists again")
+            os.replace(source, target)
+        elif step["op"] == "write":
+            path = inside(root, step["path"])
+            if path.exists():
+                if sha256_file(path) != step["sha256"]:
+                    raise TreeError(f"cannot undo: {step['path']} changed since it was written")
+                path.unlink()
+            if step.get("backup"):
+                os.replace(inside(root, step["backup"]), path)
+        for made in reversed(step.get("made_dirs", [])):
+            folder = inside(root, made)
+            try:
+                folder.rmdir()   # only ever empty folders that apply created
+            except OSError:
+                pass
+
+
+def fsz_bytes(pngs: list[bytes]) -> bytes:
+    """A roop faceset bundle: a stored zip of 0.png, 1.png, … best first, fixed timestamps."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for index, data in enumerate(pngs):
+            info = zipfile.ZipInfo(f"{index}.png", date_time=ZIP_TIME)
+            info.compress_type = zipfile.ZIP_STORED
+            archive.writestr(info, data)
+    return buffer.getvalue()
+
+
+def json_bytes(data) -> bytes:
+    return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+
+
+def rewrite_faceset(journal: TreeJournal, faceset: Faceset, keep: list[Crop], extra: dict | None = None) -> None:
+    """After crops left a faceset: its manifest lists what is left and its bundles are rebuilt."""
+    manifest = dict(faceset.manifest)
+    manifest["faces"] = [c.entry for c in keep]
+    manifest.update(extra or {})
+    journal.write(f"{faceset.label}/manifest.json", json_bytes(manifest))
+    rebuild_bundles(journal, faceset.label, [faceset.folder / c.file for c in keep])
+
+
+def rebuild_bundles(journal: TreeJournal, label: str, pngs: list[Path], parent: str = "") -> None:
+    """Rewrite `<label>_all.fsz` and `<label>_top30.fsz` where the tree has them (or `parent` is new)."""
+    root = journal.root
+    base = Path(parent) if parent else Path()
+    names = [n for n in (f"{label}_all.fsz", f"{label}_top{TOP_N}.fsz")]
+    existing = names if parent else [n for n in names if inside(root, base / n).exists()]
+    data = [p.read_bytes() for p in pngs]
+    for name in existing:
+        chosen = data if name.endswith("_all.fsz") else data[:TOP_N]
+        journal.write(str(base / name), fsz_bytes(chosen))
+
+
+def bundle_names(root: Path, label: str) -> list[str]:
+    """The bundles of a faceset that exist in the tree (`<label>_*.fsz` at the top level)."""
+    return sorted(p.name for p in root.glob(f"{label}_*.fsz")
+                  if p.name in (f"{label}_all.fsz",) or p.name.startswith(f"{label}_top"))
+
+
+def quarantine_faceset(journal: TreeJournal, label: str, quarantine: str) -> str | None:
+    """Move a faceset folder and its bundles under a quarantine folder."""
+    moved = journal.move(label, quarantine)
+    for name in bundle_names(journal.root, label):
+        journal.move(name, quarantine)
+    return moved
+
+
+def update_top_manifest(journal: TreeJournal, lists: dict[str, list], provenance: dict) -> None:
+    """The top-level manifest gains masked[], merged[], thin[] entries and this run's provenance."""
+    path = inside(journal.root, "manifest.json")
+    manifest = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    for key in ("masked", "merged", "thin"):
+        manifest.setdefault(key, [])
+        manifest[key] = manifest[key] + list(lists.get(key, []))
+    manifest.setdefault("curation", [])
+    manifest["curation"] = manifest["curation"] + [provenance]
+    journal.write("manifest.json", json_bytes(manifest))
+
+
+def safe_label(text: str) -> str:
+    return safe_component(text, "faceset")
