@@ -87,7 +87,7 @@ def _room(name: str, help_text: str) -> typer.Typer:
 dedup_app = _room("dedup", "Byte-identical files and visual near-duplicates across the library.")
 consolidate_app = _room("consolidate", "People who are the same identity (complete-linkage of centroids).")
 prune_app = _room("prune", "Cross-person duplicates, in-faceset near-duplicates, crops without exactly one face.")
-occlusion_app = _room("occlusion", "Masks and sunglasses (zero-shot CLIP; needs the clip extra: pip install "facesets\\[clip]").")
+occlusion_app = _room("occlusion", "Masks and sunglasses (zero-shot CLIP; needs the clip extra: pip install facesets\\[clip]).")
 age_app = _room("age-split", "Split one person into era sets (younger and older self).")
 
 
