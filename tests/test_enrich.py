@@ -1,0 +1,161 @@
+"""Enrich: dense landmarks, head pose and composite quality on real lfw158 photos (dlib engine)."""
+from __future__ import annotations
+
+import shutil
+import sqlite3
+
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+
+from conftest import FACES, run_cli
+from facesets.catalog import Catalog, from_blob
+from facesets.enrich import COMPONENTS, WEIGHTS, enrich, score_faces
+from facesets.people import assign_faces, create_person
+
+LFW = FACES / "lfw158"
+PEOPLE = ("Bill_McBride", "Ian_Thorpe")     # become people: enriched
+BYSTANDER = "Jacques_Rogge"                  # faces of nobody: left alone by default
+TURNED = "Ian_Thorpe_0001"                   # head turned clearly to one side
+FRONTAL = "Bill_McBride_0004"                # looking straight at the camera
+
+
+@pytest.fixture(scope="module")
+def base_catalog(tmp_path_factory):
+    """Two people (plus a mirrored copy of a turned face in one of them) and a bystander."""
+    root = tmp_path_factory.mktemp("enrich")
+    photos = root / "photos"
+    for name in (*PEOPLE, BYSTANDER):
+        shutil.copytree(LFW / name, photos / name)
+    with Image.open(LFW / "Ian_Thorpe" / f"{TURNED}.jpg") as im:
+        ImageOps.mirror(im.convert("RGB")).save(photos / "Ian_Thorpe" / f"{TURNED}_mirrored.png")
+    db = root / "catalog.db"
+    run_cli("embed", photos, "--catalog", db, "--engine", "dlib", "--quiet")
+    with Catalog.open(db) as cat, cat.transaction() as conn:
+        for name in PEOPLE:
+            pid = create_person(conn, name=name)
+            ids = [r[0] for r in conn.execute(
+                "SELECT faces.id FROM faces JOIN files ON files.id = faces.file_id "
+                "WHERE files.path LIKE ? AND faces.face_index = 0", (f"%/{name}/%",))]
+            assign_faces(conn, ids, pid, by="user")
+    return db
+
+
+@pytest.fixture
+def catalog_path(base_catalog, tmp_path):
+    dst = tmp_path / "catalog.db"
+    shutil.copyfile(base_catalog, dst)
+    return dst
+
+
+def _faces(db) -> dict[str, sqlite3.Row]:
+    """Faces by photo stem (largest face of each photo)."""
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    rows = conn.execute("SELECT faces.*, files.path FROM faces JOIN files ON files.id = faces.file_id "
+                        "WHERE faces.face_index = 0").fetchall()
+    conn.close()
+    return {r["path"].rsplit("/", 1)[-1].rsplit(".", 1)[0]: r for r in rows}
+
+
+def test_enrich_landmarks_pose_quality_and_rerun(catalog_path):
+    proc = run_cli("enrich", "--catalog", catalog_path, "-q")
+    assert "enriched" in proc.stdout
+    faces = _faces(catalog_path)
+    people = {k: r for k, r in faces.items() if r["person_id"] is not None}
+    assert len(people) >= 19
+    for stem, r in faces.items():
+        if r["person_id"] is None:
+            assert r["enriched_run"] is None and r["landmarks_dense"] is None, stem  # not a person's face
+            continue
+        assert r["enriched_run"] is not None, stem
+        pts = from_blob(r["landmarks_dense"], (-1, 2))
+        assert pts.shape == (68, 2)
+        w, h = r["x2"] - r["x1"], r["y2"] - r["y1"]
+        # dlib's 68 points hug the HOG box: all within a 25% margin, their centre inside the box
+        assert np.all(pts[:, 0] > r["x1"] - 0.25 * w) and np.all(pts[:, 0] < r["x2"] + 0.25 * w), stem
+        assert np.all(pts[:, 1] > r["y1"] - 0.25 * h) and np.all(pts[:, 1] < r["y2"] + 0.25 * h), stem
+        cx, cy = pts.mean(0)
+        assert r["x1"] < cx < r["x2"] and r["y1"] < cy < r["y2"], stem
+        # points spread over most of the box (not collapsed to a corner)
+        assert np.ptp(pts[:, 0]) > 0.6 * w and np.ptp(pts[:, 1]) > 0.6 * h, stem
+        for key in (*COMPONENTS, "quality"):
+            assert 0.0 <= r[key] <= 1.0, (stem, key, r[key])
+        assert r["quality"] == pytest.approx(sum(WEIGHTS[k] * r[k] for k in COMPONENTS), abs=1e-9)
+        assert all(r[k] is not None for k in ("pitch", "yaw", "roll"))
+
+    # pose: a frontal face has small yaw, a turned one a large yaw, its mirror image the opposite yaw
+    frontal, turned, mirrored = faces[FRONTAL], faces[TURNED], faces[f"{TURNED}_mirrored"]
+    assert abs(frontal["yaw"]) < 8, frontal["yaw"]
+    assert abs(turned["yaw"]) > 15, turned["yaw"]
+    assert np.sign(mirrored["yaw"]) == -np.sign(turned["yaw"])
+    assert abs(mirrored["yaw"] + turned["yaw"]) < 0.3 * abs(turned["yaw"]), (turned["yaw"], mirrored["yaw"])
+    assert abs(mirrored["pitch"] - turned["pitch"]) < 5
+    assert abs(mirrored["roll"] + turned["roll"]) < 5
+    assert frontal["q_frontal"] > turned["q_frontal"] + 0.2
+    assert frontal["q_symmetry"] > turned["q_symmetry"]
+    assert frontal["quality"] > turned["quality"]
+
+    # resumable: a second run finds nothing new and changes nothing
+    with Catalog.open(catalog_path) as cat:
+        stats = enrich(cat, notice=lambda _m: None)
+        runs = cat.conn.execute("SELECT status FROM runs WHERE command = 'enrich' ORDER BY id").fetchall()
+    assert stats["todo"] == 0 and stats["enriched"] == 0
+    assert [r[0] for r in runs] == ["done", "done"]
+    again = _faces(catalog_path)
+    assert all(again[k]["yaw"] == faces[k]["yaw"] and again[k]["enriched_run"] == faces[k]["enriched_run"]
+               for k in faces)
+
+
+def test_interrupted_enrich_resumes(catalog_path):
+    calls = []
+
+    def interrupt_after_first_batch(phase, advance, total):
+        if phase == "enrich" and advance:
+            calls.append(advance)
+            if len(calls) == 2:
+                raise KeyboardInterrupt
+
+    with Catalog.open(catalog_path) as cat:
+        total = cat.conn.execute("SELECT COUNT(*) FROM faces WHERE person_id IS NOT NULL").fetchone()[0]
+        first = enrich(cat, progress=interrupt_after_first_batch, batch=4, notice=lambda _m: None)
+        assert first["interrupted"]
+        # the batch in flight when interrupted had committed; nothing past it
+        done = cat.conn.execute("SELECT COUNT(*) FROM faces WHERE enriched_run IS NOT NULL").fetchone()[0]
+        assert done == first["enriched"] == sum(calls) and 0 < done < total
+        assert cat.last_run("enrich")["status"] == "interrupted"
+        second = enrich(cat, batch=4, notice=lambda _m: None)
+        assert not second["interrupted"]
+        assert second["enriched"] == total - done
+        runs = dict(cat.conn.execute(
+            "SELECT enriched_run, COUNT(*) FROM faces WHERE person_id IS NOT NULL GROUP BY enriched_run"))
+        assert runs == {first["run_id"]: done, second["run_id"]: total - done}
+        assert cat.conn.execute("SELECT COUNT(*) FROM faces WHERE person_id IS NOT NULL "
+                                "AND (quality IS NULL OR landmarks_dense IS NULL)").fetchone()[0] == 0
+
+
+def test_all_faces_and_missing_catalog(catalog_path, tmp_path):
+    run_cli("enrich", "--catalog", catalog_path, "--all-faces", "-q")
+    faces = _faces(catalog_path)
+    assert all(r["enriched_run"] is not None for r in faces.values())
+    proc = run_cli("enrich", "--catalog", tmp_path / "nope.db", check=False)
+    assert proc.returncode == 2
+    assert "no catalog" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "nope.db").exists()
+
+
+def test_score_faces_without_enrich(catalog_path):
+    """Quality from embed's 5-point landmarks alone (pose solved on 5 points)."""
+    with Catalog.open(catalog_path) as cat:
+        n = score_faces(cat)
+        assert n == cat.conn.execute("SELECT COUNT(*) FROM faces").fetchone()[0]
+    faces = _faces(catalog_path)
+    for stem, r in faces.items():
+        assert r["enriched_run"] is None and r["yaw"] is None
+        for key in (*COMPONENTS, "quality"):
+            assert 0.0 <= r[key] <= 1.0, (stem, key, r[key])
+    frontal, turned, mirrored = faces[FRONTAL], faces[TURNED], faces[f"{TURNED}_mirrored"]
+    assert frontal["q_frontal"] > turned["q_frontal"]
+    assert frontal["q_symmetry"] > turned["q_symmetry"]
+    assert mirrored["q_frontal"] == pytest.approx(turned["q_frontal"], abs=0.1)
+    assert mirrored["q_size"] == pytest.approx(turned["q_size"], abs=0.05)
