@@ -1,0 +1,249 @@
+"""The web UI's routes through Starlette's TestClient (fast), on a real small catalog: every action
+lands in the catalog through facesets.people, tokens are required, images go by id only."""
+from __future__ import annotations
+
+import http.client
+import json
+import shutil
+import sqlite3
+
+import numpy as np
+import pytest
+from starlette.testclient import TestClient
+
+from conftest import FACES
+from facesets.catalog import Catalog
+from facesets.people import person_centroids
+from facesets.profiles import profile_for
+from facesets.web import create_app
+from facesets.web.images import thumbs_dir
+from facesets.web.synthetic import add_synthetic_people
+from webhelp import IDENTITIES, PER_IDENTITY, ServerThread, _small_embedded, small_catalog  # noqa: F401
+
+
+@pytest.fixture
+def client(small_catalog):
+    app = create_app(small_catalog["db"])
+    with TestClient(app) as c:
+        c.token = app.state.web.token
+        c.web = app.state.web
+        yield c
+        app.state.web.jobs.wait(120)
+
+
+def db_rows(db, sql, params=()):
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def post(client, url, data, **kw):
+    return client.post(url, data={"token": client.token, **data}, follow_redirects=False, **kw)
+
+
+def test_every_page_renders(client, small_catalog):
+    face = small_catalog["faces"]["Ariel_Sharon"][0]
+    for url in ("/", f"/person/{small_catalog['sharon']}", "/unsorted", "/find", "/export", "/settings",
+                "/?sort=name&q=person&min=2&named=no", "/?sort=quality&page=99"):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert "facesets" in response.text
+    grid = client.get("/").text
+    assert grid.count('data-person-id="') == 5
+    assert f'src="/thumb/{face}"' in client.get(f"/person/{small_catalog['sharon']}").text
+
+
+def test_thumbnails_are_cut_once_and_cached_beside_the_catalog(client, small_catalog):
+    face = small_catalog["faces"]["Colin_Powell"][0]
+    first = client.get(f"/thumb/{face}")
+    assert first.status_code == 200 and first.headers["content-type"] == "image/jpeg"
+    assert first.content[:2] == b"\xff\xd8"
+    cached = list(thumbs_dir(small_catalog["db"]).glob(f"{face}-*.jpg"))
+    assert len(cached) == 1
+    mtime = cached[0].stat().st_mtime_ns
+    assert client.get(f"/thumb/{face}").content == first.content
+    assert cached[0].stat().st_mtime_ns == mtime
+    assert client.get("/thumb/999999").headers["content-type"].startswith("image/svg")
+
+
+def test_mutations_need_the_token(client, small_catalog):
+    pid = small_catalog["sharon"]
+    for kwargs in ({"data": {"name": "Evil"}}, {"data": {"name": "Evil", "token": "wrong"}},
+                   {"data": {"name": "Evil"}, "headers": {"X-Facesets-Token": "nope"}}):
+        response = client.post(f"/person/{pid}/rename", follow_redirects=False, **kwargs)
+        assert response.status_code == 403
+    face = small_catalog["intruder"]
+    assert client.post(f"/person/{pid}/faces", data={"action": "remove", "face": face}).status_code == 403
+    assert client.post("/settings", data={"min_faces": "3"}).status_code == 403
+    assert db_rows(small_catalog["db"], "SELECT name FROM people WHERE id = ?", (pid,)) == [(None,)]
+    assert db_rows(small_catalog["db"], "SELECT person_id FROM faces WHERE id = ?", (face,)) == [(pid,)]
+    ok = client.post(f"/person/{pid}/rename", data={"name": "Ariel"}, headers={"X-Facesets-Token": client.token},
+                     follow_redirects=False)
+    assert ok.status_code == 303
+    assert db_rows(small_catalog["db"], "SELECT name FROM people WHERE id = ?", (pid,)) == [("Ariel",)]
+
+
+def test_remove_move_split_rename_merge_land_in_the_catalog(client, small_catalog):
+    db, s = small_catalog["db"], small_catalog
+    assert post(client, f"/person/{s['sharon']}/faces", {"action": "remove", "face": s["intruder"]}).status_code == 303
+    assert db_rows(db, "SELECT person_id, assigned_by FROM faces WHERE id = ?", (s["intruder"],)) == [(None, "user")]
+    assert db_rows(db, "SELECT person_id FROM face_exclusions WHERE face_id = ?", (s["intruder"],)) == [(s["sharon"],)]
+
+    post(client, f"/person/{s['sharon']}/rename", {"name": "  Ariel   Sharon "})
+    assert db_rows(db, "SELECT name, pinned FROM people WHERE id = ?", (s["sharon"],)) == [("Ariel Sharon", 1)]
+
+    # move one face by typing the target's name
+    moved = s["faces"]["Colin_Powell"][0]
+    post(client, f"/person/{s['powell']}/rename", {"name": "Colin"})
+    post(client, f"/person/{s['powell']}/faces", {"action": "move", "face": moved, "target": "ariel sharon"})
+    assert db_rows(db, "SELECT person_id FROM faces WHERE id = ?", (moved,)) == [(s["sharon"],)]
+    bad = post(client, f"/person/{s['powell']}/faces", {"action": "move", "face": s["faces"]["Colin_Powell"][1],
+                                                        "target": "nobody at all"})
+    assert "err=" in bad.headers["location"]
+
+    split = s["faces"]["Gerhard_Schroeder"][:2]
+    response = client.post(f"/person/{s['schroeder']}/faces", follow_redirects=False,
+                           data={"token": client.token, "action": "split", "face": split, "name": "Gerhard young"})
+    new = int(response.headers["location"].split("/person/")[1].split("?")[0])
+    assert db_rows(db, "SELECT name FROM people WHERE id = ?", (new,)) == [("Gerhard young",)]
+    assert {r[0] for r in db_rows(db, "SELECT id FROM faces WHERE person_id = ?", (new,))} == set(split)
+
+    post(client, f"/person/{s['rums_b']}/rename", {"name": "Rumsfeld"})
+    post(client, f"/person/{s['rums_a']}/merge", {"other": str(s["rums_b"])})
+    assert db_rows(db, "SELECT merged_into, status FROM people WHERE id = ?", (s["rums_b"],)) == [(s["rums_a"], "merged")]
+    assert db_rows(db, "SELECT COUNT(*) FROM faces WHERE person_id = ?", (s["rums_a"],)) == [(PER_IDENTITY,)]
+    assert db_rows(db, "SELECT name FROM people WHERE id = ?", (s["rums_a"],)) == [("Rumsfeld",)]
+    gone = client.get(f"/person/{s['rums_b']}", follow_redirects=False)
+    assert gone.status_code == 303 and gone.headers["location"].startswith(f"/person/{s['rums_a']}")
+    grid = client.get("/").text
+    assert "Ariel Sharon" in grid and "Rumsfeld" in grid and grid.count('data-person-id="') == 5
+
+
+def test_grid_merge_of_selected_people(client, small_catalog):
+    s = small_catalog
+    response = post(client, "/people/merge", {"person": [s["rums_a"], s["rums_b"]]})
+    assert response.status_code == 303
+    kept = {r[0] for r in db_rows(s["db"], "SELECT person_id FROM faces WHERE id IN (%s)"
+                                 % ",".join(map(str, s["faces"]["Donald_Rumsfeld"])))}
+    assert len(kept) == 1
+
+
+def test_unsorted_suggests_nearest_centroid_accept_and_reject(client, small_catalog):
+    s, db = small_catalog, small_catalog["db"]
+    post(client, f"/person/{s['sharon']}/faces", {"action": "remove", "face": s["intruder"]})
+    page = client.get("/unsorted").text
+    assert f'data-face-id="{s["intruder"]}"' in page
+    with Catalog.open(db) as cat:   # the expected suggestion, computed independently
+        ids, centroids = person_centroids(cat)
+        emb = np.frombuffer(cat.conn.execute("SELECT embedding FROM faces WHERE id = ?",
+                                             (s["intruder"],)).fetchone()[0], np.float32)
+        limit = profile_for(cat.embedding_model().key).match_distance
+    distance = 1 - centroids @ emb
+    allowed = ids != s["sharon"]
+    best = int(ids[allowed][np.argmin(distance[allowed])])
+    if distance[allowed].min() <= limit:
+        assert f'name="target" value="{best}"' in page
+        post(client, f"/unsorted/{s['intruder']}", {"action": "reject", "target": best})
+        assert (s["intruder"], best) in set(db_rows(db, "SELECT face_id, person_id FROM face_exclusions"))
+        assert f'name="target" value="{best}"' not in client.get("/unsorted").text.split(
+            f'data-face-id="{s["intruder"]}"')[1].split("</li>")[0]
+    # accepting (or assigning by number) puts the face in the person, pinned by the user
+    post(client, f"/unsorted/{s['intruder']}", {"action": "assign", "target": str(s["powell"])})
+    assert db_rows(db, "SELECT person_id, assigned_by FROM faces WHERE id = ?", (s["intruder"],)) == [(s["powell"], "user")]
+    assert f'data-face-id="{s["intruder"]}"' not in client.get("/unsorted").text
+
+
+def test_find_by_uploaded_photo_ranks_the_right_person_first(client, small_catalog):
+    photo = sorted((FACES / "lfw158" / "Colin_Powell").glob("*.jpg"))[PER_IDENTITY + 1]  # not in the catalog
+    response = client.post("/find", data={"token": client.token},
+                           files={"photo": (photo.name, photo.read_bytes(), "image/jpeg")})
+    assert response.status_code == 200 and "/find/q/" in str(response.url)
+    page = client.get(str(response.url) + "&face=0" if "?" in str(response.url) else str(response.url) + "?face=0").text
+    ranked = page.split('id="ranked-people"')[1]
+    assert ranked.index(f'href="/person/{small_catalog["powell"]}"') < ranked.index("</li>")
+    assert client.post("/find", files={"photo": (photo.name, photo.read_bytes(), "image/jpeg")}).status_code == 403
+    junk = client.post("/find", data={"token": client.token}, files={"photo": ("x.jpg", b"not an image", "image/jpeg")})
+    assert "cannot use that photo" in junk.text
+
+
+def test_find_by_catalog_photo_uses_stored_faces(client, small_catalog):
+    face = small_catalog["faces"]["Gerhard_Schroeder"][0]
+    file_id = db_rows(small_catalog["db"], "SELECT file_id FROM faces WHERE id = ?", (face,))[0][0]
+    page = client.get(f"/find/photo/{file_id}")
+    assert page.status_code == 200
+    assert f'href="/person/{small_catalog["schroeder"]}"' in page.text.split('id="ranked-people"')[1].split("</li>")[0]
+    image = client.get(str(page.url).split("?")[0] + "/image")
+    assert image.content[:2] == b"\xff\xd8"
+
+
+def test_settings_are_stored_in_catalog_meta(client, small_catalog):
+    assert post(client, "/settings", {"cluster_distance": "0.07", "min_faces": "4"}).status_code == 303
+    stored = json.loads(db_rows(small_catalog["db"], "SELECT value FROM meta WHERE key = 'cluster_params'")[0][0])
+    assert stored == {"cluster_distance": 0.07, "min_faces": 4}
+    bad = post(client, "/settings", {"min_faces": "many"})
+    assert "err=" in bad.headers["location"]
+    assert 'value="4"' in client.get("/settings").text
+
+
+def test_path_style_requests_are_refused(small_catalog, tmp_path):
+    """Raw request lines (http.client sends them as written; no client-side normalising)."""
+    secret = small_catalog["db"].read_bytes()[:16]   # 'SQLite format 3\0'
+    face = small_catalog["faces"]["Ariel_Sharon"][0]
+    probes = ["/thumb/../catalog.db", "/thumb/..%2F..%2Fcatalog.db", "/photo//etc/passwd", "/photo/%2Fetc%2Fpasswd",
+              "/static/../app.py", "/static/..%2F..%2F..%2Fcatalog.db", "/static/%2e%2e/%2e%2e/catalog.db",
+              f"/thumb/{small_catalog['db']}", "/static//etc/passwd", "/thumb/1/../../../etc/passwd",
+              "/find/q/..%2F..%2Fetc%2Fpasswd/image", "/photo/C:%5Cwindows%5Cwin.ini"]
+    with ServerThread(small_catalog["db"]) as server:
+        for probe in probes:
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+            conn.request("GET", probe)
+            response = conn.getresponse()
+            body = response.read()
+            conn.close()
+            assert response.status in (400, 403, 404), (probe, response.status)
+            assert secret not in body and b"root:" not in body and b"import " not in body, probe
+        # a stray path parameter is ignored: images are chosen by the id in the route only
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        conn.request("GET", f"/thumb/{face}?path=/etc/passwd&file=../catalog.db")
+        response = conn.getresponse()
+        assert response.status == 200 and response.read()[:2] == b"\xff\xd8"
+        conn.close()
+        # a foreign Host header (DNS rebinding) is refused
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        conn.request("GET", "/", headers={"Host": "evil.example"})
+        assert conn.getresponse().status == 400
+        conn.close()
+
+
+def test_grid_pages_through_5000_people(tmp_path):
+    db = tmp_path / "big.db"
+    with Catalog.open(db) as cat:
+        add_synthetic_people(cat, 5000, faces_per_person=2)
+    with TestClient(create_app(db)) as c:
+        first = c.get("/").text
+        assert '<span class="count" id="total">5000 people</span>' in first
+        assert first.count('data-person-id="') == 60 and "page 1 of 84" in first
+        last = c.get("/?page=84").text
+        assert last.count('data-person-id="') == 5000 - 83 * 60
+        named = c.get("/?named=yes&sort=name").text
+        assert "500 people" in named and named.index("Synthetic 00000") < named.index("Synthetic 00010")
+        assert "1 people" in c.get("/?q=Synthetic 04990").text
+        assert c.get("/person/4321").status_code == 200
+        assert c.get("/thumb/1").headers["content-type"].startswith("image/svg")  # photo absent: placeholder
+
+
+def test_export_runs_in_the_background(client, small_catalog, tmp_path):
+    pytest.importorskip("facesets.export", reason="pending: facesets.export (issue 5) not landed yet")
+    with Catalog.open(small_catalog["db"]) as cat, cat.transaction() as conn:
+        conn.execute("UPDATE people SET faceset = 1")
+    out = tmp_path / "export"
+    response = post(client, "/export", {"out": str(out), "target": ["folders", "roop"]})
+    assert response.status_code == 303
+    client.web.jobs.wait(300)
+    job = client.web.jobs.latest("export")
+    assert job.status == "done", job.message
+    assert client.get(f"/jobs/{job.id}").json()["status"] == "done"
+    assert (out / "manifest.json").is_file()
+    assert post(client, "/export", {"out": "relative/path"}).headers["location"].startswith("/export?err=")
