@@ -143,12 +143,13 @@ def test_unsorted_suggests_nearest_centroid_accept_and_reject(client, small_cata
     distance = 1 - centroids @ emb
     allowed = ids != s["sharon"]
     best = int(ids[allowed][np.argmin(distance[allowed])])
-    if distance[allowed].min() <= limit:
-        assert f'name="target" value="{best}"' in page
-        post(client, f"/unsorted/{s['intruder']}", {"action": "reject", "target": best})
-        assert (s["intruder"], best) in set(db_rows(db, "SELECT face_id, person_id FROM face_exclusions"))
-        assert f'name="target" value="{best}"' not in client.get("/unsorted").text.split(
-            f'data-face-id="{s["intruder"]}"')[1].split("</li>")[0]
+    assert best == s["powell"] and distance[allowed].min() <= limit   # the intruder is Colin Powell's
+    card = page.split(f'data-face-id="{s["intruder"]}"')[1].split("</li>")[0]
+    assert f'name="target" value="{best}"' in card and 'value="accept"' in card
+    post(client, f"/unsorted/{s['intruder']}", {"action": "reject", "target": best})
+    assert (s["intruder"], best) in set(db_rows(db, "SELECT face_id, person_id FROM face_exclusions"))
+    card = client.get("/unsorted").text.split(f'data-face-id="{s["intruder"]}"')[1].split("</li>")[0]
+    assert f'name="target" value="{best}"' not in card
     # accepting (or assigning by number) puts the face in the person, pinned by the user
     post(client, f"/unsorted/{s['intruder']}", {"action": "assign", "target": str(s["powell"])})
     assert db_rows(db, "SELECT person_id, assigned_by FROM faces WHERE id = ?", (s["intruder"],)) == [(s["powell"], "user")]
