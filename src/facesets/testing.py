@@ -43,14 +43,82 @@ def build_random_recogniser(path: str | Path, size: int = 112, dim: int = 512, s
     return path
 
 
-def build_test_pack(models_dir: str | Path, pack: str = "buffalo_l", seed: int = 0) -> Path:
-    """A pack folder with the shared real SCRFD detector and a random recogniser,
-    under the file names the pack expects."""
+def build_iresnet50_recogniser(path: str | Path, size: int = 112, dim: int = 512, seed: int = 0,
+                               layers: tuple[int, ...] = (3, 4, 14, 3)) -> Path:
+    """A random-weight IResNet-50 (the w600k_r50 architecture, batch norms folded into the
+    convolutions): the same FLOPs (~6.3 GMAC per face) and signature as the real recogniser,
+    so benchmarks measure the real cost of recognition."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    nodes, inits = [], []
+    counter = [0]
+
+    def name(prefix: str) -> str:
+        counter[0] += 1
+        return f"{prefix}{counter[0]}"
+
+    def conv(x, cin, cout, k, stride, gain=1.0):
+        w, b, y = name("w"), name("b"), name("conv")
+        std = gain * np.sqrt(2.0 / (cin * k * k))
+        inits.append(numpy_helper.from_array(rng.normal(0, std, (cout, cin, k, k)).astype(np.float32), w))
+        inits.append(numpy_helper.from_array(np.zeros(cout, np.float32), b))
+        nodes.append(helper.make_node("Conv", [x, w, b], [y], kernel_shape=[k, k], strides=[stride, stride],
+                                      pads=[k // 2] * 4))
+        return y
+
+    def prelu(x, channels):
+        slope, y = name("slope"), name("prelu")
+        inits.append(numpy_helper.from_array(np.full((channels, 1, 1), 0.25, np.float32), slope))
+        nodes.append(helper.make_node("PRelu", [x, slope], [y]))
+        return y
+
+    x = prelu(conv("input.1", 3, 64, 3, 1), 64)
+    cin = 64
+    for stage, (blocks, cout) in enumerate(zip(layers, (64, 128, 256, 512))):
+        for block in range(blocks):
+            stride = 2 if block == 0 else 1
+            y = prelu(conv(x, cin, cout, 3, 1), cout)
+            y = conv(y, cout, cout, 3, stride, gain=0.2)  # small residual branch keeps activations bounded
+            shortcut = conv(x, cin, cout, 1, stride) if (stride != 1 or cin != cout) else x
+            out = name("add")
+            nodes.append(helper.make_node("Add", [y, shortcut], [out]))
+            x, cin = out, cout
+    cells = cin * (size // 16) ** 2
+    flat, fc_w, fc_b = name("flat"), name("fc_w"), name("fc_b")
+    nodes.append(helper.make_node("Flatten", [x], [flat], axis=1))
+    inits.append(numpy_helper.from_array(rng.normal(0, 1 / np.sqrt(cells), (cells, dim)).astype(np.float32), fc_w))
+    inits.append(numpy_helper.from_array(np.zeros(dim, np.float32), fc_b))
+    mm = name("mm")
+    nodes.append(helper.make_node("MatMul", [flat, fc_w], [mm]))
+    nodes.append(helper.make_node("Add", [mm, fc_b], ["683"]))
+    graph = helper.make_graph(
+        nodes, "random_iresnet50",
+        [helper.make_tensor_value_info("input.1", TensorProto.FLOAT, ["None", 3, size, size])],
+        [helper.make_tensor_value_info("683", TensorProto.FLOAT, ["None", dim])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(path))
+    return path
+
+
+RECOGNISERS = {"tiny": build_random_recogniser, "r50": build_iresnet50_recogniser}
+
+
+def build_test_pack(models_dir: str | Path, pack: str = "buffalo_l", seed: int = 0,
+                    recogniser: str = "tiny") -> Path:
+    """A pack folder with the shared real SCRFD detector and a random recogniser
+    ('tiny' for tests, 'r50' for benchmarks), under the file names the pack expects."""
     from facesets.engines.packs import get_pack
 
     spec = get_pack(pack)
     folder = Path(models_dir) / pack
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(shared_dir() / "models" / "insightface" / "det_500m.onnx", folder / spec.detector)
-    build_random_recogniser(folder / spec.recogniser, seed=seed)
+    RECOGNISERS[recogniser](folder / spec.recogniser, seed=seed)
     return folder

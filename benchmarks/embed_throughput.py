@@ -1,0 +1,336 @@
+"""Embedding throughput: `facesets embed` beside the loops people write today.
+
+On a generated set of 12 MP photos (benchmarks/make_photos.py) it runs, each in its own
+process so peak RSS is its own:
+  (a) face_recognition-style dlib loop: full-resolution decode, HOG upsample 1, 5-point
+      shape, descriptor, one face at a time;
+  (b) naive InsightFace loop: cv2.imread full resolution, SCRFD det_500m at 640,
+      norm_crop, a random-weight IResNet-50 recogniser (w600k_r50's FLOPs) one face at a time;
+  (c) model-only ceilings: the same models on pre-decoded, pre-aligned inputs, best batch;
+  (d) `facesets embed` (the library call) with each engine on the same models.
+Prints d/a, d/b, d/ceiling, the share of (a)'s and (b)'s faces that (d) finds, the cosine
+of matching embeddings, images/s, faces/s and peak RSS. The last line is JSON.
+
+    python benchmarks/embed_throughput.py            # 40 photos (about 10 min on 2 cores)
+    python benchmarks/embed_throughput.py --full     # the 300-photo set
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _embedbench import (  # noqa: E402
+    CACHE, ensure_photos, match, peak_rss_mb, photo_paths, truth_faces, truth_recall,
+)
+
+DET_SIZE = 640
+VARIANTS = ("a", "b", "c_dlib", "c_insightface", "d_dlib", "d_insightface")
+
+
+def models_dir() -> Path:
+    """A test pack (real SCRFD det_500m + random IResNet-50) built once in the cache."""
+    from facesets.testing import build_test_pack
+
+    folder = CACHE / "models_r50"
+    pack = folder / "buffalo_l"
+    if not (pack / "w600k_r50.onnx").exists():
+        build_test_pack(folder, recogniser="r50")
+    return folder
+
+
+# --------------------------------------------------------------------------- the variants
+
+def run_a(paths: list[Path]) -> dict:
+    """face_recognition's loop (load_image_file + face_locations(upsample=1) + face_encodings),
+    with EXIF orientation applied so rotated photos are not a free miss."""
+    import dlib
+    import face_recognition_models as frm
+    from PIL import Image, ImageOps
+
+    hog = dlib.get_frontal_face_detector()
+    shape = dlib.shape_predictor(frm.pose_predictor_five_point_model_location())
+    net = dlib.face_recognition_model_v1(frm.face_recognition_model_location())
+    faces = {}
+    start = time.perf_counter()
+    for path in paths:
+        with Image.open(path) as im:
+            rgb = np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
+        found = []
+        for rect in hog(rgb, 1):
+            landmarks = shape(rgb, rect)
+            vector = np.asarray(net.compute_face_descriptor(rgb, landmarks, 1), np.float32)
+            found.append(([rect.left(), rect.top(), rect.right() + 1, rect.bottom() + 1], vector))
+        faces[path.name] = found
+    return {"seconds": time.perf_counter() - start, "faces": faces}
+
+
+def _insight_models(threads: int | None = None):
+    from insightface.model_zoo import get_model
+    import onnxruntime as ort
+
+    folder = models_dir() / "buffalo_l"
+    kwargs = {"providers": ["CPUExecutionProvider"]}
+    if threads:
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        kwargs["sess_options"] = opts
+    det = get_model(str(folder / "det_10g.onnx"), **kwargs)
+    det.prepare(0, input_size=(DET_SIZE, DET_SIZE), det_thresh=0.5)
+    rec = get_model(str(folder / "w600k_r50.onnx"), **kwargs)
+    return det, rec
+
+
+def run_b(paths: list[Path]) -> dict:
+    """The loop of InsightFace's examples: FaceAnalysis-style, one face at a time."""
+    import cv2
+    from insightface.utils import face_align
+
+    det, rec = _insight_models()
+    faces = {}
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        for path in paths:
+            bgr = cv2.imread(str(path))
+            boxes, kpss = det.detect(bgr, input_size=(DET_SIZE, DET_SIZE))
+            found = []
+            for box, kps in zip(boxes, kpss):
+                chip = face_align.norm_crop(bgr, landmark=kps, image_size=112)
+                vector = np.asarray(rec.get_feat(chip), np.float32).ravel()
+                found.append((box[:4].tolist(), vector))
+            faces[path.name] = found
+    return {"seconds": time.perf_counter() - start, "faces": faces}
+
+
+def _best_rate(fn, sizes, items_of) -> tuple[float, int]:
+    best = (0.0, 0)
+    for size in sizes:
+        fn(size)  # warm-up
+        start, reps = time.perf_counter(), 0
+        while reps < 2 or time.perf_counter() - start < 3.0:
+            fn(size)
+            reps += 1
+        rate = items_of(size) * reps / (time.perf_counter() - start)
+        best = max(best, (rate, size))
+    return best
+
+
+def run_c_dlib(paths: list[Path]) -> dict:
+    """dlib models alone: HOG + shape on the pre-decoded detection input (the size (d) uses),
+    descriptors on pre-aligned chips in the best batch."""
+    import cv2
+    from facesets.engines import EngineOptions, load_engine
+    from facesets.scan import read_image
+
+    engine = load_engine(EngineOptions(engine="dlib"))
+    sample = paths[: min(8, len(paths))]
+    inputs = []
+    for p in sample:
+        image = read_image(p)
+        factor = min(1.0, engine.det_max_side / max(image.rgb.shape[:2]))
+        inputs.append(cv2.resize(image.rgb, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+                      if factor < 1 else image.rgb)
+    chips = []
+    start = time.perf_counter()
+    for rgb in inputs:
+        for det in engine.detect(rgb):
+            chips.append(engine.align(rgb, det))
+    det_seconds = (time.perf_counter() - start) / len(inputs)
+    chips = (chips or [np.zeros((150, 150, 3), np.uint8)]) * 4
+    rate, batch = _best_rate(lambda n: engine.embed_chips(chips[:n]), (1, 8, 32), lambda n: n)
+    return {"det_seconds_per_image": det_seconds, "rec_faces_per_s": rate, "best_batch": batch}
+
+
+def run_c_insightface(paths: list[Path]) -> dict:
+    """SCRFD on the pre-resized 640 input and the recogniser on pre-aligned chips (best batch),
+    each on the engine's own sessions."""
+    import cv2
+    from facesets.engines import EngineOptions, load_engine
+    from facesets.scan import read_image
+
+    engine = load_engine(EngineOptions(engine="insightface", models=str(models_dir()), download=False))
+    sample = paths[: min(8, len(paths))]
+    inputs = []
+    for p in sample:
+        rgb = read_image(p, reduce_to=DET_SIZE * 2).rgb
+        factor = DET_SIZE / max(rgb.shape[:2])
+        inputs.append(cv2.resize(rgb, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA))
+    chips = []
+    for rgb in inputs:
+        chips += [engine.align(rgb, d) for d in engine.detect(rgb)]
+    for rgb in inputs:  # warm
+        engine.detect(rgb)
+    start = time.perf_counter()
+    for _ in range(2):
+        for rgb in inputs:
+            engine.detect(rgb)
+    det_seconds = (time.perf_counter() - start) / (2 * len(inputs))
+    chips = (chips or [np.zeros((112, 112, 3), np.uint8)]) * 8
+    rate, batch = _best_rate(lambda n: engine.embed_chips(chips[:n]), (1, 4, 16), lambda n: n)
+    return {"det_seconds_per_image": det_seconds, "rec_faces_per_s": rate, "best_batch": batch,
+            "providers": engine.providers}
+
+
+def run_d(paths: list[Path], engine_name: str, workers: int | None) -> dict:
+    from facesets.catalog import Catalog, from_blob
+    from facesets.embed import EmbedOptions, embed
+    from facesets.engines import EngineOptions, load_engine
+
+    options = EngineOptions(engine=engine_name, download=False,
+                            models=str(models_dir()) if engine_name == "insightface" else None)
+    engine = load_engine(options)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "src"
+        folder.mkdir()
+        for p in paths:  # the set may be larger than --count: embed exactly these files
+            os.symlink(p, folder / p.name)
+        with Catalog.open(Path(tmp) / "c.db", create=True) as catalog:
+            start = time.perf_counter()
+            result = embed(catalog, [folder], engine=engine, options=EmbedOptions(workers=workers),
+                           notice=lambda *_: None)
+            seconds = time.perf_counter() - start
+            rows = catalog.conn.execute(
+                "SELECT files.path, x1, y1, x2, y2, embedding FROM faces JOIN files ON files.id = faces.file_id"
+            ).fetchall()
+    faces = {p.name: [] for p in paths}
+    for row in rows:
+        faces.setdefault(Path(row["path"]).name, []).append(
+            ([row["x1"], row["y1"], row["x2"], row["y2"]], from_blob(row["embedding"])))
+    return {"seconds": seconds, "faces": faces, "errors": result.errors}
+
+
+def child(variant: str, photos: Path, count: int, out: Path, workers: int | None) -> None:
+    paths = photo_paths(photos)[:count]
+    if variant == "a":
+        res = run_a(paths)
+    elif variant == "b":
+        res = run_b(paths)
+    elif variant == "c_dlib":
+        res = run_c_dlib(paths)
+    elif variant == "c_insightface":
+        res = run_c_insightface(paths)
+    else:
+        res = run_d(paths, variant.split("_", 1)[1], workers)
+    res["peak_rss_mb"] = peak_rss_mb()
+    res["images"] = len(paths)
+    if "faces" in res:
+        res["faces"] = {k: [(list(map(float, b)), e.tolist()) for b, e in v] for k, v in res["faces"].items()}
+    out.write_text(json.dumps(res))
+
+
+# --------------------------------------------------------------------------- the report
+
+def summary(res: dict) -> dict:
+    n = sum(len(v) for v in res["faces"].values())
+    return {"images_per_s": round(res["images"] / res["seconds"], 3),
+            "faces_per_s": round(n / res["seconds"], 3), "faces": n,
+            "seconds": round(res["seconds"], 1), "peak_rss_mb": res["peak_rss_mb"]}
+
+
+def faces_of(res: dict) -> dict:
+    return {k: [(b, np.asarray(e, np.float32)) for b, e in v] for k, v in res["faces"].items()}
+
+
+def ceiling(c: dict, faces_per_image: float) -> float:
+    return 1.0 / (c["det_seconds_per_image"] + faces_per_image / c["rec_faces_per_s"])
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--count", type=int, default=40, help="photos to embed (default 40)")
+    ap.add_argument("--full", action="store_true", help="the 300-photo set")
+    ap.add_argument("--photos", help="an existing folder of photos (default: generated)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=None, help="decode threads for (d)")
+    ap.add_argument("--only", default=",".join(VARIANTS), help="comma-separated subset of " + ",".join(VARIANTS))
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--result", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    count = 300 if args.full else args.count
+    photos = ensure_photos(300 if args.full else count, args.seed, args.photos)
+    if args.child:
+        child(args.child, photos, count, Path(args.result), args.workers)
+        return 0
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        models_dir()
+        for variant in args.only.split(","):
+            out = Path(tmp) / f"{variant}.json"
+            cmd = [sys.executable, __file__, "--child", variant, "--result", str(out), "--count", str(count),
+                   "--seed", str(args.seed)]
+            cmd += ["--photos", str(photos)]
+            if args.workers:
+                cmd += ["--workers", str(args.workers)]
+            print(f"running {variant} on {count} photos ...", flush=True)
+            subprocess.run(cmd, check=True)
+            results[variant] = json.loads(out.read_text())
+    report = report_figures(results, photos, count)
+    print(json.dumps(report))
+    return 0
+
+
+def report_figures(results: dict, photos: Path, count: int) -> dict:
+    truth = {k: v for k, v in truth_faces(photos).items() if k in {p.name for p in photo_paths(photos)[:count]}}
+    report: dict = {"photos": count, "truth_faces": sum(len(v) for v in truth.values())}
+    rows = {}
+    for key in ("a", "b", "d_dlib", "d_insightface"):
+        if key in results:
+            rows[key] = summary(results[key])
+            rows[key]["truth_recall"] = round(truth_recall(truth, faces_of(results[key])), 3)
+    for key, row in rows.items():
+        print(f"{key:14s} {row['images_per_s']:7.3f} images/s {row['faces_per_s']:7.3f} faces/s "
+              f"{row['faces']:4d} faces (truth recall {row['truth_recall']:.3f}) "
+              f"{row['seconds']:7.1f} s  peak RSS {row['peak_rss_mb']:.0f} MB")
+    recalls, cosines = [], []
+    for engine, ref in (("dlib", "a"), ("insightface", "b")):
+        d = f"d_{engine}"
+        if d not in rows:
+            continue
+        fig = report.setdefault(engine, {})
+        fig["d"] = rows[d]
+        if ref in rows:
+            fig[ref] = rows[ref]
+            total, found, cos = match(faces_of(results[ref]), faces_of(results[d]))
+            fig["ratio"] = round(rows[d]["images_per_s"] / rows[ref]["images_per_s"], 2)
+            fig["face_recall"] = round(found / total, 4) if total else 1.0
+            fig["min_cosine"] = round(min(cos), 4) if cos else None
+            fig["median_cosine"] = round(float(np.median(cos)), 4) if cos else None
+            recalls.append(fig["face_recall"])
+            cosines += cos
+            print(f"{engine}: d/{ref} = {fig['ratio']:.2f}x, (d) finds {found}/{total} of ({ref})'s faces, "
+                  f"cosine min {fig['min_cosine']} median {fig['median_cosine']}")
+        c = results.get(f"c_{engine}")
+        if c:
+            fpi = rows[d]["faces"] / count
+            fig["ceiling_images_per_s"] = round(ceiling(c, fpi), 3)
+            fig["ceiling_share"] = round(rows[d]["images_per_s"] / fig["ceiling_images_per_s"], 3)
+            fig["ceiling_detail"] = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in c.items()
+                                     if k != "faces"}
+            print(f"{engine}: model-only ceiling {fig['ceiling_images_per_s']:.3f} images/s at "
+                  f"{fpi:.2f} faces/image (det {c['det_seconds_per_image'] * 1000:.0f} ms/image, "
+                  f"rec {c['rec_faces_per_s']:.1f} faces/s at batch {c['best_batch']}); "
+                  f"d/ceiling = {fig['ceiling_share']:.2f}")
+    report.update({
+        "ratio_dlib": report.get("dlib", {}).get("ratio"),
+        "ratio_insightface": report.get("insightface", {}).get("ratio"),
+        "ceiling_share": report.get("insightface", {}).get("ceiling_share"),
+        "face_recall": min(recalls) if recalls else None,
+        "min_cosine": round(min(cosines), 4) if cosines else None,
+        "peak_rss_mb": max((r["peak_rss_mb"] for k, r in rows.items() if k.startswith("d_")), default=None),
+        "cpu_count": len(os.sched_getaffinity(0)),
+    })
+    return report
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
