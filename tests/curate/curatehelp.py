@@ -1,0 +1,230 @@
+"""Curation test helpers and fixtures (imported by the test modules): small real dlib catalogs of a few lfw158 identities, people made per
+identity folder, and an export tree shaped like facesets.export's (fabricated here from the
+catalog's boxes so these tests do not depend on the export room's gates)."""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from facesets.catalog import Catalog
+from facesets.curate import tree
+from facesets.people import assign_faces, create_person, label
+from conftest import FACES, run_cli
+
+LFW = FACES / "lfw158"
+# Colin Powell is split into two people (consolidate must merge them back); the Williams
+# sisters are the hard "different people who look alike" pair that must never be merged.
+LIBRARY = ("Colin_Powell", "Donald_Rumsfeld", "Serena_Williams", "Venus_Williams", "Tony_Blair")
+SPLIT = "Colin_Powell"
+
+
+def identity(path: str) -> str:
+    parts = Path(path).parts
+    return parts[-2]
+
+
+def set_exif_date(src: Path, dst: Path, date: str) -> None:
+    """Copy a JPEG with an EXIF DateTimeOriginal ('YYYY:MM:DD HH:MM:SS')."""
+    with Image.open(src) as image:
+        exif = image.getexif()
+        exif.get_ifd(0x8769)[0x9003] = date
+        exif[0x0132] = date
+        image.save(dst, "JPEG", quality=95, exif=exif.tobytes())
+
+
+def plant_duplicates(library: Path) -> dict:
+    """Planted pairs: a byte copy, a re-encoded JPEG, a slightly shifted crop (4 px)."""
+    planted = library / "planted"
+    byte_src = library / "Tony_Blair" / "Tony_Blair_0001.jpg"
+    reenc_src = library / "Donald_Rumsfeld" / "Donald_Rumsfeld_0002.jpg"
+    shift_src = library / "Serena_Williams" / "Serena_Williams_0003.jpg"
+    for name in ("Tony_Blair", "Donald_Rumsfeld", "Serena_Williams"):
+        (planted / name).mkdir(parents=True, exist_ok=True)
+    byte_copy = planted / "Tony_Blair" / "copy_of_0001.jpg"
+    shutil.copyfile(byte_src, byte_copy)
+    reenc = planted / "Donald_Rumsfeld" / "reencoded_0002.jpg"
+    with Image.open(reenc_src) as image:
+        image.convert("RGB").save(reenc, "JPEG", quality=70)
+    shifted = planted / "Serena_Williams" / "shifted_0003.jpg"
+    with Image.open(shift_src) as image:
+        w, h = image.size
+        image.convert("RGB").crop((4, 4, w, h)).save(shifted, "JPEG", quality=92)
+    return {"bytes": [(str(byte_src), str(byte_copy))],
+            "visual": [(str(reenc_src), str(reenc)), (str(shift_src), str(shifted))]}
+
+
+def _build(tmp_path_factory, name: str, populate) -> tuple[Path, Path, dict]:
+    cache = os.environ.get("FACESETS_TEST_CACHE")
+    # a fixed place per session, so test modules importing these fixtures share one build
+    base = (Path(cache) if cache else tmp_path_factory.getbasetemp()) / f"curate_{name}"
+    base.mkdir(parents=True, exist_ok=True)
+    catalog, library, meta = base / "catalog.db", base / "library", base / "meta.json"
+    if not catalog.exists():
+        shutil.rmtree(library, ignore_errors=True)
+        library.mkdir(parents=True)
+        info = populate(library)
+        staging = base / "catalog.building.db"
+        staging.unlink(missing_ok=True)
+        run_cli("embed", library, "--catalog", staging, "--engine", "dlib", "--quiet")
+        for suffix in ("-wal", "-shm"):
+            Path(str(staging) + suffix).unlink(missing_ok=True)
+        meta.write_text(json.dumps(info))
+        os.replace(staging, catalog)
+    return catalog, library, json.loads(meta.read_text())
+
+
+@pytest.fixture(scope="session")
+def _library(tmp_path_factory):
+    def populate(library: Path) -> dict:
+        for name in LIBRARY:
+            shutil.copytree(LFW / name, library / name)
+        return plant_duplicates(library)
+    return _build(tmp_path_factory, "library", populate)
+
+
+# Age split: George W. Bush stands in for a younger self (photos dated 1996-1998) and George H. W.
+# Bush for an older one (2008-2010); three Jeb Bush photos dated 2017 are a small fragment 7+
+# years from both eras.
+YOUNG, OLD, FRAGMENT = "George_W_Bush", "George_HW_Bush", "Jeb_Bush"
+
+
+@pytest.fixture(scope="session")
+def _eras(tmp_path_factory):
+    def populate(library: Path) -> dict:
+        plan = [(YOUNG, 1996, 20), (OLD, 2008, 13), (FRAGMENT, 2017, 3)]
+        for name, year, count in plan:
+            (library / name).mkdir()
+            for index, src in enumerate(sorted((LFW / name).glob("*.jpg"))[:count]):
+                date = f"{year + index % 3}:0{1 + index % 9}:1{index % 9} 12:00:00"
+                set_exif_date(src, library / name / src.name, date)
+        return {"plan": plan}
+    return _build(tmp_path_factory, "eras", populate)
+
+
+def make_people(catalog_path: Path, split: str | None = None) -> dict[str, list[int]]:
+    """One person per identity folder (a split identity becomes two people); all export-sized."""
+    made: dict[str, list[int]] = {}
+    with Catalog.open(catalog_path) as cat:
+        rows = cat.conn.execute("SELECT faces.id, files.path FROM faces JOIN files ON files.id = faces.file_id "
+                                "WHERE faces.face_index = 0 ORDER BY files.path").fetchall()
+        groups: dict[str, list[int]] = {}
+        for row in rows:
+            groups.setdefault(identity(row["path"]), []).append(int(row["id"]))
+        with cat.transaction() as conn:
+            for name, faces in sorted(groups.items()):
+                parts = [faces[0::2], faces[1::2]] if name == split else [faces]
+                for part in parts:
+                    person = create_person(conn)
+                    assign_faces(conn, part, person, "cluster")
+                    conn.execute("UPDATE people SET faceset = 1 WHERE id = ?", (person,))
+                    made.setdefault(name, []).append(person)
+    return made
+
+
+def crop_png(path: str, box, size: int = 256, pad: float = 0.5) -> bytes:
+    with Image.open(path) as image:
+        image = image.convert("RGB")
+        x1, y1, x2, y2 = box
+        side = max(x2 - x1, y2 - y1) * (1 + 2 * pad)
+        cx, cy = (x1 + x2) / 2, (y1 + y2) / 2 - 0.1 * (y2 - y1)
+        crop = image.crop((int(cx - side / 2), int(cy - side / 2), int(cx + side / 2), int(cy + side / 2)))
+        buffer = io.BytesIO()
+        crop.resize((size, size), Image.LANCZOS).save(buffer, "PNG")
+        return buffer.getvalue()
+
+
+def fabricate_export(catalog_path: Path, out: Path) -> Path:
+    """OUT/<label>/0.png… best first + manifest.json, <label>_top30.fsz, <label>_all.fsz,
+    OUT/manifest.json, recorded in the exports table (what facesets.export writes)."""
+    out.mkdir(parents=True, exist_ok=True)
+    listing = []
+    with Catalog.open(catalog_path) as cat:
+        people = cat.conn.execute("SELECT * FROM people WHERE faceset = 1 AND merged_into IS NULL ORDER BY id").fetchall()
+        for person in people:
+            faces = cat.conn.execute(
+                "SELECT faces.*, files.path FROM faces JOIN files ON files.id = faces.file_id WHERE person_id = ? "
+                "ORDER BY faces.det_score * faces.short_edge DESC, faces.id", (person["id"],)).fetchall()
+            name = label(person)
+            folder = out / name
+            folder.mkdir()
+            entries, pngs = [], []
+            for index, face in enumerate(faces):
+                data = crop_png(face["path"], (face["x1"], face["y1"], face["x2"], face["y2"]))
+                (folder / f"{index}.png").write_bytes(data)
+                pngs.append(data)
+                entries.append({"face_id": face["id"], "file": f"{index}.png", "source": face["path"],
+                                "box": [face["x1"], face["y1"], face["x2"], face["y2"]], "det_score": face["det_score"],
+                                "quality": face["quality"]})
+            (folder / "manifest.json").write_bytes(tree.json_bytes({"label": name, "person_id": person["id"], "faces": entries}))
+            (out / f"{name}_all.fsz").write_bytes(tree.fsz_bytes(pngs))
+            (out / f"{name}_top30.fsz").write_bytes(tree.fsz_bytes(pngs[:30]))
+            listing.append({"label": name, "person_id": person["id"], "faces": len(entries)})
+        (out / "manifest.json").write_bytes(tree.json_bytes({"facesets": listing, "provenance": {"tool": "test"}}))
+        with cat.transaction() as conn:
+            conn.execute("INSERT INTO exports(out, targets, params) VALUES (?, ?, ?)", (str(out), '["roop"]', "{}"))
+    return out
+
+
+def tree_hashes(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def catalog_dump(catalog_path: Path) -> dict:
+    with Catalog.open(catalog_path) as cat:
+        return {
+            "people": [tuple(r) for r in cat.conn.execute("SELECT * FROM people ORDER BY id")],
+            "faces": [tuple(r) for r in cat.conn.execute(
+                "SELECT id, person_id, assigned_by, clustered_run, gate FROM faces ORDER BY id")],
+            "exclusions": [tuple(r) for r in cat.conn.execute("SELECT face_id, person_id FROM face_exclusions ORDER BY 1, 2")],
+        }
+
+
+class Library:
+    def __init__(self, root: Path, catalog: Path, out: Path, people: dict, source: Path, meta: dict):
+        self.root, self.catalog, self.out, self.people, self.source, self.meta = root, catalog, out, people, source, meta
+
+    def plan(self, command: str, *args: str, name: str | None = None) -> dict:
+        path = self.root / f"{name or command}.plan.json"
+        run_cli(command, "analyze", *args, "--catalog", self.catalog, "--out", path)
+        return json.loads(path.read_text())
+
+    def plan_path(self, command: str, name: str | None = None) -> Path:
+        return self.root / f"{name or command}.plan.json"
+
+
+def _library_copy(built, tmp_path, split=None) -> Library:
+    catalog_src, source, meta = built
+    catalog = tmp_path / "catalog.db"
+    shutil.copyfile(catalog_src, catalog)
+    people = make_people(catalog, split)
+    out = fabricate_export(catalog, tmp_path / "out")
+    return Library(tmp_path, catalog, out, people, source, meta)
+
+
+@pytest.fixture
+def library(_library, tmp_path) -> Library:
+    """The five-identity library, Colin Powell split in two people, exported."""
+    return _library_copy(_library, tmp_path, split=SPLIT)
+
+
+@pytest.fixture
+def eras(_eras, tmp_path) -> Library:
+    """The era library: every photo one person (the three identities together), exported."""
+    catalog_src, source, meta = _eras
+    catalog = tmp_path / "catalog.db"
+    shutil.copyfile(catalog_src, catalog)
+    with Catalog.open(catalog) as cat, cat.transaction() as conn:
+        person = create_person(conn, name="Bush")
+        conn.execute("UPDATE people SET faceset = 1 WHERE id = ?", (person,))
+        assign_faces(conn, [r[0] for r in conn.execute("SELECT id FROM faces WHERE face_index = 0")], person, "cluster")
+    out = fabricate_export(catalog, tmp_path / "out")
+    return Library(tmp_path, catalog, out, {"Bush": [person]}, source, meta)

@@ -1,0 +1,49 @@
+"""Curation core on a real catalog: consolidate merges a split identity and never two people;
+apply then undo restores the export tree and the catalog exactly."""
+from __future__ import annotations
+
+import json
+
+from curatehelp import SPLIT, _library, catalog_dump, library, tree_hashes  # noqa: F401
+from conftest import run_cli
+
+from facesets.catalog import Catalog
+
+DLIB_CUTS = ("--edge", "0.015", "--confident", "0.025")
+
+
+def test_consolidate_merges_split_identity_only_and_undo_restores(library):
+    tree_before, catalog_before = tree_hashes(library.out), catalog_dump(library.catalog)
+    # dlib's profile cuts (0.075/0.09) are placeholders: centroids average noise away, and here
+    # Rumsfeld-Blair sit at 0.073, the Williams sisters at 0.032, Powell's two halves at 0.004.
+    plan = library.plan("consolidate", *DLIB_CUTS)
+    merges = [a for a in plan["actions"] if a["type"] == "merge_people" and not a["uncertain"]]
+    split = set(library.people[SPLIT])
+    assert [set([m["into"], *m["sources"]]) for m in merges] == [split], plan["groups"]
+    # uncertain groups (if any) never mix identities either
+    identity_of = {p: name for name, ids in library.people.items() for p in ids}
+    for action in plan["actions"]:
+        if action["type"] == "merge_people":
+            assert len({identity_of[p] for p in [action["into"], *action["sources"]]}) == 1
+    assert library.plan_path("consolidate").with_suffix(".html").read_text().count("PRIMARY") == len(plan["groups"])
+    with Catalog.open(library.catalog) as cat:
+        assert cat.conn.execute("SELECT status FROM operations WHERE id = ?", (plan["operation_id"],)).fetchone()[0] == "planned"
+
+    run_cli("consolidate", "apply", "--plan", library.plan_path("consolidate"))
+    with Catalog.open(library.catalog) as cat:
+        secondary = next(iter(split - {merges[0]["into"]}))
+        row = cat.conn.execute("SELECT merged_into, status FROM people WHERE id = ?", (secondary,)).fetchone()
+        assert tuple(row) == (merges[0]["into"], "merged")
+        assert cat.conn.execute("SELECT COUNT(*) FROM faces WHERE person_id = ?", (secondary,)).fetchone()[0] == 0
+    manifest = json.loads((library.out / "manifest.json").read_text())
+    assert [m["faceset"] for m in manifest["merged"]] == [f"person_{secondary:03d}"]
+    assert (library.out / "_merged" / f"person_{secondary:03d}" / "manifest.json").is_file()
+    assert manifest["curation"][-1]["command"] == "consolidate"
+    assert tree_hashes(library.out) != tree_before
+
+    # applying the same plan twice is refused
+    assert run_cli("consolidate", "apply", "--plan", library.plan_path("consolidate"), check=False).returncode == 2
+    run_cli("undo", "--catalog", library.catalog)
+    assert tree_hashes(library.out) == tree_before
+    assert catalog_dump(library.catalog) == catalog_before
+    assert run_cli("undo", "--catalog", library.catalog, check=False).returncode == 2
