@@ -17,6 +17,13 @@ HtmlOpt = typer.Option(None, "--html", help="Review page path (default: the plan
 RootOpt = typer.Option(None, "--export-root", help="Export tree to curate (default: the latest export in the catalog).")
 
 
+def _fail(exc) -> None:
+    """One line on stderr, exit 2; brackets (facesets[clip]) are text, not Rich markup."""
+    from rich.markup import escape
+
+    fail(escape(str(exc)))
+
+
 def _profile(cat):
     from facesets.profiles import profile_for
 
@@ -40,7 +47,7 @@ def _analyze(catalog: Path, command: str, params: dict, plan_out: Path, html: Op
             plan = analyze(cat, command, {k: v for k, v in params.items()}, lambda: run(cat, root, profile),
                            out=plan_out, html=html, root=root)
         except (CurationError, CatalogError, ClipUnavailable) as exc:
-            fail(str(exc))
+            _fail(exc)
     summary = ", ".join(f"{k} {v}" for k, v in sorted(plan["summary"].items()))
     out.print(f"plan {plan['operation_id']} ({command}): {len(plan['actions'])} actions; {summary}", highlight=False,
               soft_wrap=True)
@@ -64,14 +71,14 @@ def _apply_command(sub: typer.Typer, command: str, uncertain: bool = False) -> N
         try:
             data = json.loads(plan.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            fail(f"cannot read plan {plan}: {exc}")
+            _fail(f"cannot read plan {plan}: {exc}")
         if data.get("command") != command:
             fail(f"{plan} is a {data.get('command')} plan, not {command}")
         with open_catalog(catalog or Path(data.get("catalog", "")), create=False) as cat:
             try:
                 result = apply(cat, plan, include_uncertain=include_uncertain)
             except (CurationError, CatalogError, TreeError, OSError) as exc:
-                fail(str(exc))
+                _fail(exc)
         out.print(f"applied plan {result['operation_id']} ({command}): {result['actions']} actions, "
                   f"{result['moved']} moved, {result['written']} written; undo: facesets undo --catalog C",
                   highlight=False, soft_wrap=True)
@@ -195,6 +202,6 @@ def undo(catalog: Path = CatalogOpt) -> None:
         try:
             result = run_undo(cat)
         except (CurationError, CatalogError, TreeError, OSError) as exc:
-            fail(str(exc))
+            _fail(exc)
     out.print(f"undone plan {result['operation_id']} ({result['command']}): {result['steps']} file steps reverted",
               highlight=False)

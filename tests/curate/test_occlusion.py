@@ -1,0 +1,75 @@
+"""occlusion: the real loading code on a tiny random-weight CLIP saved locally (config JSON +
+checkpoint); scores are a softmax of logit-scaled similarities; quarantine and undo."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from curatehelp import _library, catalog_dump, library, tree_hashes  # noqa: F401
+from conftest import run_cli
+
+from facesets.catalog import Catalog
+from facesets.curate.occlusion import probabilities
+
+TINY = {"embed_dim": 32,
+        "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "head_width": 16, "patch_size": 16},
+        "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1}}
+
+
+@pytest.fixture(scope="module")
+def tiny_clip(tmp_path_factory):
+    open_clip = pytest.importorskip("open_clip")
+    torch = pytest.importorskip("torch")
+    folder = tmp_path_factory.mktemp("clip")
+    config = folder / "tiny-clip-test.json"
+    config.write_text(json.dumps(TINY))
+    open_clip.add_model_config(config)
+    torch.manual_seed(0)
+    model = open_clip.create_model("tiny-clip-test")
+    checkpoint = folder / "tiny.pt"
+    torch.save(model.state_dict(), checkpoint)
+    return ["--clip-model", "tiny-clip-test", "--clip-pretrained", str(checkpoint), "--clip-config", str(config)]
+
+
+def test_logit_scale_sharpens_softmax():
+    image = np.array([[1.0, 0.0]])
+    text = np.array([[0.30, 0.95], [0.25, 0.97]])
+    flat, sharp = probabilities(image, text, 1.0), probabilities(image, text, 100.0)
+    assert np.allclose(flat.sum(axis=1), 1) and np.allclose(sharp.sum(axis=1), 1)
+    assert flat.max() < 0.52 < 0.99 < sharp.max()
+
+
+def test_occlusion_quarantines_and_undo_restores(library, tiny_clip):
+    tree_before, catalog_before = tree_hashes(library.out), catalog_dump(library.catalog)
+    none = library.plan("occlusion", *tiny_clip, "--threshold", "1.01", "--quiet", name="none")
+    assert none["actions"] == [] and none["summary"]["crops"] == sum(1 for _ in library.out.glob("*/*.png"))
+    assert abs(none["summary"]["logit_scale"] - 1 / 0.07) < 1e-3     # open_clip's initial temperature
+    for group in none["groups"]:
+        for score in group["scores"]:
+            assert abs(score["clear"] + score["mask"] + score["sunglasses"] - 1) < 1e-3
+
+    plan = library.plan("occlusion", *tiny_clip, "--threshold", "0.0", "--quiet")
+    quarantined = sorted(a["faceset"] for a in plan["actions"] if a["type"] == "quarantine_faceset")
+    assert quarantined == sorted(p.name for p in library.out.iterdir() if p.is_dir())
+    run_cli("occlusion", "apply", "--plan", library.plan_path("occlusion"))
+    manifest = json.loads((library.out / "manifest.json").read_text())
+    assert sorted(m["faceset"] for m in manifest["masked"]) == quarantined
+    assert sorted(p.name for p in (library.out / "_masked").iterdir() if p.is_dir()) == quarantined
+    assert not list(library.out.glob("*.fsz"))
+    with Catalog.open(library.catalog) as cat:
+        assert {r[0] for r in cat.conn.execute("SELECT status FROM people")} == {"masked"}
+    run_cli("undo", "--catalog", library.catalog)
+    assert tree_hashes(library.out) == tree_before
+    assert catalog_dump(library.catalog) == catalog_before
+
+
+def test_occlusion_without_clip_extra_says_how_to_install(library, tmp_path):
+    shadow = tmp_path / "shadow"
+    shadow.mkdir()
+    (shadow / "open_clip.py").write_text("raise ImportError('open_clip hidden for this test')\n")
+    proc = run_cli("occlusion", "analyze", "--catalog", library.catalog, "--out", tmp_path / "p.json",
+                   check=False, env={"PYTHONPATH": str(shadow)})
+    assert proc.returncode == 2
+    assert "pip install facesets[clip]" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
