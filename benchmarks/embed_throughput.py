@@ -253,6 +253,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=None, help="decode threads for (d)")
     ap.add_argument("--only", default=",".join(VARIANTS), help="comma-separated subset of " + ",".join(VARIANTS))
+    ap.add_argument("--reuse", default="", help="comma-separated variants whose last result on this "
+                    "set is reused from the cache (e.g. a,b while tuning (d))")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--result", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -262,18 +264,22 @@ def main(argv=None) -> int:
         child(args.child, photos, count, Path(args.result), args.workers)
         return 0
     results = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        models_dir()
-        for variant in args.only.split(","):
-            out = Path(tmp) / f"{variant}.json"
-            cmd = [sys.executable, __file__, "--child", variant, "--result", str(out), "--count", str(count),
-                   "--seed", str(args.seed)]
-            cmd += ["--photos", str(photos)]
-            if args.workers:
-                cmd += ["--workers", str(args.workers)]
-            print(f"running {variant} on {count} photos ...", flush=True)
-            subprocess.run(cmd, check=True)
+    models_dir()
+    for variant in args.only.split(","):
+        out = CACHE / "results" / f"{photos.name}_c{count}_{variant}.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if variant in args.reuse.split(",") and out.exists():
             results[variant] = json.loads(out.read_text())
+            print(f"reusing {variant} from {out}")
+            continue
+        cmd = [sys.executable, __file__, "--child", variant, "--result", str(out), "--count", str(count),
+               "--seed", str(args.seed)]
+        cmd += ["--photos", str(photos)]
+        if args.workers:
+            cmd += ["--workers", str(args.workers)]
+        print(f"running {variant} on {count} photos ...", flush=True)
+        subprocess.run(cmd, check=True)
+        results[variant] = json.loads(out.read_text())
     report = report_figures(results, photos, count)
     print(json.dumps(report))
     return 0

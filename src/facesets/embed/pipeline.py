@@ -1,12 +1,14 @@
 """From pending files to faces with embeddings, committed in small batches.
 
-Decoding runs in a thread pool ahead of the models (Pillow and OpenCV release the GIL),
-recognition is batched across the images of a batch, and each batch is one transaction:
+Worker threads decode (JPEGs in the DCT domain at the size the detector needs), detect and
+align ahead of the main thread (Pillow, OpenCV, dlib and onnxruntime release the GIL); the
+main thread embeds the chips of a whole batch in one recogniser call; each batch is one transaction:
 a kill -9 loses at most the batch in flight and a re-run resumes where it stopped.
 """
 from __future__ import annotations
 
 import os
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterable
@@ -26,7 +28,8 @@ INPUT_MODES = ("photos", "crops", "aligned")
 class EmbedOptions:
     input_mode: str = "photos"
     batch_files: int = 16        # files per transaction
-    workers: int | None = None   # decode threads (default: cores)
+    workers: int | None = None   # decode/detect threads (default: cores)
+    reduced_decode: bool = True  # JPEGs decoded at the detector's size (DCT), re-read for small faces
     min_face: int = 20           # faces with a shorter box edge (original px) are ignored
 
 
@@ -86,82 +89,120 @@ def embed(catalog: Catalog, sources: Iterable[str | os.PathLike], engine: FaceEn
 
 
 @dataclass
-class _Decoded:
+class _Work:
+    """One file after decode, detection and alignment: no pixels kept, only chips."""
     file_id: int
     path: str
-    image: object = None       # DecodedImage
     error: str | None = None
+    width: int = 0
+    height: int = 0
+    taken_at: str | None = None
+    faces: list = field(default_factory=list)
 
 
 def embed_pending(catalog: Catalog, engine: FaceEngine, model_id: int, run_id: int,
                   options: EmbedOptions, result: EmbedResult,
                   progress: ProgressHook | None = None) -> None:
+    """Workers decode, detect and align files ahead of the main thread, which embeds the chips
+    of `batch_files` files in one recogniser call and commits them in one transaction."""
     pending = catalog.conn.execute(
         "SELECT id, path FROM files WHERE status = 'pending' ORDER BY id").fetchall()
     if progress:
         progress("embed", 0, len(pending))
     workers = options.workers or max(1, len(os.sched_getaffinity(0)))
-    reduce_to = None  # full resolution: alignment needs the original pixels
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
-        for start in range(0, len(pending), options.batch_files):
-            batch = pending[start:start + options.batch_files]
-            decoded = list(pool.map(lambda r: _decode(r, reduce_to), batch))
-            result.decoded += sum(1 for d in decoded if d.image is not None)
-            rows = _process_batch(engine, decoded, options)
-            _commit_batch(catalog, rows, model_id, run_id, options.input_mode, result)
-            if progress:
-                progress("embed", len(batch), None)
+    batch: list[_Work] = []
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="analyse") as pool:
+        for work in _ahead(pool, lambda row: _analyse(row, engine, options), pending, 2 * workers):
+            batch.append(work)
+            if len(batch) >= options.batch_files:
+                _finish_batch(catalog, engine, batch, model_id, run_id, options, result, progress)
+                batch = []
+        if batch:
+            _finish_batch(catalog, engine, batch, model_id, run_id, options, result, progress)
 
 
-def _decode(row, reduce_to: int | None) -> _Decoded:
-    item = _Decoded(row["id"], row["path"])
-    try:
-        item.image = read_image(row["path"], reduce_to=reduce_to)
-    except DecodeError as exc:
-        item.error = str(exc)
-    return item
+def _ahead(pool: ThreadPoolExecutor, fn, items, depth: int):
+    """`fn` over `items` in order, with up to `depth` calls running ahead (bounded memory)."""
+    queue: deque = deque()
+    items = iter(items)
+    for item in items:
+        queue.append(pool.submit(fn, item))
+        if len(queue) >= depth:
+            break
+    while queue:
+        done = queue.popleft().result()
+        for item in items:
+            queue.append(pool.submit(fn, item))
+            break
+        yield done
 
 
-def _process_batch(engine: FaceEngine, decoded: list[_Decoded], options: EmbedOptions) -> list[dict]:
-    """Detect per image, then embed every face of the batch in one recogniser call."""
-    per_file, chips = [], []
-    for item in decoded:
-        entry = {"item": item, "faces": []}
-        per_file.append(entry)
-        if item.image is None:
-            continue
-        for det in _find_faces(engine, item.image, options):
-            chip = det.pop("chip")
-            det["sharpness"] = sharpness(chip)
-            chips.append(chip)
-            entry["faces"].append(det)
+def _finish_batch(catalog, engine, batch, model_id, run_id, options, result, progress) -> None:
+    chips = [face.pop("chip") for work in batch for face in work.faces]
     vectors = engine.embed_chips(chips)
     k = 0
-    for entry in per_file:
-        for face in entry["faces"]:
+    for work in batch:
+        for face in work.faces:
             face["embedding"] = vectors[k]
             k += 1
-    return per_file
+    result.decoded += sum(1 for w in batch if w.error is None)
+    _commit_batch(catalog, batch, model_id, run_id, options.input_mode, result)
+    if progress:
+        progress("embed", len(batch), None)
 
 
-def _find_faces(engine: FaceEngine, image, options: EmbedOptions) -> list[dict]:
+def decode_side(engine: FaceEngine, options: EmbedOptions) -> int | None:
+    """The long side a JPEG is decoded at (DCT-domain downscale): what the detector needs."""
+    if options.input_mode == "aligned" or not options.reduced_decode:
+        return None
+    return getattr(engine, "decode_side", None) or engine.det_max_side
+
+
+def _analyse(row, engine: FaceEngine, options: EmbedOptions) -> _Work:
+    work = _Work(row["id"], row["path"])
+    try:
+        image = read_image(row["path"], reduce_to=decode_side(engine, options))
+        work.width, work.height, work.taken_at = image.width, image.height, image.taken_at
+        work.faces = _find_faces(engine, image, options, row["path"])
+    except DecodeError as exc:
+        work.error = str(exc)
+    return work
+
+
+def _find_faces(engine: FaceEngine, image, options: EmbedOptions, path=None) -> list[dict]:
     rgb, scale = image.rgb, image.scale
     if options.input_mode == "aligned":
         chip = cv2.resize(rgb, (engine.chip_size, engine.chip_size), interpolation=cv2.INTER_AREA)
         h, w = image.height, image.width
         return [{"box": np.array([0, 0, w, h], np.float32), "landmarks": None, "score": 1.0,
-                 "short_edge": float(min(w, h)), "chip": chip}]
-    detections = _detect_scaled(engine, rgb)
+                 "short_edge": float(min(w, h)), "chip": chip, "sharpness": sharpness(chip)}]
     faces = []
-    for det in detections:
+    for det in _detect_scaled(engine, rgb):
         short_edge = det.short_edge / scale
         if short_edge < options.min_face and options.input_mode == "photos":
             continue
-        faces.append({"box": det.box / scale, "landmarks": det.landmarks / scale, "score": det.score,
-                      "short_edge": short_edge, "chip": engine.align(rgb, det)})
-    if options.input_mode == "crops":
-        return faces  # the caller keeps the largest and records the count
+        faces.append({"det": det.scaled(1.0 / scale), "box": det.box / scale,
+                      "landmarks": det.landmarks / scale, "score": det.score, "short_edge": short_edge})
+    source = _alignment_source(engine, image, faces, path)
+    for face in faces:
+        det = face.pop("det")
+        face["chip"] = engine.align(source.rgb, det.scaled(source.scale))
+        face["sharpness"] = sharpness(face["chip"])
     return faces
+
+
+def _alignment_source(engine: FaceEngine, image, faces: list[dict], path):
+    """The image to cut chips from: the reduced decode when every face in it is at least as
+    large as in the chip, else a decode at the scale the smallest face needs (original
+    pixels at most), so small faces keep every pixel the camera recorded."""
+    if not faces or image.scale >= 1.0 or path is None:
+        return image
+    face_px = getattr(engine, "face_px", engine.chip_size)
+    needed = min(1.0, max(face_px / max(f["short_edge"], 1.0) for f in faces))
+    if needed <= image.scale * 1.001:
+        return image
+    long_side = max(image.width, image.height)
+    return read_image(path, reduce_to=None if needed >= 1.0 else int(np.ceil(long_side * needed)))
 
 
 def _detect_scaled(engine: FaceEngine, rgb: np.ndarray) -> list[Detection]:
@@ -175,39 +216,37 @@ def _detect_scaled(engine: FaceEngine, rgb: np.ndarray) -> list[Detection]:
     return [d.scaled(1.0 / factor) for d in engine.detect(small)]
 
 
-def _commit_batch(catalog: Catalog, per_file: list[dict], model_id: int, run_id: int,
+def _commit_batch(catalog: Catalog, batch: list[_Work], model_id: int, run_id: int,
                   input_mode: str, result: EmbedResult) -> None:
     with catalog.transaction() as conn:
-        for entry in per_file:
-            item: _Decoded = entry["item"]
-            if item.error is not None:
+        for work in batch:
+            if work.error is not None:
                 conn.execute("UPDATE files SET status = 'error', error = ?, done_run = ? WHERE id = ?",
-                             (item.error, run_id, item.file_id))
+                             (work.error, run_id, work.file_id))
                 continue
-            faces = entry["faces"]
+            faces = work.faces
             found = len(faces)
             if input_mode == "crops":
                 faces = faces[:1] if found == 1 else []
-            conn.execute("DELETE FROM faces WHERE file_id = ? AND person_id IS NULL", (item.file_id,))
+            conn.execute("DELETE FROM faces WHERE file_id = ? AND person_id IS NULL", (work.file_id,))
             for index, face in enumerate(faces):
                 lm = face["landmarks"]
                 conn.execute(
                     "INSERT OR REPLACE INTO faces(file_id, face_index, x1, y1, x2, y2, landmarks, det_score, "
                     "short_edge, sharpness, embedding, model_id, input_mode, created_run) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (item.file_id, index, *(float(v) for v in face["box"]),
+                    (work.file_id, index, *(float(v) for v in face["box"]),
                      to_blob(lm) if lm is not None else None, face["score"], face["short_edge"],
                      face["sharpness"], to_blob(face["embedding"]), model_id, input_mode, run_id))
-            image = item.image
             if input_mode == "crops" and found != 1:
-                status, error = "noface" if found == 0 else "multiface", None
+                status = "noface" if found == 0 else "multiface"
             else:
-                status, error = ("done" if faces else "noface"), None
+                status = "done" if faces else "noface"
             conn.execute(
-                "UPDATE files SET status = ?, error = ?, width = ?, height = ?, taken_at = ?, model_id = ?, "
+                "UPDATE files SET status = ?, error = NULL, width = ?, height = ?, taken_at = ?, model_id = ?, "
                 "input_mode = ?, n_faces = ?, done_run = ? WHERE id = ?",
-                (status, error, image.width, image.height, image.taken_at, model_id, input_mode,
-                 found, run_id, item.file_id))
+                (status, work.width, work.height, work.taken_at, model_id, input_mode,
+                 found, run_id, work.file_id))
             result.embedded_files += 1
             result.faces += len(faces)
             result.no_face += int(not faces)

@@ -5,6 +5,7 @@ which makes it the default on a fresh machine.
 """
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -34,25 +35,41 @@ class DlibEngine(FaceEngine):
     landmark_scheme = "dlib5"
     dim = 128
     chip_size = CHIP_SIZE
+    face_px = round(CHIP_SIZE / (1 + 2 * CHIP_PADDING))  # the face box's side inside a chip
 
     def __init__(self, detector: str = "hog", yunet_model: str | Path | None = None,
                  det_max_side: int = 2000, upsample: int | None = None, threads: int | None = None):
         dlib, frm = _load_dlib()
         self._dlib = dlib
-        self._shape = dlib.shape_predictor(frm.pose_predictor_five_point_model_location())
+        self._frm = frm
+        self._local = threading.local()  # dlib's detector and predictor are not thread-safe
         self._net = dlib.face_recognition_model_v1(frm.face_recognition_model_location())
         self.det_max_side = det_max_side
+        self.decode_side = det_max_side
         self.upsample = upsample
         if detector == "hog":
-            self._hog = dlib.get_frontal_face_detector()
             self._yunet = None
         elif detector == "yunet":
             from facesets.engines.yunet import YuNetDetector
             self._yunet = YuNetDetector(yunet_model, threads=threads)
-            self._hog = None
         else:
             raise EngineUnavailable(f"unknown detector {detector!r} for the dlib engine (hog, yunet)")
         self.detector = detector
+
+    @property
+    def _shape(self):
+        """This thread's 5-point shape predictor (loaded once per thread)."""
+        shape = getattr(self._local, "shape", None)
+        if shape is None:
+            shape = self._local.shape = self._dlib.shape_predictor(self._frm.pose_predictor_five_point_model_location())
+        return shape
+
+    @property
+    def _hog(self):
+        hog = getattr(self._local, "hog", None)
+        if hog is None:
+            hog = self._local.hog = self._dlib.get_frontal_face_detector()
+        return hog
 
     def _upsample_for(self, rgb: np.ndarray) -> int:
         if self.upsample is not None:

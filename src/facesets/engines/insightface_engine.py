@@ -47,7 +47,9 @@ class InsightFaceEngine(FaceEngine):
         self.det_size = det_size
         self._det.prepare(0, input_size=(det_size, det_size), det_thresh=det_thresh)
         self.det_max_side = max(det_size * 2, 1280)
+        self.decode_side = det_size  # SCRFD sees det_size pixels: a JPEG is decoded no smaller
         self.chip_size = int(self._rec.input_size[0])
+        self.face_px = round(self.chip_size * 0.75)  # a SCRFD box's side inside a norm_crop chip
         self.dim = int(self._rec.output_shape[-1])
         self.model = f"{pack}/{self.pack.recogniser}"
         self.detector = self.pack.detector

@@ -1,6 +1,7 @@
 """OpenCV Zoo's YuNet face detector (5 landmarks), used by the dlib engine on request."""
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import cv2
@@ -29,7 +30,16 @@ class YuNetDetector:
     def __init__(self, model: str | Path | None = None, score_threshold: float = 0.6,
                  threads: int | None = None):
         self.path = find_yunet(model)
-        self._net = cv2.FaceDetectorYN.create(str(self.path), "", (320, 320), score_threshold, 0.3, 5000)
+        self.score_threshold = score_threshold
+        self._local = threading.local()  # setInputSize + detect is stateful: one net per thread
+
+    @property
+    def _net(self):
+        net = getattr(self._local, "net", None)
+        if net is None:
+            net = self._local.net = cv2.FaceDetectorYN.create(
+                str(self.path), "", (320, 320), self.score_threshold, 0.3, 5000)
+        return net
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         height, width = rgb.shape[:2]
