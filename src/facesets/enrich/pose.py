@@ -7,6 +7,7 @@ InsightFace's own `matrix2angle`, in degrees. Mirroring a face flips the sign of
 from __future__ import annotations
 
 import functools
+import math
 
 import cv2
 import numpy as np
@@ -80,6 +81,49 @@ def matrix_to_angles(rotation: np.ndarray) -> tuple[float, float, float]:
 
     pitch, yaw, roll = matrix2angle(np.asarray(rotation, np.float64))
     return float(pitch), float(yaw), float(roll)
+
+
+# Five-point fallback (faces enrich has not seen): yaw from the nose's sideways offset between
+# the eyes, pitch from its drop below them, both per eye distance after removing roll. The
+# gains and origins are a least-squares fit to the 68-point solvePnP pose of the same faces
+# (lfw158, dlib engine; arcface5 from the 68 points' eye centres, nose tip, mouth corners).
+# 2658 faces: yaw rmse 6.0 deg (dlib5) / 4.8 (arcface5), pitch rmse 5.8 / 5.0 (spread +-12).
+FIVE_POINT_FIT = {  # scheme: (yaw gain, pitch gain in degrees per unit drop, drop of a level face)
+    "dlib5": (0.79, -50.7, 0.758),
+    "arcface5": (0.61, -45.2, 0.543),
+}
+
+
+def five_point_features(five: np.ndarray, scheme: str) -> tuple[float, float, float]:
+    """(sideways nose offset, nose drop, roll in degrees), offsets per eye distance."""
+    pts = np.asarray(five, np.float64).reshape(-1, 2)
+    if scheme == "dlib5":
+        a, b, nose = pts[0:2].mean(0), pts[2:4].mean(0), pts[4]
+    else:
+        a, b, nose = pts[0], pts[1], pts[2]
+    if a[0] > b[0]:
+        a, b = b, a
+    span = b - a
+    dist = float(np.hypot(*span))
+    if dist <= 0:
+        return 0.0, 0.0, 0.0
+    roll = math.atan2(span[1], span[0])
+    c, s = math.cos(-roll), math.sin(-roll)
+    rel = nose - (a + b) / 2
+    x, y = c * rel[0] - s * rel[1], s * rel[0] + c * rel[1]
+    return x / dist, y / dist, math.degrees(roll)
+
+
+def five_point_pose(five: np.ndarray, scheme: str) -> tuple[float, float] | None:
+    """Approximate (pitch, yaw) in degrees from 5 landmarks; None for an unknown scheme."""
+    if scheme not in FIVE_POINT_FIT or five is None or len(five) != 5:
+        return None
+    yaw_gain, pitch_gain, drop0 = FIVE_POINT_FIT[scheme]
+    side, drop, _ = five_point_features(five, scheme)
+    yaw = yaw_gain * math.degrees(math.atan(2.0 * side))
+    # a turned face shows its eyes closer together: undo that before reading the drop
+    pitch = pitch_gain * (drop * math.cos(math.radians(yaw)) - drop0)
+    return float(pitch), float(yaw)
 
 
 def pose_from_3d68(points3d: np.ndarray) -> tuple[float, float, float]:

@@ -12,7 +12,7 @@ from typing import Iterable
 import numpy as np
 
 from facesets.catalog import Catalog, from_blob
-from facesets.enrich.pose import LEFT_EYE_68, MOUTH_CORNERS_68, NOSE_TIP_68, RIGHT_EYE_68, solve_pose
+from facesets.enrich.pose import LEFT_EYE_68, MOUTH_CORNERS_68, NOSE_TIP_68, RIGHT_EYE_68, five_point_pose
 
 # The one place the weights live (they sum to 1).
 WEIGHTS = {"q_frontal": 0.30, "q_det": 0.20, "q_symmetry": 0.20, "q_size": 0.15, "q_sharp": 0.15}
@@ -92,10 +92,8 @@ def face_quality(row, scheme: str, detector: str) -> dict:
     dense = from_blob(row["landmarks_dense"], (-1, 2))
     five = from_blob(row["landmarks"], (-1, 2))
     pitch, yaw = row["pitch"], row["yaw"]
-    if (pitch is None or yaw is None) and five is not None and len(five) == 5 and row["width"]:
-        pose = solve_pose(five, scheme, (row["width"], row["height"]))
-        if pose is not None:
-            pitch, yaw = pose[0], pose[1]
+    if (pitch is None or yaw is None) and five is not None:
+        pitch, yaw = five_point_pose(five, scheme) or (None, None)
     comps = {
         "q_frontal": q_frontal(pitch, yaw),
         "q_det": q_det(float(row["det_score"]), detector),
