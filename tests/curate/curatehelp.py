@@ -90,16 +90,16 @@ def _library(tmp_path_factory):
     return _build(tmp_path_factory, "library", populate)
 
 
-# Age split: George W. Bush stands in for a younger self (photos dated 1996-1998) and George H. W.
-# Bush for an older one (2008-2010); three Jeb Bush photos dated 2017 are a small fragment 7+
-# years from both eras.
+# Age split: George W. Bush stands in for a younger self (photos dated 1995-1997) and George H. W.
+# Bush for an older one (2008-2010); three Jeb Bush photos dated 1988-1990 (median 1989) are a
+# small fragment 7 years from the nearest era and close to it in face distance.
 YOUNG, OLD, FRAGMENT = "George_W_Bush", "George_HW_Bush", "Jeb_Bush"
 
 
 @pytest.fixture(scope="session")
 def _eras(tmp_path_factory):
     def populate(library: Path) -> dict:
-        plan = [(YOUNG, 1996, 20), (OLD, 2008, 13), (FRAGMENT, 2017, 3)]
+        plan = [(YOUNG, 1995, 20), (OLD, 2008, 13), (FRAGMENT, 1988, 3)]
         for name, year, count in plan:
             (library / name).mkdir()
             for index, src in enumerate(sorted((LFW / name).glob("*.jpg"))[:count]):

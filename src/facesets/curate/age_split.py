@@ -47,6 +47,13 @@ def _year(taken_at: str | None) -> int | None:
         return None
 
 
+def _passes(row: dict, min_quality: float, min_short: float) -> bool:
+    """The quality gate: composite quality where enrich scored the face, and the face size."""
+    if row["quality"] is not None and row["quality"] < min_quality:
+        return False
+    return float(row["short_edge"] or 0) >= min_short
+
+
 def era_label(years: list[int]) -> str:
     """The dominant years of a bucket: the 10th to 90th percentile, 'YYYY–YYYY' (or 'undated')."""
     if not years:
@@ -111,8 +118,7 @@ def analyze(catalog: Catalog, root, person: str, recover: float, tighten: float,
         "(SELECT face_id FROM face_exclusions WHERE person_id = ?)", (pid, pid))
     recovered = (1 - matrix @ seeds[0]) <= recover
     rows = face_rows(catalog, ids[recovered])
-    gated = np.array([bool(recovered[i]) and rows[int(f)]["composite"] >= min_quality
-                      and float(rows[int(f)]["short_edge"] or 0) >= min_short for i, f in enumerate(ids)])
+    gated = np.array([bool(recovered[i]) and _passes(rows[int(f)], min_quality, min_short) for i, f in enumerate(ids)])
     if gated.sum() < 1:
         raise CurationError(f"no face of {parent['label']} passes the quality gate")
     centre = _normalise(matrix[gated].mean(axis=0))

@@ -1,0 +1,64 @@
+"""age-split: two identities with EXIF dates from two eras stand in for a younger and an older
+self; they become two era sets, and a small fragment 7 years from every anchor stays standalone."""
+from __future__ import annotations
+
+import json
+
+from curatehelp import FRAGMENT, OLD, YOUNG, _eras, catalog_dump, eras, identity, tree_hashes  # noqa: F401
+from conftest import run_cli
+
+from facesets.catalog import Catalog
+
+# dlib's age thresholds in the profile are placeholders (its sub-cluster cut 0.05 is below the
+# mean distance between two photos of one person, 0.045-0.057 here); these are measured on this
+# data: same person <= 0.07 on average, the two stand-ins 0.113 apart, the fragment's centroid
+# 0.07 from the younger era's.
+CUTS = ("--recover", "0.12", "--tighten", "0.10", "--subcluster", "0.09", "--attach", "0.09", "--min-era", "10")
+
+
+def _identities(catalog, faces):
+    with Catalog.open(catalog) as cat:
+        rows = cat.conn.execute("SELECT files.path FROM faces JOIN files ON files.id = faces.file_id "
+                                f"WHERE faces.id IN ({','.join(map(str, faces))})").fetchall()
+    return {identity(r[0]) for r in rows}
+
+
+def test_age_split_two_eras_fragment_standalone_and_undo(eras):
+    tree_before, catalog_before = tree_hashes(eras.out), catalog_dump(eras.catalog)
+    plan = eras.plan("age-split", "Bush", *CUTS)
+    made = [a for a in plan["actions"] if a["type"] == "create_era"]
+    full = [a for a in made if not a["thin"]]
+    assert [(a["era"], _identities(eras.catalog, a["faces"])) for a in full] == [
+        ("1995–1997", {YOUNG}), ("2008–2010", {OLD})]
+    fragment = [a for a in made if _identities(eras.catalog, a["faces"]) == {FRAGMENT}]
+    assert len(fragment) == 1 and fragment[0]["thin"] and not fragment[0]["anchor"]
+    group = next(g for g in plan["groups"] if g["name"] == fragment[0]["name"])
+    assert group["why"] == "7 years from the nearest anchor"
+
+    # the same fragment attaches when the year rule allows it: distance was never the reason
+    wider = eras.plan("age-split", "Bush", *CUTS, "--max-years", "8", name="wider")
+    young = next(a for a in wider["actions"] if a["era"].startswith("19") and not a["thin"])
+    assert _identities(eras.catalog, young["faces"]) == {YOUNG, FRAGMENT}
+
+    run_cli("age-split", "apply", "--plan", eras.plan_path("age-split"))
+    with Catalog.open(eras.catalog) as cat:
+        parent = eras.people["Bush"][0]
+        children = cat.conn.execute("SELECT * FROM people WHERE parent_id = ? ORDER BY id", (parent,)).fetchall()
+        assert [(c["era"], c["status"], c["faceset"]) for c in children] == [
+            (a["era"], "thin" if a["thin"] else "active", 0 if a["thin"] else 1) for a in made]
+        for child, action in zip(children, made):
+            assert {r[0] for r in cat.conn.execute("SELECT id FROM faces WHERE person_id = ?", (child["id"],))} \
+                == set(action["faces"])
+    for action in full:
+        folder = eras.out / action["name"]
+        manifest = json.loads((folder / "manifest.json").read_text())
+        assert manifest["era"] == action["era"] and manifest["parent_id"] == parent
+        assert len(list(folder.glob("*.png"))) == len(manifest["faces"]) > 0
+        assert (eras.out / f"{action['name']}_all.fsz").is_file()
+    assert (eras.out / "_thin" / fragment[0]["name"] / "manifest.json").is_file()
+    top = json.loads((eras.out / "manifest.json").read_text())
+    assert [t["faceset"] for t in top["thin"]] == [fragment[0]["name"]]
+
+    run_cli("undo", "--catalog", eras.catalog)
+    assert tree_hashes(eras.out) == tree_before
+    assert catalog_dump(eras.catalog) == catalog_before
