@@ -159,3 +159,91 @@ def test_score_faces_without_enrich(catalog_path):
     assert frontal["q_symmetry"] > turned["q_symmetry"]
     assert mirrored["q_frontal"] == pytest.approx(turned["q_frontal"], abs=0.1)
     assert mirrored["q_size"] == pytest.approx(turned["q_size"], abs=0.05)
+
+
+# -- InsightFace engine: the pack's landmark models, or dlib's when the pack lacks them ---------
+
+def _constant_landmark_model(path, outputs: int, bias) -> None:
+    """A 192x192-input ONNX landmark model whose output is always `bias` (zero weights):
+    InsightFace routes it to its Landmark class like the real 2d106det / 1k3d68."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes = [helper.make_node("GlobalAveragePool", ["data"], ["g"]),
+             helper.make_node("Flatten", ["g"], ["f"], axis=1),
+             helper.make_node("MatMul", ["f", "w"], ["m"]),
+             helper.make_node("Add", ["m", "b"], ["fc1"])]
+    graph = helper.make_graph(
+        nodes, "constant_landmarks",
+        [helper.make_tensor_value_info("data", TensorProto.FLOAT, [1, 3, 192, 192])],
+        [helper.make_tensor_value_info("fc1", TensorProto.FLOAT, [1, outputs])],
+        [numpy_helper.from_array(np.zeros((3, outputs), np.float32), "w"),
+         numpy_helper.from_array(np.asarray(bias, np.float32).reshape(outputs), "b")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+
+
+def _insightface_catalog(tmp_path, models) -> object:
+    photos = tmp_path / "photos"
+    for name in PEOPLE:
+        shutil.copytree(LFW / name, photos / name)
+    db = tmp_path / "catalog.db"
+    run_cli("embed", photos, "--catalog", db, "--engine", "insightface", "--models", models, "--quiet")
+    with Catalog.open(db) as cat, cat.transaction() as conn:
+        pid = create_person(conn, name="Ian")
+        assign_faces(conn, [r[0] for r in conn.execute(
+            "SELECT faces.id FROM faces JOIN files ON files.id = faces.file_id "
+            "WHERE files.path LIKE '%/Ian_Thorpe/%'")], pid, by="user")
+    return db
+
+
+@pytest.fixture
+def isolated_models(monkeypatch, tmp_path):
+    """Only the models folder a test passes is searched (no ~/.insightface, no $FACESETS_MODELS)."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("FACESETS_MODELS", raising=False)
+
+
+def test_insightface_pack_landmark_models(tmp_path, test_models, isolated_models):
+    from facesets.engines.packs import get_pack
+    from facesets.enrich.pose import mean_shape_68
+
+    models = tmp_path / "models"
+    shutil.copytree(test_models, models)
+    pack = get_pack("buffalo_l")
+    # 2d106det: 106 points spread like a face; 1k3d68: exactly the mean shape, i.e. a frontal head
+    spread = np.stack([np.linspace(-0.6, 0.6, 106), np.tile([-0.5, 0.5], 53)], 1)
+    _constant_landmark_model(models / "buffalo_l" / pack.landmarks_2d, 212, spread.reshape(-1))
+    shape = mean_shape_68()
+    _constant_landmark_model(models / "buffalo_l" / pack.landmarks_3d, 3309,
+                             np.concatenate([np.zeros((1103 - 68) * 3), shape.reshape(-1)]))
+    db = _insightface_catalog(tmp_path, models)
+    notices = []
+    with Catalog.open(db) as cat:
+        stats = enrich(cat, models=str(models), notice=notices.append)
+    assert not notices and stats["landmarker"].startswith("insightface/buffalo_l/")
+    faces = [r for r in _faces(db).values() if r["person_id"] is not None]
+    assert stats["enriched"] == len(faces) >= 8
+    for r in faces:
+        pts = from_blob(r["landmarks_dense"], (-1, 2))
+        assert pts.shape == (106, 2)
+        assert r["x1"] < pts[:, 0].mean() < r["x2"] and r["y1"] < pts[:, 1].mean() < r["y2"]
+        assert abs(r["pitch"]) < 1 and abs(r["yaw"]) < 1 and abs(r["roll"]) < 1   # the 3d68 pose, not dlib's
+        assert r["q_frontal"] > 0.97
+        for key in (*COMPONENTS, "quality"):
+            assert 0.0 <= r[key] <= 1.0
+
+
+def test_insightface_without_landmark_models_falls_back_to_dlib(tmp_path, test_models, isolated_models):
+    db = _insightface_catalog(tmp_path, test_models)
+    notices = []
+    with Catalog.open(db) as cat:
+        stats = enrich(cat, models=str(test_models), notice=notices.append)
+    assert len(notices) == 1 and "dlib" in notices[0] and "2d106det" in notices[0]
+    assert stats["landmarker"].startswith("dlib/")
+    faces = [r for r in _faces(db).values() if r["person_id"] is not None]
+    assert faces and all(from_blob(r["landmarks_dense"], (-1, 2)).shape == (68, 2) for r in faces)
+    # SCRFD scores are probabilities: mapped linearly from its 0.5 threshold
+    assert all(0.0 <= r["q_det"] <= 1.0 for r in faces)
+    assert any(r["q_det"] > 0.5 for r in faces)
