@@ -19,6 +19,7 @@ class Profile:
     merge_distance: float        # refine: centroid merge of over-split clusters
     outlier_distance: float      # refine: drop faces this far from their cluster centroid
     match_distance: float        # extend / candidates: join a person within this centroid distance
+    cluster_merge: float = 0.0   # default clustering: join clusters whose centroids are this close (0: off)
     min_faces: int = 15
     min_short: float = 90.0      # face short edge, original pixels
     min_blur: float = 40.0       # variance of Laplacian at 112 px
@@ -52,6 +53,9 @@ DLIB = Profile(
     name="dlib/resnet_v1",
     cluster_distance=0.075, refine_initial=0.075, merge_distance=0.06, outlier_distance=0.08,
     match_distance=0.08, min_det=0.0, export_outlier=0.07,
+    # dlib's HOG boxes are tight (eyebrows to lip): on LFW their short edge is ~0.6 of an
+    # SCRFD box on the same face, so the size gates scale by 0.6.
+    min_short=54.0, export_min_short=60.0,
     near_duplicate_similarity=0.995, consolidate_edge=0.075, consolidate_confident=0.09,
     age_recover=0.08, age_tighten=0.07, age_subcluster=0.05, age_attach=0.06,
 )

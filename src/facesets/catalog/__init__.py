@@ -76,6 +76,7 @@ class Catalog:
                                        check_same_thread=False)
             else:
                 conn = sqlite3.connect(path, timeout=30, check_same_thread=False)
+            conn.isolation_level = None   # autocommit: writes happen only in transaction() or alone
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA busy_timeout = 30000")
             if not readonly:
