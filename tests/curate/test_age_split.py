@@ -62,3 +62,37 @@ def test_age_split_two_eras_fragment_standalone_and_undo(eras):
     run_cli("undo", "--catalog", eras.catalog)
     assert tree_hashes(eras.out) == tree_before
     assert catalog_dump(eras.catalog) == catalog_before
+
+
+def test_age_extend_slots_new_faces_into_existing_eras(eras):
+    from facesets.people import assign_faces, create_person
+
+    parent = eras.people["Bush"][0]
+    with Catalog.open(eras.catalog) as cat, cat.transaction() as conn:
+        young = [r[0] for r in conn.execute(
+            "SELECT faces.id FROM faces JOIN files ON files.id = faces.file_id WHERE faces.person_id = ? "
+            "AND files.path LIKE ? ORDER BY faces.id", (parent, f"%/{YOUNG}/%"))]
+        new = young[:3]   # "photos added later": kept away from the split, then given to the person
+        holder = create_person(conn)
+        assign_faces(conn, new, holder, "cluster")
+    eras.plan("age-split", "Bush", *CUTS)
+    run_cli("age-split", "apply", "--plan", eras.plan_path("age-split"))
+    with Catalog.open(eras.catalog) as cat, cat.transaction() as conn:
+        assign_faces(conn, new, parent, "extend")
+    tree_before, catalog_before = tree_hashes(eras.out), catalog_dump(eras.catalog)
+
+    plan = eras.plan("age-extend", "Bush", "--tighten", "0.10", "--attach", "0.09")
+    joined = {f: a["era"] for a in plan["actions"] for f in a["faces"]}
+    assert {joined.get(f) for f in new} == {"1995–1997"}
+    assert _identities(eras.catalog, list(joined)) <= {YOUNG, OLD}
+    run_cli("age-extend", "apply", "--plan", eras.plan_path("age-extend"))
+    with Catalog.open(eras.catalog) as cat:
+        era = cat.conn.execute("SELECT id, name FROM people WHERE parent_id = ? AND era = ?", (parent, "1995–1997")).fetchone()
+        assert {r[0] for r in cat.conn.execute("SELECT person_id FROM faces WHERE id IN (%s)" % ",".join(map(str, new)))} \
+            == {era["id"]}
+    manifest = json.loads((eras.out / era["name"] / "manifest.json").read_text())
+    assert set(new) <= {f["face_id"] for f in manifest["faces"]}
+    assert len(list((eras.out / era["name"]).glob("*.png"))) == len(manifest["faces"])
+    run_cli("undo", "--catalog", eras.catalog)
+    assert tree_hashes(eras.out) == tree_before
+    assert catalog_dump(eras.catalog) == catalog_before

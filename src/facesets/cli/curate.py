@@ -96,6 +96,7 @@ consolidate_app = _room("consolidate", "People who are the same identity (comple
 prune_app = _room("prune", "Cross-person duplicates, in-faceset near-duplicates, crops without exactly one face.")
 occlusion_app = _room("occlusion", "Masks and sunglasses (zero-shot CLIP; needs the clip extra: pip install facesets\\[clip]).")
 age_app = _room("age-split", "Split one person into era sets (younger and older self).")
+age_extend_app = _room("age-extend", "Slot a person's new faces into its existing era sets.")
 
 
 @dedup_app.command("analyze")
@@ -188,6 +189,26 @@ def age_analyze(person: str = typer.Argument(..., help="Person number, name or l
     _analyze(catalog, "age-split", {"person": person, "recover": recover, "tighten": tighten, "subcluster": subcluster,
                                     "attach": attach, "max_years": max_years, "anchor_min": anchor_min,
                                     "min_era": min_era, "min_quality": min_quality, "min_short": min_short},
+             plan_out, html, export_root, run, need_tree=False)
+
+
+@age_extend_app.command("analyze")
+def age_extend_analyze(person: str = typer.Argument(..., help="Person number, name or label."),
+                       catalog: Path = CatalogOpt, plan_out: Path = PlanOut, html: Optional[Path] = HtmlOpt,
+                       export_root: Optional[Path] = RootOpt,
+                       tighten: Optional[float] = typer.Option(None, help="Distance from the family centre (default: profile)."),
+                       attach: Optional[float] = typer.Option(None, help="Face-to-era distance (default: profile)."),
+                       max_years: int = typer.Option(5, help="Faces join only eras within this many years."),
+                       min_quality: Optional[float] = typer.Option(None, help="Quality gate (default: profile)."),
+                       min_short: float = typer.Option(0.0, help="Face short edge gate, pixels.")) -> None:
+    """Plan which of the person's faces join which era set (eras are not re-centred)."""
+    from facesets.curate import age_split
+
+    def run(cat, root, p):
+        return age_split.extend(cat, root, person, tighten or p.age_tighten, attach or p.age_attach, max_years,
+                                p.candidate_min_quality if min_quality is None else min_quality, min_short)
+    _analyze(catalog, "age-extend", {"person": person, "tighten": tighten, "attach": attach, "max_years": max_years,
+                                     "min_quality": min_quality, "min_short": min_short},
              plan_out, html, export_root, run, need_tree=False)
 
 

@@ -195,3 +195,91 @@ def write_era_sets(journal: tree.TreeJournal, facesets: dict, eras: list[dict]) 
                                  "parent": action["parent_label"], "faces": len(action["faces"]),
                                  "reason": "era set under the minimum size", "operation": journal.operation_id})
     return thin_entries
+
+
+def extend(catalog: Catalog, root, person: str, tighten: float, attach: float, max_years: int = 5,
+           min_quality: float = 0.0, min_short: float = 0.0) -> Proposal:
+    """`facesets age-extend`: the person's faces not yet in an era (new photos) join the single
+    nearest existing era by the split's rule (distance <= attach AND years <= max_years apart);
+    era centroids are taken as they are, never re-centred by the faces joining them."""
+    from facesets.people import person_centroids
+
+    parent = find_person(catalog, person)
+    pid = int(parent["id"])
+    eras = {int(r["id"]): dict(r) for r in catalog.conn.execute(
+        "SELECT * FROM people WHERE parent_id = ? AND merged_into IS NULL ORDER BY id", (pid,))}
+    era_ids, centroids = person_centroids(catalog, list(eras))
+    if not len(era_ids):
+        raise CurationError(f"{parent['label']} has no era sets yet: run `facesets age-split analyze` first")
+    era_years = {}
+    for era in era_ids:
+        years = [_year(r[0]) for r in catalog.conn.execute(
+            "SELECT files.taken_at FROM faces JOIN files ON files.id = faces.file_id WHERE faces.person_id = ?",
+            (int(era),))]
+        years = [y for y in years if y is not None]
+        era_years[int(era)] = float(np.median(years)) if years else None
+    family = _normalise(centroids.mean(axis=0))
+    ids, matrix = catalog.face_embeddings(
+        "faces.person_id = ? AND faces.id NOT IN (SELECT face_id FROM face_exclusions WHERE person_id = ?)", (pid, pid))
+    rows = face_rows(catalog, ids)
+    joined: dict[int, list[int]] = {}
+    left: list[dict] = []
+    for face, vector in zip(ids, matrix):
+        row = rows[int(face)]
+        if not _passes(row, min_quality, min_short) or float(1 - vector @ family) > tighten:
+            continue
+        distances = 1 - centroids @ vector
+        nearest = int(np.argmin(distances))
+        era = int(era_ids[nearest])
+        year, era_year = _year(row["taken_at"]), era_years[era]
+        if distances[nearest] <= attach and (year is None or era_year is None or abs(year - era_year) <= max_years):
+            joined.setdefault(era, []).append(int(face))
+        else:
+            left.append({"image": row["path"], "caption": f"face {face} stays: nearest era {eras[era]['era']} "
+                                                          f"at {distances[nearest]:.3f}, {row['taken_at'] or 'undated'}"})
+    actions, groups = [], []
+    for era, faces in sorted(joined.items()):
+        faces.sort(key=lambda f: (-rows[f]["composite"], f))
+        info = eras[era]
+        actions.append({"type": "extend_era", "person": era, "name": person_label(info), "era": info["era"],
+                        "thin": info["status"] == "thin", "faces": faces})
+        groups.append({"kind": "era", "era": info["era"], "name": person_label(info), "faces": faces,
+                       "title": f"{person_label(info)}: +{len(faces)} faces",
+                       "items": [{"image": rows[f]["path"], "caption": f"face {f} {rows[f]['taken_at'] or 'undated'}"}
+                                 for f in faces]})
+    if left:
+        groups.append({"kind": "left", "title": f"{len(left)} faces join no era", "items": left})
+    return Proposal(groups=groups, actions=actions, summary={
+        "person": pid, "label": parent["label"], "eras": len(era_ids),
+        "joined": sum(len(a["faces"]) for a in actions), "left": len(left)})
+
+
+def extend_era_sets(journal: tree.TreeJournal, facesets: dict, actions: list[dict]) -> None:
+    """New crops are appended to each era folder (top level or `_thin/`); manifest and bundles rebuilt."""
+    import json
+
+    crops = {c.face_id: (f, c) for f in sorted(facesets.values(), key=lambda f: f.label) for c in f.crops}
+    for action in actions:
+        base = "" if (journal.root / action["name"]).is_dir() else "_thin"
+        folder = f"{base}/{action['name']}" if base else action["name"]
+        path = tree.inside(journal.root, folder)
+        if not (path / "manifest.json").is_file():
+            raise tree.TreeError(f"era set {action['name']} is not in the export tree")
+        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+        entries = list(manifest.get("faces", []))
+        taken = {p.name for p in path.glob("*.png")}
+        index = 0
+        for face in action["faces"]:
+            if face not in crops:
+                continue
+            while f"{index}.png" in taken:
+                index += 1
+            faceset, crop = crops[face]
+            journal.copy(f"{faceset.label}/{crop.file}", f"{folder}/{index}.png")
+            taken.add(f"{index}.png")
+            entries.append({**crop.entry, "file": f"{index}.png", "rank": index, "from": f"{faceset.label}/{crop.file}"})
+        manifest["faces"] = entries
+        manifest["faces_in_era"] = manifest.get("faces_in_era", 0) + len(action["faces"])
+        journal.write(f"{folder}/manifest.json", tree.json_bytes(manifest))
+        pngs = [path / tree.crop_file(e, i) for i, e in enumerate(entries)]
+        tree.rebuild_bundles(journal, action["name"], [p for p in pngs if p.is_file()], parent=base or ".")

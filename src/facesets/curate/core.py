@@ -135,7 +135,7 @@ def apply(catalog: Catalog, plan: int | str | os.PathLike | dict, include_uncert
             "created_people": created}
 
 
-TREE_ACTIONS = {"drop_crop", "quarantine_faceset", "create_era"}
+TREE_ACTIONS = {"drop_crop", "quarantine_faceset", "create_era", "extend_era"}
 
 
 def _check_fresh(root: Path | None, actions: list[dict]) -> None:
@@ -169,10 +169,13 @@ def _apply_tree(catalog: Catalog, journal: tree.TreeJournal, actions: list[dict]
                  "person_id": action.get("person_id"), "operation": journal.operation_id}
         entry.update(action.get("manifest", {}))
         lists[action.get("list", action["to"].strip("_"))].append(entry)
-    from facesets.curate.age_split import write_era_sets
+    from facesets.curate.age_split import extend_era_sets, write_era_sets
     eras = [a for a in actions if a["type"] == "create_era"]
     if eras:
         lists["thin"] += write_era_sets(journal, facesets, eras)
+    extended = [a for a in actions if a["type"] == "extend_era"]
+    if extended:
+        extend_era_sets(journal, facesets, extended)
     if journal.steps or any(lists.values()):
         tree.update_top_manifest(journal, lists, {**plan["provenance"], "operation": journal.operation_id,
                                                   "applied_at": now(), "summary": plan.get("summary", {})})
@@ -188,6 +191,9 @@ def _touched(actions: list[dict]) -> tuple[set[int], set[int]]:
             people.add(int(action["person"]))
         elif action["type"] == "create_era":
             people.add(int(action["parent"]))
+            faces |= set(map(int, action["faces"]))
+        elif action["type"] == "extend_era":
+            people.add(int(action["person"]))
             faces |= set(map(int, action["faces"]))
     return people, faces
 
@@ -224,6 +230,8 @@ def _apply_catalog(conn, actions: list[dict]) -> list[int]:
                          ("thin" if action.get("thin") else "active", 0 if action.get("thin") else 1, person))
             assign_faces(conn, action["faces"], person, CURATE)
             created.append(person)
+        elif action["type"] == "extend_era":
+            assign_faces(conn, action["faces"], action["person"], CURATE)
     return created
 
 

@@ -58,7 +58,7 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _crop_file(entry: dict, index: int) -> str:
+def crop_file(entry: dict, index: int) -> str:
     for key in ("file", "png", "name", "crop"):
         if entry.get(key):
             return Path(str(entry[key])).name
@@ -82,7 +82,7 @@ def load_facesets(root: Path | None, catalog=None) -> list[Faceset]:
         person = manifest.get("person_id", labels.get(folder.name))
         faceset = Faceset(folder.name, folder, int(person) if person is not None else None, manifest=manifest)
         for index, entry in enumerate(manifest.get("faces", [])):
-            name = _crop_file(entry, index)
+            name = crop_file(entry, index)
             if (folder / name).is_file():
                 face = entry.get("face_id")
                 faceset.crops.append(Crop(name, int(face) if face is not None else None, entry))
