@@ -60,7 +60,7 @@ def test_thumbnails_are_cut_once_and_cached_beside_the_catalog(client, small_cat
     first = client.get(f"/thumb/{face}")
     assert first.status_code == 200 and first.headers["content-type"] == "image/jpeg"
     assert first.content[:2] == b"\xff\xd8"
-    cached = list(thumbs_dir(small_catalog["db"]).glob(f"{face}-*.jpg"))
+    cached = list(thumbs_dir(small_catalog["db"]).glob(f"{face}.jpg"))
     assert len(cached) == 1
     mtime = cached[0].stat().st_mtime_ns
     assert client.get(f"/thumb/{face}").content == first.content
@@ -180,9 +180,9 @@ def test_find_by_catalog_photo_uses_stored_faces(client, small_catalog):
 
 
 def test_settings_are_stored_in_catalog_meta(client, small_catalog):
-    assert post(client, "/settings", {"cluster_distance": "0.07", "min_faces": "4"}).status_code == 303
+    assert post(client, "/settings", {"distance": "0.07", "min_faces": "4"}).status_code == 303
     stored = json.loads(db_rows(small_catalog["db"], "SELECT value FROM meta WHERE key = 'cluster_params'")[0][0])
-    assert stored == {"cluster_distance": 0.07, "min_faces": 4}
+    assert stored == {"distance": 0.07, "min_faces": 4}
     bad = post(client, "/settings", {"min_faces": "many"})
     assert "err=" in bad.headers["location"]
     assert 'value="4"' in client.get("/settings").text
@@ -248,3 +248,54 @@ def test_export_runs_in_the_background(client, small_catalog, tmp_path):
     assert client.get(f"/jobs/{job.id}").json()["status"] == "done"
     assert (out / "manifest.json").is_file()
     assert post(client, "/export", {"out": "relative/path"}).headers["location"].startswith("/export?err=")
+
+
+def _start_serve(db, *extra):
+    import subprocess
+    import sys
+    proc = subprocess.Popen([sys.executable, "-m", "facesets", "serve", "--catalog", str(db), "--port", "0", *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    return proc, line
+
+
+def _stop(proc) -> str:
+    import signal
+    import subprocess
+    proc.send_signal(signal.SIGINT)
+    try:
+        return proc.communicate(timeout=30)[1]
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.communicate()[1]
+
+
+def test_cli_serve_binds_loopback_and_prints_the_url(small_catalog):
+    import re
+    import urllib.request
+    proc, line = _start_serve(small_catalog["db"], "--no-browser")
+    try:
+        match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+        assert match, line
+        with urllib.request.urlopen(match.group(0), timeout=30) as response:
+            assert response.status == 200 and b"people" in response.read()
+        assert int(match.group(1)) > 0
+    finally:
+        stderr = _stop(proc)
+    assert "warning" not in stderr and "database is locked" not in stderr
+
+
+def test_cli_serve_warns_when_bound_beyond_loopback(small_catalog):
+    proc, line = _start_serve(small_catalog["db"], "--no-browser", "--host", "0.0.0.0")
+    try:
+        assert "http://0.0.0.0:" in line
+    finally:
+        stderr = _stop(proc)
+    assert "warning: serving on 0.0.0.0" in " ".join(stderr.split())
+
+
+def test_cli_serve_refuses_a_missing_catalog(tmp_path):
+    from conftest import run_cli
+    result = run_cli("serve", "--catalog", tmp_path / "absent.db", "--no-browser", check=False)
+    assert result.returncode == 2 and "no catalog" in result.stderr
+    assert not (tmp_path / "absent.db").exists()

@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
-from starlette.responses import (FileResponse, JSONResponse, PlainTextResponse, RedirectResponse,
+from starlette.responses import (JSONResponse, PlainTextResponse, RedirectResponse,
                                  Response)
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -29,7 +29,7 @@ from facesets.catalog import Catalog
 from facesets.scan.decode import DecodeError
 from facesets.web import queries, settings as S
 from facesets.web.finder import Finder
-from facesets.web.images import PLACEHOLDER, face_thumbnail, photo_jpeg
+from facesets.web.images import PLACEHOLDER, cached_thumbnail, face_thumbnail, photo_jpeg
 from facesets.web.jobs import Jobs
 
 HERE = Path(__file__).resolve().parent
@@ -46,6 +46,8 @@ class Web:
         self.finder = Finder()
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
         self.templates.env.globals.update(token=self.token, catalog_name=self.catalog_path.name)
+        for name in self.templates.env.list_templates():   # compiled now, not on the first visit
+            self.templates.env.get_template(name)
 
     @contextlib.contextmanager
     def catalog(self):
@@ -314,12 +316,18 @@ def create_app(catalog_path: str | Path, *, token: str | None = None,
         return back("/settings", msg=f"re-cluster started (job {job.id}); names, removals and merges are kept")
 
     # -- images, by catalog id only -------------------------------------------------------------
-    def thumb(request: Request) -> Response:
+    def make_thumb(face_id: int) -> bytes | None:
         with web.catalog() as cat:
-            path = face_thumbnail(cat.conn, web.catalog_path, request.path_params["face_id"])
-        if path is None:
+            path = face_thumbnail(cat.conn, web.catalog_path, face_id)
+        return path.read_bytes() if path else None
+
+    async def thumb(request: Request) -> Response:
+        face_id = request.path_params["face_id"]
+        cached = cached_thumbnail(web.catalog_path, face_id)
+        data = cached.read_bytes() if cached else await run_in_threadpool(make_thumb, face_id)
+        if data is None:
             return Response(PLACEHOLDER, media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
-        return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
+        return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
 
     def photo(request: Request) -> Response:
         with web.catalog() as cat:

@@ -1,8 +1,9 @@
 """Images the web UI shows, always looked up by catalog id (never by a path from the request).
 
 Face thumbnails are cut from the source photo once and cached beside the catalog
-(`<catalog>.thumbs/<face_id>-<file_id>.jpg`), written to a temporary name and renamed so a
-half-written file is never served. Sources are only read.
+(`<catalog>.thumbs/<face_id>.jpg`), written to a temporary name and renamed so a half-written
+file is never served. A cached thumbnail is served without touching the catalog (the grid
+asks for sixty at once). Sources are only read.
 """
 from __future__ import annotations
 
@@ -28,6 +29,11 @@ def thumbs_dir(catalog_path: Path) -> Path:
     return catalog_path.with_name(catalog_path.name + ".thumbs")
 
 
+def cached_thumbnail(catalog_path: Path, face_id: int) -> Path | None:
+    path = thumbs_dir(catalog_path) / f"{int(face_id)}.jpg"
+    return path if path.is_file() else None
+
+
 def face_thumbnail(conn: sqlite3.Connection, catalog_path: Path, face_id: int) -> Path | None:
     """The cached JPEG of one face (made on first request); None when the face or its photo is gone."""
     row = conn.execute("SELECT f.id, f.file_id, f.x1, f.y1, f.x2, f.y2, fl.path, fl.width, fl.height "
@@ -35,7 +41,7 @@ def face_thumbnail(conn: sqlite3.Connection, catalog_path: Path, face_id: int) -
     if row is None:
         return None
     folder = thumbs_dir(catalog_path)
-    target = folder / f"{row['id']}-{row['file_id']}.jpg"
+    target = folder / f"{row['id']}.jpg"
     if target.exists():
         return target
     box = (row["x1"], row["y1"], row["x2"], row["y2"])

@@ -58,15 +58,25 @@ def people_grid(conn: sqlite3.Connection, *, sort: str = "count", q: str = "", m
     base = (f"FROM people p JOIN faces f ON f.person_id = p.id WHERE {' AND '.join(where)} "
             f"GROUP BY p.id {having}")
     args = (*params, max(1, int(min_faces)))
-    total = conn.execute(f"SELECT COUNT(*) FROM (SELECT p.id {base})", args).fetchone()[0]
+    order = SORTS.get(sort, SORTS["count"])
+
+    def fetch(page: int) -> list:
+        # one pass: the window count gives the total number of matching people with the page
+        return conn.execute(
+            f"SELECT p.id, p.name, p.status, p.faceset, p.pinned, COUNT(f.id) AS n_faces, "
+            f"AVG(f.quality) AS quality, COUNT(*) OVER () AS total_rows {base} ORDER BY {order} "
+            f"LIMIT ? OFFSET ?", (*args, page_size, (page - 1) * page_size)).fetchall()
+
+    page = max(1, page)
+    rows = fetch(page)
+    if rows:
+        total = rows[0]["total_rows"]
+    else:
+        total = conn.execute(f"SELECT COUNT(*) FROM (SELECT p.id {base})", args).fetchone()[0]
+        if total and page > 1:
+            page = -(-total // page_size)
+            rows = fetch(page)
     pages = max(1, -(-total // page_size))
-    page = min(max(1, page), pages)
-    rows = conn.execute(
-        f"SELECT p.id, p.name, p.status, p.faceset, p.pinned, COUNT(f.id) AS n_faces, "
-        f"AVG(f.quality) AS quality, MIN(fl.taken_at) AS first_date, MAX(fl.taken_at) AS last_date "
-        f"FROM people p JOIN faces f ON f.person_id = p.id LEFT JOIN files fl ON fl.id = f.file_id "
-        f"WHERE {' AND '.join(where)} GROUP BY p.id {having} ORDER BY {SORTS.get(sort, SORTS['count'])} "
-        f"LIMIT ? OFFSET ?", (*args, page_size, (page - 1) * page_size)).fetchall()
     out = []
     for row in rows:
         item = dict(row)

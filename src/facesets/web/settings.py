@@ -3,7 +3,6 @@ JSON) so `facesets cluster` and the re-cluster button read the same values. Defa
 the engine's profile; a parameter the user never touched is not stored."""
 from __future__ import annotations
 
-import dataclasses
 import json
 
 from facesets.catalog import Catalog
@@ -12,17 +11,19 @@ from facesets.profiles import profile_for
 META_KEY = "cluster_params"
 EXPORT_TARGETS = ("roop", "folders")
 
-# (name, help) of the profile values clustering reads; the desktop tool's "advanced settings"
+# (ClusterParams field, profile field it defaults to, help): the desktop tool's "advanced settings"
 KNOWN = [
-    ("cluster_distance", "identity cut: faces closer than this (cosine distance) may share a person"),
-    ("refine_initial", "refine: distance of its first, strict clustering"),
-    ("merge_distance", "refine: merge over-split people whose centroids are this close"),
-    ("outlier_distance", "refine: leave out faces this far from their person's centroid"),
-    ("match_distance", "extend / suggestions: join a person within this centroid distance"),
-    ("min_faces", "smallest person that becomes a faceset"),
-    ("min_short", "smallest face (short edge, original pixels)"),
-    ("min_blur", "least sharpness (variance of the Laplacian at 112 px)"),
-    ("min_det", "least detector score"),
+    ("distance", "cluster_distance", "identity cut: faces closer than this (cosine distance) may share a person"),
+    ("merge_distance", "cluster_merge", "join over-split people whose centroids are this close"),
+    ("k", None, "neighbours per face in the clustering graph"),
+    ("refine_initial", "refine_initial", "refine: distance of its first, strict clustering"),
+    ("refine_merge", "merge_distance", "refine: merge over-split people whose centroids are this close"),
+    ("outlier_distance", "outlier_distance", "refine: leave out faces this far from their person's centroid"),
+    ("min_faces", "min_faces", "smallest person that becomes a faceset"),
+    ("min_short", "min_short", "smallest face (short edge, original pixels)"),
+    ("min_blur", "min_blur", "least sharpness (variance of the Laplacian at 112 px)"),
+    ("min_det", "min_det", "least detector score"),
+    ("match_distance", "match_distance", "extend / suggestions: join a person within this centroid distance"),
 ]
 
 
@@ -34,38 +35,35 @@ def stored(catalog: Catalog) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def _extra_fields() -> list[tuple[str, object, str]]:
-    """Parameters the cluster module declares itself (a ClusterParams dataclass), if it does."""
+def defaults(catalog: Catalog) -> dict:
+    """Every parameter's default for this catalog's engine: the cluster module's own
+    ClusterParams when it is there (it decides), else the profile values it starts from."""
+    model = catalog.embedding_model()
+    profile = profile_for(model.key if model else None)
     try:
-        from facesets import cluster as module
+        from facesets.cluster.params import ClusterParams
+        return ClusterParams.from_profile(profile).as_dict()
     except ImportError:
-        return []
-    params = getattr(module, "ClusterParams", None)
-    if params is None or not dataclasses.is_dataclass(params):
-        return []
-    out = []
-    for f in dataclasses.fields(params):
-        default = f.default if f.default is not dataclasses.MISSING else None
-        if isinstance(default, (int, float, str, bool)) or default is None:
-            out.append((f.name, default, ""))
-    return out
+        values = profile.as_dict()
+        return {name: values.get(source, 30 if name == "k" else None) for name, source, _ in KNOWN}
+
+
+def validate(catalog: Catalog, params: dict) -> None:
+    """Refuse what clustering would refuse (unknown names, bad values), before it is stored."""
+    try:
+        from facesets.cluster.params import ClusterParams
+    except ImportError:
+        return
+    model = catalog.embedding_model()
+    ClusterParams.from_profile(profile_for(model.key if model else None), params)
 
 
 def fields(catalog: Catalog) -> list[dict]:
-    model = catalog.embedding_model()
-    profile = profile_for(model.key if model else None).as_dict()
+    base = defaults(catalog)
     values = stored(catalog)
-    rows, seen = [], set()
-    for name, default, help_text in [(n, profile.get(n), h) for n, h in KNOWN] + _extra_fields():
-        if name in seen:
-            continue
-        seen.add(name)
-        rows.append({"name": name, "default": default, "value": values.get(name, default), "help": help_text,
-                     "changed": name in values})
-    for name, value in values.items():
-        if name not in seen:
-            rows.append({"name": name, "default": None, "value": value, "help": "", "changed": True})
-    return rows
+    help_text = {name: text for name, _, text in KNOWN}
+    return [{"name": name, "default": default, "value": values.get(name, default), "help": help_text.get(name, ""),
+             "changed": name in values} for name, default in base.items()]
 
 
 def parse(catalog: Catalog, form) -> dict:
@@ -81,6 +79,7 @@ def parse(catalog: Catalog, form) -> dict:
         value = _typed(raw, row["default"], row["name"])
         if value != row["default"]:
             params[row["name"]] = value
+    validate(catalog, params)
     return params
 
 

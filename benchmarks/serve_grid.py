@@ -1,0 +1,100 @@
+"""Issue 6, acceptance 4: how fast `facesets serve` shows the first screen of the people grid with
+5,000 people. Builds a synthetic catalog (real lfw158 photos behind symlinks, so cover
+thumbnails are really cut), serves it on a free port and measures:
+- html_ms: the grid page's HTML (median of 10 requests),
+- first_screen_cold_ms: Chromium opening the grid until every image on screen has loaded, with no
+  thumbnail cached yet (the page's performance.now(), i.e. from navigation start; *_wall_ms adds
+  Playwright's own round trips),
+- first_screen_warm_ms: the same again in a fresh browser context (thumbnails cached on disk,
+  none in the browser).
+Last line: a JSON object.
+
+    python benchmarks/serve_grid.py [--people 5000] [--faces 3]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+from facesets.catalog import Catalog
+from facesets.config import shared_dir
+from facesets.web import create_app
+from facesets.web.synthetic import add_synthetic_people
+
+CHROMIUM = "/usr/bin/chromium"
+FIRST_SCREEN = ("() => Array.from(document.images).filter(i => i.getBoundingClientRect().top < innerHeight)"
+                ".every(i => i.complete && i.naturalWidth > 0)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--people", type=int, default=5000)
+    parser.add_argument("--faces", type=int, default=3, help="faces per person")
+    args = parser.parse_args()
+    import uvicorn
+
+    with tempfile.TemporaryDirectory(prefix="serve-grid-") as tmp:
+        db = Path(tmp) / "catalog.db"
+        photos = sorted((shared_dir() / "data" / "faces" / "lfw158").glob("*/*.jpg"))
+        started = time.perf_counter()
+        with Catalog.open(db) as cat:
+            add_synthetic_people(cat, args.people, args.faces, photos=photos, link_dir=Path(tmp) / "photos")
+        build_s = time.perf_counter() - started
+        app = create_app(db)
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        while not server.started:
+            time.sleep(0.05)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        url = f"http://127.0.0.1:{port}/"
+        html = []
+        for _ in range(10):
+            t0 = time.perf_counter()
+            body = urllib.request.urlopen(url, timeout=60).read()
+            html.append((time.perf_counter() - t0) * 1000)
+        result = {"people": args.people, "faces": args.people * args.faces, "build_s": round(build_s, 1),
+                  "html_ms": round(statistics.median(html), 1), "html_bytes": len(body)}
+        result.update(_browser(url))
+        server.should_exit = True
+        thread.join(10)
+    for key, value in result.items():
+        print(f"{key:22s} {value}", file=sys.stderr)
+    print(json.dumps(result))
+
+
+def _browser(url: str) -> dict:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return {"browser": "playwright not installed"}
+    if not Path(CHROMIUM).exists():
+        return {"browser": f"no {CHROMIUM}"}
+    out = {}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        for label in ("cold", "warm"):
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            page = context.new_page()
+            t0 = time.perf_counter()
+            page.goto(url)
+            page.wait_for_function(FIRST_SCREEN, timeout=120_000, polling=10)
+            wall = (time.perf_counter() - t0) * 1000
+            # milliseconds from the start of navigation (the browser's own clock)
+            out[f"first_screen_{label}_ms"] = round(page.evaluate("performance.now()"), 1)
+            out[f"first_screen_{label}_wall_ms"] = round(wall, 1)
+            out["cards_on_page"] = page.locator("#people .card").count()
+            context.close()
+        browser.close()
+    return out
+
+
+if __name__ == "__main__":
+    main()
