@@ -110,7 +110,7 @@ def apply(catalog: Catalog, plan: int | str | os.PathLike | dict, include_uncert
         raise CurationError(f"export tree {root} not found; export first or pass --export-root")
     _check_fresh(root, actions)
     catalog.acquire_writer_lock(f"curate apply {plan['command']}")
-    journal = tree.TreeJournal(root, op_id) if root else None
+    journal = tree.TreeJournal(root, op_id) if root is not None and root.is_dir() else None
     catalog_before = _snapshot(catalog, actions)
     created: list[int] = []
     try:
@@ -176,7 +176,7 @@ def _apply_tree(catalog: Catalog, journal: tree.TreeJournal, actions: list[dict]
     extended = [a for a in actions if a["type"] == "extend_era"]
     if extended:
         extend_era_sets(journal, facesets, extended)
-    if journal.steps or any(lists.values()):
+    if journal.steps or any(lists.values()) or actions:
         tree.update_top_manifest(journal, lists, {**plan["provenance"], "operation": journal.operation_id,
                                                   "applied_at": now(), "summary": plan.get("summary", {})})
 
@@ -247,6 +247,7 @@ def undo(catalog: Catalog) -> dict:
     catalog.acquire_writer_lock(f"curate undo {row['command']}")
     try:
         if record.get("root") and record["tree"]:
+            tree.check_undo(Path(record["root"]), record["tree"])
             tree.undo_steps(Path(record["root"]), record["tree"])
         before = record["catalog"]
         with catalog.transaction() as conn:

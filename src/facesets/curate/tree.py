@@ -165,6 +165,20 @@ def _make_parents(folder: Path, root: Path) -> list[str]:
     return made
 
 
+def check_undo(root: Path, steps: list[dict]) -> None:
+    """Refuse to start an undo that could not finish: the tree must be as apply left it
+    (a re-export or a hand edit since then would otherwise leave a half-reverted tree)."""
+    for step in steps:
+        if step["op"] == "move" and not inside(root, step["to"]).exists():
+            raise TreeError(f"cannot undo: {step['to']} is gone from {root} (re-exported or edited since?)")
+        if step["op"] == "write":
+            path = inside(root, step["path"])
+            if not path.is_file() or sha256_file(path) != step["sha256"]:
+                raise TreeError(f"cannot undo: {step['path']} changed since it was written (re-exported?)")
+            if step.get("backup") and not inside(root, step["backup"]).exists():
+                raise TreeError(f"cannot undo: the previous {step['path']} kept at {step['backup']} is gone")
+
+
 def undo_steps(root: Path, steps: list[dict]) -> None:
     """Replay tree steps backwards: moves return, written files go and their backups return."""
     for step in reversed(steps):
