@@ -184,18 +184,27 @@ def _constant_landmark_model(path, outputs: int, bias) -> None:
     onnx.save(model, str(path))
 
 
-def _insightface_catalog(tmp_path, models) -> object:
-    photos = tmp_path / "photos"
+@pytest.fixture(scope="module")
+def insightface_base(tmp_path_factory, test_models):
+    """Bill and Ian embedded with the test pack (real SCRFD, random recogniser); Ian a person."""
+    root = tmp_path_factory.mktemp("enrich-insightface")
+    photos = root / "photos"
     for name in PEOPLE:
         shutil.copytree(LFW / name, photos / name)
-    db = tmp_path / "catalog.db"
-    run_cli("embed", photos, "--catalog", db, "--engine", "insightface", "--models", models, "--quiet")
+    db = root / "catalog.db"
+    run_cli("embed", photos, "--catalog", db, "--engine", "insightface", "--models", test_models, "--quiet")
     with Catalog.open(db) as cat, cat.transaction() as conn:
         pid = create_person(conn, name="Ian")
         assign_faces(conn, [r[0] for r in conn.execute(
             "SELECT faces.id FROM faces JOIN files ON files.id = faces.file_id "
             "WHERE files.path LIKE '%/Ian_Thorpe/%'")], pid, by="user")
     return db
+
+
+def _insightface_catalog(base, tmp_path):
+    dst = tmp_path / "catalog.db"
+    shutil.copyfile(base, dst)
+    return dst
 
 
 @pytest.fixture
@@ -205,7 +214,7 @@ def isolated_models(monkeypatch, tmp_path):
     monkeypatch.delenv("FACESETS_MODELS", raising=False)
 
 
-def test_insightface_pack_landmark_models(tmp_path, test_models, isolated_models):
+def test_insightface_pack_landmark_models(tmp_path, test_models, insightface_base, isolated_models):
     from facesets.engines.packs import get_pack
     from facesets.enrich.pose import mean_shape_68
 
@@ -218,7 +227,7 @@ def test_insightface_pack_landmark_models(tmp_path, test_models, isolated_models
     shape = mean_shape_68()
     _constant_landmark_model(models / "buffalo_l" / pack.landmarks_3d, 3309,
                              np.concatenate([np.zeros((1103 - 68) * 3), shape.reshape(-1)]))
-    db = _insightface_catalog(tmp_path, models)
+    db = _insightface_catalog(insightface_base, tmp_path)
     notices = []
     with Catalog.open(db) as cat:
         stats = enrich(cat, models=str(models), notice=notices.append)
@@ -235,8 +244,9 @@ def test_insightface_pack_landmark_models(tmp_path, test_models, isolated_models
             assert 0.0 <= r[key] <= 1.0
 
 
-def test_insightface_without_landmark_models_falls_back_to_dlib(tmp_path, test_models, isolated_models):
-    db = _insightface_catalog(tmp_path, test_models)
+def test_insightface_without_landmark_models_falls_back_to_dlib(tmp_path, test_models, insightface_base,
+                                                              isolated_models):
+    db = _insightface_catalog(insightface_base, tmp_path)
     notices = []
     with Catalog.open(db) as cat:
         stats = enrich(cat, models=str(test_models), notice=notices.append)
@@ -247,3 +257,32 @@ def test_insightface_without_landmark_models_falls_back_to_dlib(tmp_path, test_m
     # SCRFD scores are probabilities: mapped linearly from its 0.5 threshold
     assert all(0.0 <= r["q_det"] <= 1.0 for r in faces)
     assert any(r["q_det"] > 0.5 for r in faces)
+
+
+def test_big_exif_rotated_photo(tmp_path):
+    """A 12 MP JPEG stored sideways (EXIF orientation 6) is decoded reduced and upright:
+    its landmarks and pose match those of the same picture stored upright."""
+    rng = np.random.default_rng(0)
+    canvas = Image.fromarray(rng.integers(90, 166, (3000, 4000, 3), dtype=np.uint8))
+    with Image.open(LFW / "Bill_McBride" / f"{FRONTAL}.jpg") as im:
+        canvas.paste(im.convert("RGB").resize((750, 750), Image.LANCZOS), (2600, 700))
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    canvas.save(photos / "upright.jpg", quality=92)
+    exif = Image.Exif()
+    exif[0x0112] = 6   # "rotate 90 degrees clockwise to display": store it turned the other way
+    canvas.transpose(Image.Transpose.ROTATE_90).save(photos / "sideways.jpg", quality=92, exif=exif)
+    db = tmp_path / "catalog.db"
+    run_cli("embed", photos, "--catalog", db, "--engine", "dlib", "--quiet")
+    run_cli("enrich", "--catalog", db, "--all-faces", "--quiet")
+    faces = _faces(db)
+    up, side = faces["upright"], faces["sideways"]
+    for r in (up, side):
+        pts = from_blob(r["landmarks_dense"], (-1, 2))
+        assert pts.shape == (68, 2)
+        assert 2600 < r["x1"] < pts[:, 0].mean() < r["x2"] < 3350 and 700 < r["y1"] < pts[:, 1].mean() < r["y2"] < 1450
+        assert r["short_edge"] > 250   # big enough that enrich decoded it at half size
+    a, b = (from_blob(r["landmarks_dense"], (-1, 2)) for r in (up, side))
+    assert np.abs(a - b).max() < 0.05 * up["short_edge"]
+    assert abs(up["yaw"] - side["yaw"]) < 3 and abs(up["pitch"] - side["pitch"]) < 3
+    assert abs(up["yaw"]) < 8

@@ -46,23 +46,22 @@ def solve_pose(points: np.ndarray, scheme: str, image_size: tuple[int, int]) -> 
     `image_size` (width, height), or None when the solver fails.
 
     A pinhole camera with focal length = the long side is assumed (EXIF focal lengths are
-    rarely trustworthy after crops); the solve starts from a frontal face at the distance
-    its width implies, which keeps it out of the mirrored local minimum on few points.
+    rarely trustworthy after crops), with its axis through the face: the pose is the head's
+    turn relative to the line of sight, i.e. how the face looks, wherever it sits in the
+    frame. The solve starts from a frontal face at the distance its width implies, which
+    keeps it out of the mirrored local minimum.
     """
     pts = np.asarray(points, np.float64).reshape(-1, 2)
     model = model_points(scheme)
     if len(pts) != len(model) or not np.all(np.isfinite(pts)):
         return None
-    width, height = (float(v) for v in image_size)
-    focal = max(width, height, 1.0)
-    camera = np.array([[focal, 0, width / 2], [0, focal, height / 2], [0, 0, 1]], np.float64)
+    focal = float(max(*image_size, 1))
+    centre = pts.mean(0)
+    camera = np.array([[focal, 0, centre[0]], [0, focal, centre[1]], [0, 0, 1]], np.float64)
     obj = (model @ _FLIP_Z) * MODEL_SCALE     # camera axes: z away from the viewer
     span_img = float(np.ptp(pts[:, 0])) or 1.0
     span_obj = float(np.ptp(obj[:, 0])) or 1.0
-    depth = focal * span_obj / span_img
-    centre = pts.mean(0)
-    tvec = np.array([(centre[0] - width / 2) * depth / focal, (centre[1] - height / 2) * depth / focal,
-                     depth], np.float64).reshape(3, 1)
+    tvec = np.array([0.0, 0.0, focal * span_obj / span_img]).reshape(3, 1)
     rvec = np.zeros((3, 1), np.float64)
     try:
         ok, rvec, tvec = cv2.solvePnP(obj, pts, camera, None, rvec, tvec, useExtrinsicGuess=True,
