@@ -299,3 +299,45 @@ def test_cli_serve_refuses_a_missing_catalog(tmp_path):
     result = run_cli("serve", "--catalog", tmp_path / "absent.db", "--no-browser", check=False)
     assert result.returncode == 2 and "no catalog" in result.stderr
     assert not (tmp_path / "absent.db").exists()
+
+
+@pytest.mark.slow
+def test_decisions_made_in_the_ui_survive_extend_and_recluster(client, small_catalog, tmp_path):
+    """Issue 6, acceptance 2: name, merge and removal made in the UI hold after `facesets extend`
+    with new photos and a full re-cluster started from the settings page."""
+    pytest.importorskip("facesets.cluster", reason="pending: facesets.cluster")
+    from conftest import run_cli
+    s, db = small_catalog, small_catalog["db"]
+    post(client, f"/person/{s['sharon']}/faces", {"action": "remove", "face": s["intruder"]})
+    post(client, f"/person/{s['sharon']}/rename", {"name": "Ariel Sharon"})
+    post(client, f"/person/{s['rums_a']}/merge", {"other": str(s["rums_b"])})
+
+    new = tmp_path / "new"
+    for name in ("Ariel_Sharon", "Donald_Rumsfeld"):
+        (new / name).mkdir(parents=True)
+        for path in sorted((FACES / "lfw158" / name).glob("*.jpg"))[PER_IDENTITY:PER_IDENTITY + 2]:
+            shutil.copy2(path, new / name / path.name)
+    run_cli("embed", new, "--catalog", db, "--engine", "dlib", "-q")
+    run_cli("extend", "--catalog", db)
+
+    def check(stage: str) -> None:
+        named = db_rows(db, "SELECT id FROM people WHERE name = 'Ariel Sharon' AND merged_into IS NULL")
+        assert len(named) == 1, stage
+        holder = named[0][0]
+        sharon_faces = s["faces"]["Ariel_Sharon"]
+        held = db_rows(db, "SELECT COUNT(*) FROM faces WHERE person_id = ? AND id IN (%s)"
+                       % ",".join(map(str, sharon_faces)), (holder,))[0][0]
+        assert held >= len(sharon_faces) - 1, stage               # the name stays with Sharon's faces
+        assert db_rows(db, "SELECT person_id FROM faces WHERE id = ?", (s["intruder"],))[0][0] != holder, stage
+        rums = db_rows(db, "SELECT DISTINCT person_id FROM faces WHERE id IN (%s)"
+                       % ",".join(map(str, s["faces"]["Donald_Rumsfeld"])))
+        assert len(rums) == 1 and rums[0][0] is not None, stage    # the merge holds
+        assert db_rows(db, "SELECT status FROM people WHERE id = ?", (s["rums_b"],)) == [("merged",)], stage
+
+    check("after extend")
+    assert post(client, "/settings/recluster", {}).status_code == 303
+    client.web.jobs.wait(300)
+    job = client.web.jobs.latest("cluster")
+    assert job.status == "done", job.message
+    check("after re-cluster")
+    assert "done" in client.get("/settings").text

@@ -148,21 +148,46 @@ def test_people_grid_pages_through_5000_people(page, tmp_path):
         assert first is not None
 
 
-def test_export_from_the_page_with_progress(page, small_catalog, tmp_path):
+def test_edits_then_export_from_the_page(page, small_catalog, tmp_path):
+    """Remove, rename and merge in the UI, export from the page (progress shown), and find each
+    edit in the export tree: the folder and manifest carry the name, the removed face is not
+    exported with that person, the merged halves are one faceset."""
     pytest.importorskip("facesets.export", reason="pending: facesets.export (issue 5) not landed yet")
-    db = small_catalog["db"]
+    s, db = small_catalog, small_catalog["db"]
     with Catalog.open(db) as cat, cat.transaction() as conn:
-        conn.execute("UPDATE people SET faceset = 1")
-        conn.execute("UPDATE people SET name = 'Colin Powell' WHERE id = ?", (small_catalog["powell"],))
+        conn.execute("UPDATE people SET faceset = 1")   # as refine would mark them
     out = tmp_path / "export"
     with ServerThread(db) as server:
+        page.goto(f"{server.url}/person/{s['sharon']}")
+        page.check(f'[data-face-id="{s["intruder"]}"] input[type=checkbox]')
+        page.click("#remove")
+        page.wait_for_selector("#msg")
+        page.fill("#rename-form input[name=name]", "Ariel Sharon")
+        page.click("#rename-form button")
+        page.wait_for_selector("#msg")
+        page.goto(f"{server.url}/person/{s['rums_a']}")
+        page.fill("#merge-form input[name=other]", str(s["rums_b"]))
+        page.click("#merge-form button")
+        page.wait_for_selector("#msg")
+
         page.goto(server.url + "/export")
         page.fill("#export-form input[name=out]", str(out))
         page.click("#run-export")
-        page.wait_for_selector("#job")
+        page.wait_for_selector("#job progress")
         page.wait_for_function("document.getElementById('job').dataset.status !== 'running'", timeout=300_000)
         assert page.inner_text("#job-status") == "done", page.inner_text("#job-message")
         page.screenshot(path=str(tmp_path / "export.png"))
-    manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest
-    assert any("Colin" in p.name for p in out.iterdir()), sorted(p.name for p in out.iterdir())
+        page.reload()
+        assert str(out.resolve()) in page.inner_text("#history")
+    listing = json.loads((out / "manifest.json").read_text())["facesets"]
+    by_person = {entry["person"]: entry for entry in listing}
+    sharon = by_person[s["sharon"]]
+    assert sharon["name"] == "Ariel Sharon" and "Ariel_Sharon" in sharon["folder"]
+    folder = json.loads((out / sharon["folder"] / "manifest.json").read_text())
+    exported = {face["face_id"] for face in folder["faces"]}
+    assert exported and s["intruder"] not in exported and exported <= set(s["faces"]["Ariel_Sharon"])
+    assert s["rums_b"] not in by_person
+    rums = json.loads((out / by_person[s["rums_a"]]["folder"] / "manifest.json").read_text())
+    rums_faces = {face["face_id"] for face in rums["faces"]}
+    half = len(s["faces"]["Donald_Rumsfeld"]) // 2
+    assert rums_faces & set(s["faces"]["Donald_Rumsfeld"][:half]) and rums_faces & set(s["faces"]["Donald_Rumsfeld"][half:])
