@@ -9,7 +9,7 @@ import pytest
 from PIL import Image, ImageOps
 
 from conftest import FACES, run_cli
-from facesets.catalog import Catalog, from_blob
+from facesets.catalog import Catalog, CatalogBusy, from_blob
 from facesets.enrich import COMPONENTS, WEIGHTS, enrich, score_faces
 from facesets.people import assign_faces, create_person
 
@@ -124,8 +124,11 @@ def test_interrupted_enrich_resumes(catalog_path):
         done = cat.conn.execute("SELECT COUNT(*) FROM faces WHERE enriched_run IS NOT NULL").fetchone()[0]
         assert done == first["enriched"] == sum(calls) and 0 < done < total
         assert cat.last_run("enrich")["status"] == "interrupted"
+        cat.acquire_writer_lock("run")   # a caller holding the lock (facesets run) keeps it
         second = enrich(cat, batch=4, notice=lambda _m: None)
         assert not second["interrupted"]
+        with Catalog.open(catalog_path) as other, pytest.raises(CatalogBusy):
+            other.acquire_writer_lock("another writer")
         assert second["enriched"] == total - done
         runs = dict(cat.conn.execute(
             "SELECT enriched_run, COUNT(*) FROM faces WHERE person_id IS NOT NULL GROUP BY enriched_run"))
@@ -149,6 +152,9 @@ def test_score_faces_without_enrich(catalog_path):
     with Catalog.open(catalog_path) as cat:
         n = score_faces(cat)
         assert n == cat.conn.execute("SELECT COUNT(*) FROM faces").fetchone()[0]
+        assert score_faces(cat, missing_only=True) == 0
+        cat.conn.execute("UPDATE faces SET quality = NULL WHERE id IN (SELECT id FROM faces LIMIT 2)")
+        assert score_faces(cat, missing_only=True) == 2
     faces = _faces(catalog_path)
     for stem, r in faces.items():
         assert r["enriched_run"] is None and r["yaw"] is None

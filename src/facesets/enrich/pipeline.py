@@ -37,6 +37,7 @@ def enrich(catalog: Catalog, progress: ProgressHook | None = None, batch: int = 
     if model is None:
         raise CatalogError(f"{catalog.path} holds no faces yet: run facesets embed first")
     landmarker = load_landmarker(model.engine, model.model, models, device, notice=notice)
+    held = catalog._lock_fd is not None   # `facesets run` holds the lock across its stages
     catalog.acquire_writer_lock("enrich")
     params = {"only_people": only_people, "batch": batch, "landmarker": landmarker.name}
     run_id = catalog.start_run("enrich", params)
@@ -70,7 +71,8 @@ def enrich(catalog: Catalog, progress: ProgressHook | None = None, batch: int = 
         stats["seconds"] = round(elapsed, 3)
         stats["faces_per_s"] = round(stats["enriched"] / elapsed, 2) if elapsed > 0 else None
         catalog.finish_run(run_id, status, stats)
-        catalog.release_writer_lock()
+        if not held:
+            catalog.release_writer_lock()
     return stats
 
 

@@ -132,10 +132,17 @@ def score_rows(conn, face_ids: Iterable[int] | None = None) -> int:
     return len(updates)
 
 
-def score_faces(catalog: Catalog, face_ids: Iterable[int] | None = None, chunk: int = 2000) -> int:
-    """Compute and store the quality of `face_ids` (default: every face), in short transactions."""
+def score_faces(catalog: Catalog, face_ids: Iterable[int] | None = None, missing_only: bool = False,
+                chunk: int = 2000) -> int:
+    """Compute and store the quality of `face_ids` (default: every face; with `missing_only`
+    only those without one yet), in short transactions. Returns faces scored."""
     if face_ids is None:
-        face_ids = [r[0] for r in catalog.conn.execute("SELECT id FROM faces ORDER BY id")]
+        where = " WHERE quality IS NULL" if missing_only else ""
+        face_ids = [r[0] for r in catalog.conn.execute(f"SELECT id FROM faces{where} ORDER BY id")]
+    elif missing_only:
+        ids = set(int(i) for i in face_ids)
+        face_ids = [r[0] for r in catalog.conn.execute("SELECT id FROM faces WHERE quality IS NULL ORDER BY id")
+                    if r[0] in ids]
     ids = list(face_ids)
     done = 0
     for start in range(0, len(ids), chunk):
