@@ -191,3 +191,20 @@ def test_edits_then_export_from_the_page(page, small_catalog, tmp_path):
     rums_faces = {face["face_id"] for face in rums["faces"]}
     half = len(s["faces"]["Donald_Rumsfeld"]) // 2
     assert rums_faces & set(s["faces"]["Donald_Rumsfeld"][:half]) and rums_faces & set(s["faces"]["Donald_Rumsfeld"][half:])
+
+
+def test_find_by_uploaded_photo(page, small_catalog, tmp_path):
+    from conftest import FACES
+    photo = sorted((FACES / "lfw158" / "Colin_Powell").glob("*.jpg"))[PER_IDENTITY + 2]  # not in the catalog
+    with ServerThread(small_catalog["db"]) as server:
+        page.goto(server.url + "/find")
+        page.set_input_files("#upload-form input[type=file]", str(photo))
+        page.click("#upload-form button")
+        page.wait_for_selector(".photo .box")
+        page.click('.photo .box[data-face="0"]')
+        page.wait_for_selector("#ranked-people")
+        page.wait_for_function(ALL_IMAGES_LOADED)
+        page.screenshot(path=str(tmp_path / "find.png"), full_page=True)
+        best = page.locator("#ranked-people li a").first.get_attribute("href")
+        assert best == f"/person/{small_catalog['powell']}"
+        assert page.locator("#ranked-faces li").count() > 0

@@ -264,9 +264,11 @@ def create_app(catalog_path: str | Path, *, token: str | None = None,
         with web.catalog() as cat:
             history = cat.conn.execute("SELECT * FROM exports ORDER BY id DESC LIMIT 20").fetchall()
             facesets = cat.conn.execute("SELECT COUNT(*) FROM people WHERE faceset = 1 AND merged_into IS NULL").fetchone()[0]
-        default_out = history[0]["out"] if history else str(web.catalog_path.with_name(web.catalog_path.stem + "-export"))
+        job = web.jobs.latest("export")
+        default_out = (job.detail if job else history[0]["out"] if history
+                       else str(web.catalog_path.with_name(web.catalog_path.stem + "-export")))
         return web.page(request, "export.html", history=history, default_out=default_out, facesets=facesets,
-                        job=web.jobs.latest("export"), nav="export")
+                        job=job, nav="export")
 
     def export_start(request: Request, form) -> Response:
         out = str(form.get("out", "")).strip()
@@ -279,7 +281,7 @@ def create_app(catalog_path: str | Path, *, token: str | None = None,
             from facesets.export import export
             return export(catalog, out_path, targets=targets, progress=hook)
         try:
-            job = web.jobs.start("export", work)
+            job = web.jobs.start("export", work, detail=str(out_path))
         except RuntimeError as exc:
             return back("/export", err=str(exc))
         return back("/export", msg=f"export started (job {job.id})")

@@ -25,6 +25,7 @@ class Job:
     message: str = ""
     started: float = field(default_factory=time.time)
     finished: float | None = None
+    detail: str = ""                   # what it works on (an export's folder)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -48,13 +49,13 @@ class Jobs:
     def running(self) -> Job | None:
         return next((j for j in self._jobs.values() if j.status == "running"), None)
 
-    def start(self, kind: str, work: Callable[[Catalog, Callable], object]) -> Job:
+    def start(self, kind: str, work: Callable[[Catalog, Callable], object], detail: str = "") -> Job:
         """Run work(catalog, progress_hook) in a thread; refuses while another job runs."""
         with self._lock:
             busy = self.running()
             if busy is not None:
                 raise RuntimeError(f"{busy.kind} is still running (job {busy.id})")
-            job = Job(next(self._ids), kind)
+            job = Job(next(self._ids), kind, detail=detail)
             self._jobs[job.id] = job
         thread = threading.Thread(target=self._run, args=(job, work), name=f"facesets-{kind}", daemon=True)
         self._threads.append(thread)
