@@ -2,9 +2,8 @@
 apply is refused before anything changes."""
 from __future__ import annotations
 
-from curatehelp import _library, catalog_dump, library, tree_hashes  # noqa: F401
+from curatehelp import DLIB_CUTS, _library, catalog_dump, library, tree_hashes  # noqa: F401
 from conftest import run_cli
-from test_core import DLIB_CUTS
 
 
 def test_stacked_applies_undo_in_reverse_and_stale_plan_refused(library):

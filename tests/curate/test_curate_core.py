@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import json
 
-from curatehelp import SPLIT, _library, catalog_dump, library, tree_hashes  # noqa: F401
+from curatehelp import DLIB_CUTS, SPLIT, _library, catalog_dump, library, tree_hashes  # noqa: F401
 from conftest import run_cli
 
 from facesets.catalog import Catalog
 
-DLIB_CUTS = ("--edge", "0.015", "--confident", "0.025")
-
 
 def test_consolidate_merges_split_identity_only_and_undo_restores(library):
     tree_before, catalog_before = tree_hashes(library.out), catalog_dump(library.catalog)
-    # dlib's profile cuts (0.075/0.09) are placeholders: centroids average noise away, and here
-    # Rumsfeld-Blair sit at 0.073, the Williams sisters at 0.032, Powell's two halves at 0.004.
     plan = library.plan("consolidate", *DLIB_CUTS)
     merges = [a for a in plan["actions"] if a["type"] == "merge_people" and not a["uncertain"]]
     split = set(library.people[SPLIT])
