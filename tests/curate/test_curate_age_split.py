@@ -2,6 +2,8 @@
 self; they become two era sets, and a small fragment 7 years from every anchor stays standalone."""
 from __future__ import annotations
 
+import pytest
+
 import json
 
 from curatehelp import FRAGMENT, OLD, YOUNG, _eras, catalog_dump, eras, identity, tree_hashes  # noqa: F401
@@ -23,6 +25,7 @@ def _identities(catalog, faces):
     return {identity(r[0]) for r in rows}
 
 
+@pytest.mark.slow
 def test_age_split_two_eras_fragment_standalone_and_undo(eras):
     tree_before, catalog_before = tree_hashes(eras.out), catalog_dump(eras.catalog)
     plan = eras.plan("age-split", "Bush", *CUTS)
@@ -64,6 +67,7 @@ def test_age_split_two_eras_fragment_standalone_and_undo(eras):
     assert catalog_dump(eras.catalog) == catalog_before
 
 
+@pytest.mark.slow
 def test_age_extend_slots_new_faces_into_existing_eras(eras):
     from facesets.people import assign_faces, create_person
 

@@ -2,10 +2,13 @@
 apply is refused before anything changes."""
 from __future__ import annotations
 
+import pytest
+
 from curatehelp import DLIB_CUTS, _library, catalog_dump, library, tree_hashes  # noqa: F401
 from conftest import run_cli
 
 
+@pytest.mark.slow
 def test_stacked_applies_undo_in_reverse_and_stale_plan_refused(library):
     original_tree, original_catalog = tree_hashes(library.out), catalog_dump(library.catalog)
     library.plan("dedup")
@@ -28,6 +31,7 @@ def test_stacked_applies_undo_in_reverse_and_stale_plan_refused(library):
     assert not (library.out / "_dropped").exists() and not (library.out / "_merged").exists()
 
 
+@pytest.mark.slow
 def test_undo_refuses_a_tree_changed_since_apply(library):
     original_tree, original_catalog = tree_hashes(library.out), catalog_dump(library.catalog)
     library.plan("consolidate", *DLIB_CUTS)

@@ -2,6 +2,8 @@
 apply then undo restores the export tree and the catalog exactly."""
 from __future__ import annotations
 
+import pytest
+
 import json
 
 from curatehelp import DLIB_CUTS, SPLIT, _library, catalog_dump, library, tree_hashes  # noqa: F401
@@ -10,6 +12,7 @@ from conftest import run_cli
 from facesets.catalog import Catalog
 
 
+@pytest.mark.slow
 def test_consolidate_merges_split_identity_only_and_undo_restores(library):
     tree_before, catalog_before = tree_hashes(library.out), catalog_dump(library.catalog)
     plan = library.plan("consolidate", *DLIB_CUTS)

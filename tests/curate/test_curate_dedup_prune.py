@@ -2,6 +2,8 @@
 face per PNG and no near-duplicate pairs; apply + undo leave the tree unchanged."""
 from __future__ import annotations
 
+import pytest
+
 import io
 import json
 import shutil
@@ -20,6 +22,7 @@ from facesets.profiles import profile_for
 from facesets.scan.decode import read_image
 
 
+@pytest.mark.slow
 def test_dedup_finds_planted_pairs_and_no_false_pair(library):
     planted = library.meta
     plan = library.plan("dedup")
@@ -70,6 +73,7 @@ def _plant_crop_problems(library) -> dict:
     return {"two_faces": (blair, "3.png"), "cross": (rumsfeld, "99.png")}
 
 
+@pytest.mark.slow
 def test_prune_leaves_one_face_per_png_and_no_near_duplicates(library):
     planted = _plant_crop_problems(library)
     tree_before, catalog_before = tree_hashes(library.out), catalog_dump(library.catalog)

@@ -41,6 +41,7 @@ def test_logit_scale_sharpens_softmax():
     assert flat.max() < 0.52 < 0.99 < sharp.max()
 
 
+@pytest.mark.slow
 def test_occlusion_quarantines_and_undo_restores(library, tiny_clip):
     tree_before, catalog_before = tree_hashes(library.out), catalog_dump(library.catalog)
     none = library.plan("occlusion", *tiny_clip, "--threshold", "1.01", "--quiet", name="none")
