@@ -269,11 +269,78 @@ def test_cli_imports_a_crop_folder(tmp_path):
     with Catalog.open(tmp_path / "catalog.db") as catalog:
         row = catalog.conn.execute("SELECT people.name, people.imported, COUNT(faces.id) FROM people "
                                    "JOIN faces ON faces.person_id = people.id GROUP BY people.id").fetchone()
-        assert tuple(row) == ("faceset_001", 1, 4)
+        assert tuple(row) == (None, 1, 4)     # numbered elsewhere: numbered anew here
     assert not (tmp_path / "catalog_imports").exists()    # folders are read in place
+
+
+def test_names_of_numbered_facesets():
+    from facesets.importer.sources import person_name
+
+    assert person_name("faceset_007") is None and person_name("person_012") is None
+    assert person_name("faceset_007_Ada_Lovelace") == "Ada_Lovelace" and person_name("Tom_Hanks") == "Tom_Hanks"
 
 
 def test_missing_source_is_a_one_line_error(tmp_path):
     proc = run_cli("import", tmp_path / "nope.fsz", "--catalog", tmp_path / "c.db", "--engine", "dlib", "-q",
                    check=False)
     assert proc.returncode != 0 and "no such file" in proc.stderr
+
+
+# -- acceptance 1: export, then import the exported bundles ------------------------------------
+
+PER_FACESET = 8
+
+
+@pytest.mark.slow
+def test_exported_bundles_import_as_the_same_people(tmp_path, dlib_engine):
+    """Embed a few identities, cluster, refine, export; importing the exported .fsz bundles into a
+    fresh catalog gives one imported person per exported faceset holding >= 99% of its crops."""
+    cluster_mod = pytest.importorskip("facesets.cluster")
+    export_mod = pytest.importorskip("facesets.export")
+    if not hasattr(cluster_mod, "cluster") or not hasattr(export_mod, "export"):
+        pytest.skip("facesets.cluster.cluster / facesets.export.export not landed yet")
+    from facesets.embed import EmbedOptions, embed
+
+    library = tmp_path / "library"
+    for name in IDENTITIES:
+        (library / name).mkdir(parents=True)
+        for photo in sorted((LFW / name).iterdir())[:PER_FACESET]:
+            (library / name / photo.name).write_bytes(photo.read_bytes())
+    out = tmp_path / "export"
+    with Catalog.open(tmp_path / "original.db") as original:
+        embed(original, [library], engine=dlib_engine, options=EmbedOptions(), notice=lambda *_: None)
+        cluster_mod.cluster(original)
+        cluster_mod.refine(original, params={"min_faces": 5})
+        export_mod.export(original, out, targets=("roop",), engine=dlib_engine)
+    bundles = sorted(out.glob("*_all.fsz"))
+    assert len(bundles) >= len(IDENTITIES) // 2, sorted(p.name for p in out.iterdir())
+    members = {}
+    for bundle in bundles:
+        with zipfile.ZipFile(bundle) as archive:
+            infos = archive.infolist()
+            assert all(i.compress_type == zipfile.ZIP_STORED for i in infos)
+            members[bundle] = [i.filename for i in infos if i.filename.endswith(".png")]
+
+    with Catalog.open(tmp_path / "fresh" / "catalog.db") as fresh:
+        result = import_sources(fresh, bundles, engine=dlib_engine)
+        rows = fresh.conn.execute("SELECT people.id, people.source, COUNT(faces.id) AS n FROM people "
+                                  "LEFT JOIN faces ON faces.person_id = people.id GROUP BY people.id").fetchall()
+        assert len(rows) == len(bundles)                         # one imported person per faceset
+        by_source = {Path(r["source"]): r["n"] for r in rows}
+        assert set(by_source) == set(bundles)
+        total = sum(len(m) for m in members.values())
+        assert sum(by_source.values()) >= 0.99 * total, (by_source, result.as_dict())
+        for bundle, n in by_source.items():
+            assert n >= 0.9 * len(members[bundle]), (bundle, n, len(members[bundle]))
+        # every crop of an imported person came from its own bundle
+        for r in fresh.conn.execute("SELECT people.source, files.path FROM faces JOIN people "
+                                    "ON people.id = faces.person_id JOIN files ON files.id = faces.file_id"):
+            assert Path(r["path"]).parent.name == Path(r["source"]).stem
+
+    # the exported folders (with manifest.json) keep the link to the original photos
+    folders = [p for p in out.iterdir() if p.is_dir() and (p / "manifest.json").exists()]
+    if folders:
+        with Catalog.open(tmp_path / "fresh2.db") as again:
+            import_sources(again, folders, engine=dlib_engine)
+            origins = [json.loads(r[0]) for r in again.conn.execute("SELECT origin FROM faces WHERE origin IS NOT NULL")]
+            assert origins and all(Path(o["photo"]).name.endswith(".jpg") for o in origins)

@@ -26,7 +26,7 @@ from facesets.scan.paths import catalog_path
 BUNDLE_SUFFIXES = (".fsz", ".zip")
 MARKER = ".import.json"           # in each managed folder: which bundle it holds
 _VARIANT = re.compile(r"_(top\d+|all)$", re.IGNORECASE)   # export writes <label>_top30 / <label>_all
-_GENERIC = re.compile(r"^person_\d+$")                     # another catalog's numbers mean nothing here
+_NUMBERED = re.compile(r"^(?:person|faceset)_\d+(?:_(.+))?$")  # another catalog's numbers mean nothing here
 
 ProgressHook = Callable[[str, int, int | None], None]
 
@@ -254,10 +254,16 @@ def _person_for(conn, item: Source, run_id: int, cache: dict[str, int]) -> int:
             person_id = people.resolve(conn, row["id"])
             break
     else:
-        person_id = people.create_person(conn, name=None if _GENERIC.match(item.label) else item.label,
+        person_id = people.create_person(conn, name=person_name(item.label),
                                          run_id=run_id, imported=True, source=str(item.path))
     cache[item.key] = person_id
     return person_id
+
+
+def person_name(label: str) -> str | None:
+    """faceset_007_Ada -> 'Ada'; faceset_007 / person_012 -> None (numbered anew here); else the label."""
+    match = _NUMBERED.match(label)
+    return (match.group(1) or None) if match else label
 
 
 def _file_id(conn, path: Path) -> int | None:
