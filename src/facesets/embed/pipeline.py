@@ -18,7 +18,7 @@ import numpy as np
 
 from facesets.catalog import Catalog, to_blob
 from facesets.engines import EngineOptions, FaceEngine, load_engine
-from facesets.engines.base import Detection, sharpness
+from facesets.engines.base import sharpness
 from facesets.scan import DecodeError, read_image, scan
 
 INPUT_MODES = ("photos", "crops", "aligned")
@@ -170,50 +170,44 @@ def _analyse(row, engine: FaceEngine, options: EmbedOptions) -> _Work:
 
 
 def _find_faces(engine: FaceEngine, image, options: EmbedOptions, path=None) -> list[dict]:
-    rgb, scale = image.rgb, image.scale
     if options.input_mode == "aligned":
-        chip = cv2.resize(rgb, (engine.chip_size, engine.chip_size), interpolation=cv2.INTER_AREA)
+        chip = cv2.resize(image.rgb, (engine.chip_size, engine.chip_size), interpolation=cv2.INTER_AREA)
         h, w = image.height, image.width
         return [{"box": np.array([0, 0, w, h], np.float32), "landmarks": None, "score": 1.0,
                  "short_edge": float(min(w, h)), "chip": chip, "sharpness": sharpness(chip)}]
+    source = Rereader(image, path)
     faces = []
-    for det in _detect_scaled(engine, rgb):
-        short_edge = det.short_edge / scale
+    for det in engine.detect_image(image, source.at):  # original pixels
+        short_edge = det.short_edge
         if short_edge < options.min_face and options.input_mode == "photos":
             continue
-        faces.append({"det": det.scaled(1.0 / scale), "box": det.box / scale,
-                      "landmarks": det.landmarks / scale, "score": det.score, "short_edge": short_edge})
-    source = _alignment_source(engine, image, faces, path)
-    for face in faces:
-        det = face.pop("det")
-        face["chip"] = engine.align(source.rgb, det.scaled(source.scale))
-        face["sharpness"] = sharpness(face["chip"])
+        faces.append({"det": det, "box": det.box, "landmarks": det.landmarks, "score": det.score,
+                      "short_edge": short_edge})
+    if faces:
+        # Chips are cut where the smallest face has at least the pixels it has in a chip
+        # (original pixels at most), so small faces keep every pixel the camera recorded.
+        face_px = getattr(engine, "face_px", engine.chip_size)
+        aligned = source.at(max(face_px / max(f["short_edge"], 1.0) for f in faces))
+        for face in faces:
+            face["chip"] = engine.align(aligned.rgb, face.pop("det").scaled(aligned.scale))
+            face["sharpness"] = sharpness(face["chip"])
     return faces
 
 
-def _alignment_source(engine: FaceEngine, image, faces: list[dict], path):
-    """The image to cut chips from: the reduced decode when every face in it is at least as
-    large as in the chip, else a decode at the scale the smallest face needs (original
-    pixels at most), so small faces keep every pixel the camera recorded."""
-    if not faces or image.scale >= 1.0 or path is None:
-        return image
-    face_px = getattr(engine, "face_px", engine.chip_size)
-    needed = min(1.0, max(face_px / max(f["short_edge"], 1.0) for f in faces))
-    if needed <= image.scale * 1.001:
-        return image
-    long_side = max(image.width, image.height)
-    return read_image(path, reduce_to=None if needed >= 1.0 else int(np.ceil(long_side * needed)))
+class Rereader:
+    """The image at a requested scale: the decode in hand when it is large enough, else the
+    file decoded again (DCT-reduced when that suffices), remembered for the next request."""
 
+    def __init__(self, image, path):
+        self.image, self.path = image, path
 
-def _detect_scaled(engine: FaceEngine, rgb: np.ndarray) -> list[Detection]:
-    """Detect on a copy no larger than the engine wants; coordinates back in `rgb` pixels."""
-    long_side = max(rgb.shape[:2])
-    if long_side <= engine.det_max_side:
-        return engine.detect(rgb)
-    factor = engine.det_max_side / long_side
-    small = cv2.resize(rgb, (round(rgb.shape[1] * factor), round(rgb.shape[0] * factor)),
-                       interpolation=cv2.INTER_AREA)
-    return [d.scaled(1.0 / factor) for d in engine.detect(small)]
+    def at(self, scale: float):
+        scale = min(1.0, scale)
+        if self.image.scale >= scale * 0.999 or self.path is None:
+            return self.image
+        long_side = max(self.image.width, self.image.height)
+        self.image = read_image(self.path, reduce_to=None if scale >= 1.0 else int(np.ceil(long_side * scale)))
+        return self.image
 
 
 def _commit_batch(catalog: Catalog, batch: list[_Work], model_id: int, run_id: int,

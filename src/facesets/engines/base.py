@@ -55,6 +55,11 @@ class FaceEngine(ABC):
     def embed_chips(self, chips: list[np.ndarray]) -> np.ndarray:
         """L2-normalised float32 (n, dim) embeddings of aligned chips, batched."""
 
+    def detect_image(self, image, reread) -> list[Detection]:
+        """Faces of a `DecodedImage` (maybe DCT-reduced) in original pixels. `reread(scale)`
+        returns the same image decoded at `scale` or more, for engines that look closer."""
+        return [d.scaled(1.0 / image.scale) for d in detect_scaled(self, image.rgb)]
+
     def describe(self) -> dict:
         return {
             "engine": self.engine, "model": self.model, "detector": self.detector,
@@ -88,3 +93,14 @@ def eye_centres(landmarks: np.ndarray, scheme: str) -> tuple[np.ndarray, np.ndar
 
 def sort_largest_first(detections: list[Detection]) -> list[Detection]:
     return sorted(detections, key=lambda d: -float((d.box[2] - d.box[0]) * (d.box[3] - d.box[1])))
+
+
+def detect_scaled(engine: FaceEngine, rgb: np.ndarray) -> list[Detection]:
+    """Detect on a copy no larger than the engine wants; coordinates back in `rgb` pixels."""
+    long_side = max(rgb.shape[:2])
+    if long_side <= engine.det_max_side:
+        return engine.detect(rgb)
+    factor = engine.det_max_side / long_side
+    small = cv2.resize(rgb, (round(rgb.shape[1] * factor), round(rgb.shape[0] * factor)),
+                       interpolation=cv2.INTER_AREA)
+    return [d.scaled(1.0 / factor) for d in engine.detect(small)]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from facesets.engines.base import (
@@ -16,6 +17,8 @@ from facesets.engines.base import (
 
 CHIP_SIZE = 150
 CHIP_PADDING = 0.25
+PROPOSAL_SIDE = 1000  # YuNet proposes faces on the image reduced to this long side ...
+HOG_FACE = 100        # ... and HOG confirms each on a crop where the face is this wide
 
 
 def _load_dlib():
@@ -38,7 +41,8 @@ class DlibEngine(FaceEngine):
     face_px = round(CHIP_SIZE / (1 + 2 * CHIP_PADDING))  # the face box's side inside a chip
 
     def __init__(self, detector: str = "hog", yunet_model: str | Path | None = None,
-                 det_max_side: int = 2000, upsample: int | None = None, threads: int | None = None):
+                 det_max_side: int = 2000, upsample: int | None = None, threads: int | None = None,
+                 proposals: bool = True):
         dlib, frm = _load_dlib()
         self._dlib = dlib
         self._frm = frm
@@ -47,8 +51,16 @@ class DlibEngine(FaceEngine):
         self.det_max_side = det_max_side
         self.decode_side = det_max_side
         self.upsample = upsample
+        self._proposer = None
         if detector == "hog":
             self._yunet = None
+            if proposals:  # optional: without a YuNet file, HOG scans the whole image alone
+                from facesets.engines.yunet import YuNetDetector
+                try:
+                    self._proposer = YuNetDetector(yunet_model, score_threshold=0.5, threads=threads)
+                    self.decode_side = PROPOSAL_SIDE
+                except EngineUnavailable:
+                    pass
         elif detector == "yunet":
             from facesets.engines.yunet import YuNetDetector
             self._yunet = YuNetDetector(yunet_model, threads=threads)
@@ -77,12 +89,13 @@ class DlibEngine(FaceEngine):
         # HOG finds faces from 80 px; upsampling small images finds 40 px faces too.
         return 1 if max(rgb.shape[:2]) <= 1000 else 0
 
-    def detect(self, rgb: np.ndarray) -> list[Detection]:
+    def detect(self, rgb: np.ndarray, upsample: int | None = None) -> list[Detection]:
         self.detector_calls += 1
         if self._yunet is not None:
             boxes = [(d.box, d.score) for d in self._yunet.detect(rgb)]
         else:
-            rects, scores, _ = self._hog.run(rgb, self._upsample_for(rgb), 0.0)
+            upsample = self._upsample_for(rgb) if upsample is None else upsample
+            rects, scores, _ = self._hog.run(rgb, upsample, 0.0)
             boxes = [
                 (np.array([r.left(), r.top(), r.right() + 1, r.bottom() + 1], np.float32), float(s))
                 for r, s in zip(rects, scores)
@@ -99,6 +112,52 @@ class DlibEngine(FaceEngine):
             pts = np.array([[p.x, p.y] for p in shape.parts()], np.float32)
             out.append(Detection(np.array([x1, y1, x2, y2], np.float32), pts, score))
         return sort_largest_first(out)
+
+    def detect_image(self, image, reread) -> list[Detection]:
+        """HOG decides what a face is, as in face_recognition, without scanning 12 MP with it:
+        HOG scans the reduced image for large faces, YuNet proposes the smaller ones, and HOG
+        confirms each proposal on a crop read at the resolution that face needs."""
+        if self._proposer is None:
+            return super().detect_image(image, reread)
+        rgb = image.rgb
+        factor = min(1.0, PROPOSAL_SIDE / max(rgb.shape[:2]))
+        small = rgb if factor >= 1.0 else cv2.resize(
+            rgb, (round(rgb.shape[1] * factor), round(rgb.shape[0] * factor)), interpolation=cv2.INTER_AREA)
+        to_original = 1.0 / (factor * image.scale)
+        found = [d.scaled(to_original) for d in self.detect(small, upsample=0)]
+        proposals = [p.scaled(to_original) for p in self._proposer.detect(small)]
+        proposals = [p for p in proposals if not any(_centre_inside(p.box, f.box) for f in found)]
+        if proposals:
+            source = reread(max(HOG_FACE / max(p.short_edge, 1.0) for p in proposals))
+            for proposal in proposals:
+                det = self._confirm(source, proposal)
+                if det is not None and not any(_centre_inside(det.box, f.box) for f in found):
+                    found.append(det)
+        return sort_largest_first(found)
+
+    def _confirm(self, source, proposal: Detection) -> Detection | None:
+        """HOG (upsample 0) on a crop around `proposal`, scaled so the face is HOG_FACE wide."""
+        box = proposal.box * source.scale
+        side = float(max(box[2] - box[0], box[3] - box[1]))
+        height, width = source.rgb.shape[:2]
+        x0, y0 = max(0, int(box[0] - side * 0.6)), max(0, int(box[1] - side * 0.6))
+        x1, y1 = min(width, int(box[2] + side * 0.6) + 1), min(height, int(box[3] + side * 0.6) + 1)
+        zoom = HOG_FACE / max(side, 1.0)
+        crop = source.rgb[y0:y1, x0:x1]
+        if abs(zoom - 1.0) > 0.02:
+            crop = cv2.resize(crop, (max(1, round(crop.shape[1] * zoom)), max(1, round(crop.shape[0] * zoom))),
+                              interpolation=cv2.INTER_AREA if zoom < 1 else cv2.INTER_CUBIC)
+        else:
+            zoom = 1.0
+        crop = np.ascontiguousarray(crop)
+        centre = ((box[:2] + box[2:]) / 2 - (x0, y0)) * zoom
+        hits = [d for d in self.detect(crop, upsample=0) if _centre_inside(np.r_[centre, centre], d.box, 0.0)]
+        if not hits:
+            return None
+        best = min(hits, key=lambda d: float(np.sum(((d.box[:2] + d.box[2:]) / 2 - centre) ** 2)))
+        back = 1.0 / (zoom * source.scale)
+        offset = np.array([x0, y0], np.float32) / source.scale
+        return Detection(best.box * back + np.tile(offset, 2), best.landmarks * back + offset, best.score)
 
     def _shape_from_landmarks(self, detection: Detection):
         dlib = self._dlib
@@ -125,3 +184,8 @@ class DlibEngine(FaceEngine):
         batch = [np.ascontiguousarray(c, dtype=np.uint8) for c in chips]
         vectors = self._net.compute_face_descriptor(batch)
         return l2_normalise(np.array([np.asarray(v) for v in vectors], np.float32))
+
+
+def _centre_inside(box: np.ndarray, other: np.ndarray, margin: float = 0.0) -> bool:
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    return bool(other[0] - margin <= cx <= other[2] + margin and other[1] - margin <= cy <= other[3] + margin)
