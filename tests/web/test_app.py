@@ -341,3 +341,15 @@ def test_decisions_made_in_the_ui_survive_extend_and_recluster(client, small_cat
     assert job.status == "done", job.message
     check("after re-cluster")
     assert "done" in client.get("/settings").text
+
+
+def test_names_are_escaped_and_pages_carry_security_headers(client, small_catalog):
+    pid = small_catalog["sharon"]
+    post(client, f"/person/{pid}/rename", {"name": '<script>alert("x")</script>'})
+    for url in ("/", f"/person/{pid}"):
+        response = client.get(url)
+        assert "<script>alert" not in response.text and "&lt;script&gt;alert" in response.text
+        assert "script-src" not in response.headers["content-security-policy"]   # default-src 'self' covers it
+        assert "default-src 'self'" in response.headers["content-security-policy"]
+        assert response.headers["x-frame-options"] == "DENY"
+    assert db_rows(small_catalog["db"], "SELECT name FROM people WHERE id = ?", (pid,)) == [('<script>alert("x")</script>',)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,15 @@ def page(browser):
     context.close()
 
 
+def wait_until(page, expression: str, timeout: float = 120) -> None:
+    """Poll a JS expression from outside the page: the app's Content-Security-Policy forbids the
+    in-page eval that Playwright's wait_for_function uses."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"timed out waiting for {expression}"
+        time.sleep(0.05)
+
+
 def one(db: Path, sql: str, params=()):
     conn = sqlite3.connect(db)
     try:
@@ -50,14 +60,14 @@ def test_review_edits_are_stored_and_survive_a_restart(page, small_catalog, tmp_
     with ServerThread(db) as server:
         page.goto(server.url + "/")
         assert page.locator("#people .card").count() == 5
-        page.wait_for_function(ALL_IMAGES_LOADED)
+        wait_until(page, ALL_IMAGES_LOADED)
         page.screenshot(path=str(tmp_path / "people-grid.png"), full_page=True)
 
         # remove the intruder from Ariel Sharon
         page.click(f'[data-person-id="{s["sharon"]}"] a.label')
         page.wait_for_url(f"**/person/{s['sharon']}")
         assert page.locator("#faces .card").count() == PER_IDENTITY + 1
-        page.wait_for_function(ALL_IMAGES_LOADED)
+        wait_until(page, ALL_IMAGES_LOADED)
         page.screenshot(path=str(tmp_path / "person-page.png"), full_page=True)
         assert page.locator("#remove").is_disabled()
         page.check(f'[data-face-id="{s["intruder"]}"] input[type=checkbox]')
@@ -174,7 +184,7 @@ def test_edits_then_export_from_the_page(page, small_catalog, tmp_path):
         page.fill("#export-form input[name=out]", str(out))
         page.click("#run-export")
         page.wait_for_selector("#job progress")
-        page.wait_for_function("document.getElementById('job').dataset.status !== 'running'", timeout=300_000)
+        page.wait_for_selector('#job[data-status="done"], #job[data-status="failed"]', timeout=300_000)
         assert page.inner_text("#job-status") == "done", page.inner_text("#job-message")
         page.screenshot(path=str(tmp_path / "export.png"))
         page.reload()
@@ -203,7 +213,7 @@ def test_find_by_uploaded_photo(page, small_catalog, tmp_path):
         page.wait_for_selector(".photo .box")
         page.click('.photo .box[data-face="0"]')
         page.wait_for_selector("#ranked-people")
-        page.wait_for_function(ALL_IMAGES_LOADED)
+        wait_until(page, ALL_IMAGES_LOADED)
         page.screenshot(path=str(tmp_path / "find.png"), full_page=True)
         best = page.locator("#ranked-people li a").first.get_attribute("href")
         assert best == f"/person/{small_catalog['powell']}"
