@@ -22,8 +22,7 @@ from facesets.scan import DecodeError, read_image
 
 ProgressHook = Callable[[str, int, int | None], None]  # (phase, advance, total)
 
-DECODE_LONG_SIDE = 2000   # big photos are decoded reduced (JPEG DCT draft) ...
-MIN_FACE_DECODED = 100    # ... but never so far that a face's short edge drops below this
+MIN_FACE_DECODED = 100  # photos are decoded reduced (JPEG DCT draft) while their smallest face keeps this short edge
 
 
 def enrich(catalog: Catalog, progress: ProgressHook | None = None, batch: int = 64,
@@ -110,11 +109,9 @@ def _decode(faces: list):
     """The photo at a resolution that keeps every face of it at least MIN_FACE_DECODED px."""
     first = faces[0]
     long_side = max(first["width"] or 0, first["height"] or 0)
-    reduce_to = None
-    if long_side > DECODE_LONG_SIDE:
-        smallest = max(1.0, min(float(f["short_edge"]) for f in faces))
-        reduce_to = max(DECODE_LONG_SIDE, math.ceil(long_side * MIN_FACE_DECODED / smallest))
-        reduce_to = None if reduce_to >= long_side else reduce_to
+    smallest = max(1.0, min(float(f["short_edge"]) for f in faces))
+    reduce_to = math.ceil(long_side * MIN_FACE_DECODED / smallest)
+    reduce_to = reduce_to if 0 < reduce_to < long_side else None
     try:
         return read_image(first["path"], reduce_to=reduce_to)
     except DecodeError:
