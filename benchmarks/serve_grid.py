@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -60,7 +61,7 @@ def main() -> None:
             t0 = time.perf_counter()
             body = urllib.request.urlopen(url, timeout=60).read()
             html.append((time.perf_counter() - t0) * 1000)
-        result = {"people": args.people, "faces": args.people * args.faces, "build_s": round(build_s, 1),
+        result = {"cores": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 2), "people": args.people, "faces": args.people * args.faces, "build_s": round(build_s, 1),
                   "html_ms": round(statistics.median(html), 1), "html_bytes": len(body)}
         result.update(_browser(url))
         server.should_exit = True
