@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -35,6 +36,8 @@ from _embedbench import (  # noqa: E402
 
 DET_SIZE = 640
 VARIANTS = ("a", "b", "c_dlib", "c_insightface", "d_dlib", "d_insightface")
+EXTRA = {"d_insightface_reduced": "insightface, chips cut from the DCT-reduced decode (no re-read)",
+         "d_dlib_reduced": "dlib, chips cut from the DCT-reduced decode (no re-read)"}
 
 
 def models_dir() -> Path:
@@ -62,6 +65,7 @@ def run_a(paths: list[Path]) -> dict:
     net = dlib.face_recognition_model_v1(frm.face_recognition_model_location())
     faces = {}
     start = time.perf_counter()
+    cpu0 = cpu_seconds()
     for path in paths:
         with Image.open(path) as im:
             rgb = np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
@@ -71,7 +75,7 @@ def run_a(paths: list[Path]) -> dict:
             vector = np.asarray(net.compute_face_descriptor(rgb, landmarks, 1), np.float32)
             found.append(([rect.left(), rect.top(), rect.right() + 1, rect.bottom() + 1], vector))
         faces[path.name] = found
-    return {"seconds": time.perf_counter() - start, "faces": faces}
+    return {"seconds": time.perf_counter() - start, "cpu_seconds": cpu_seconds() - cpu0, "faces": faces}
 
 
 def _insight_models(threads: int | None = None):
@@ -98,6 +102,7 @@ def run_b(paths: list[Path]) -> dict:
     det, rec = _insight_models()
     faces = {}
     start = time.perf_counter()
+    cpu0 = cpu_seconds()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         for path in paths:
@@ -109,7 +114,7 @@ def run_b(paths: list[Path]) -> dict:
                 vector = np.asarray(rec.get_feat(chip), np.float32).ravel()
                 found.append((box[:4].tolist(), vector))
             faces[path.name] = found
-    return {"seconds": time.perf_counter() - start, "faces": faces}
+    return {"seconds": time.perf_counter() - start, "cpu_seconds": cpu_seconds() - cpu0, "faces": faces}
 
 
 def _best_rate(fn, sizes, items_of) -> tuple[float, int]:
@@ -181,7 +186,7 @@ def run_c_insightface(paths: list[Path]) -> dict:
             "providers": engine.providers}
 
 
-def run_d(paths: list[Path], engine_name: str, workers: int | None) -> dict:
+def run_d(paths: list[Path], engine_name: str, workers: int | None, reduced: bool = False) -> dict:
     from facesets.catalog import Catalog, from_blob
     from facesets.embed import EmbedOptions, embed
     from facesets.engines import EngineOptions, load_engine
@@ -196,9 +201,11 @@ def run_d(paths: list[Path], engine_name: str, workers: int | None) -> dict:
             os.symlink(p, folder / p.name)
         with Catalog.open(Path(tmp) / "c.db", create=True) as catalog:
             start = time.perf_counter()
-            result = embed(catalog, [folder], engine=engine, options=EmbedOptions(workers=workers),
+            cpu0 = cpu_seconds()
+            result = embed(catalog, [folder], engine=engine, options=EmbedOptions(workers=workers, chip_upsample=1e9 if reduced else 1.0),
                            notice=lambda *_: None)
             seconds = time.perf_counter() - start
+            cpu = cpu_seconds() - cpu0
             rows = catalog.conn.execute(
                 "SELECT files.path, x1, y1, x2, y2, embedding FROM faces JOIN files ON files.id = faces.file_id"
             ).fetchall()
@@ -206,7 +213,12 @@ def run_d(paths: list[Path], engine_name: str, workers: int | None) -> dict:
     for row in rows:
         faces.setdefault(Path(row["path"]).name, []).append(
             ([row["x1"], row["y1"], row["x2"], row["y2"]], from_blob(row["embedding"])))
-    return {"seconds": seconds, "faces": faces, "errors": result.errors}
+    return {"seconds": seconds, "cpu_seconds": cpu, "faces": faces, "errors": result.errors}
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def child(variant: str, photos: Path, count: int, out: Path, workers: int | None) -> None:
@@ -220,7 +232,7 @@ def child(variant: str, photos: Path, count: int, out: Path, workers: int | None
     elif variant == "c_insightface":
         res = run_c_insightface(paths)
     else:
-        res = run_d(paths, variant.split("_", 1)[1], workers)
+        res = run_d(paths, variant.split("_")[1], workers, reduced=variant.endswith("_reduced"))
     res["peak_rss_mb"] = peak_rss_mb()
     res["images"] = len(paths)
     if "faces" in res:
@@ -234,7 +246,8 @@ def summary(res: dict) -> dict:
     n = sum(len(v) for v in res["faces"].values())
     return {"images_per_s": round(res["images"] / res["seconds"], 3),
             "faces_per_s": round(n / res["seconds"], 3), "faces": n,
-            "seconds": round(res["seconds"], 1), "peak_rss_mb": res["peak_rss_mb"]}
+            "seconds": round(res["seconds"], 1), "cpu_seconds": round(res.get("cpu_seconds", 0.0), 1),
+            "peak_rss_mb": res["peak_rss_mb"]}
 
 
 def faces_of(res: dict) -> dict:
@@ -252,7 +265,8 @@ def main(argv=None) -> int:
     ap.add_argument("--photos", help="an existing folder of photos (default: generated)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=None, help="decode threads for (d)")
-    ap.add_argument("--only", default=",".join(VARIANTS), help="comma-separated subset of " + ",".join(VARIANTS))
+    ap.add_argument("--only", default=",".join(VARIANTS),
+                    help="comma-separated subset of " + ",".join(VARIANTS + tuple(EXTRA)))
     ap.add_argument("--reuse", default="", help="comma-separated variants whose last result on this "
                     "set is reused from the cache (e.g. a,b while tuning (d))")
     ap.add_argument("--child", help=argparse.SUPPRESS)
@@ -289,32 +303,34 @@ def report_figures(results: dict, photos: Path, count: int) -> dict:
     truth = {k: v for k, v in truth_faces(photos).items() if k in {p.name for p in photo_paths(photos)[:count]}}
     report: dict = {"photos": count, "truth_faces": sum(len(v) for v in truth.values())}
     rows = {}
-    for key in ("a", "b", "d_dlib", "d_insightface"):
+    for key in ("a", "b", "d_dlib", "d_insightface", *EXTRA):
         if key in results:
             rows[key] = summary(results[key])
             rows[key]["truth_recall"] = round(truth_recall(truth, faces_of(results[key])), 3)
     for key, row in rows.items():
-        print(f"{key:14s} {row['images_per_s']:7.3f} images/s {row['faces_per_s']:7.3f} faces/s "
+        print(f"{key:22s} {row['images_per_s']:7.3f} images/s {row['faces_per_s']:7.3f} faces/s "
               f"{row['faces']:4d} faces (truth recall {row['truth_recall']:.3f}) "
-              f"{row['seconds']:7.1f} s  peak RSS {row['peak_rss_mb']:.0f} MB")
+              f"{row['seconds']:7.1f} s ({row['cpu_seconds']:.0f} CPU s)  peak RSS {row['peak_rss_mb']:.0f} MB")
     recalls, cosines = [], []
-    for engine, ref in (("dlib", "a"), ("insightface", "b")):
-        d = f"d_{engine}"
-        if d not in rows:
-            continue
-        fig = report.setdefault(engine, {})
+    for d in [k for k in rows if k.startswith("d_")]:
+        engine = d.split("_")[1]
+        ref = "a" if engine == "dlib" else "b"
+        primary = d == f"d_{engine}"
+        fig = report.setdefault(engine if primary else d, {})
         fig["d"] = rows[d]
         if ref in rows:
             fig[ref] = rows[ref]
             total, found, cos = match(faces_of(results[ref]), faces_of(results[d]))
             fig["ratio"] = round(rows[d]["images_per_s"] / rows[ref]["images_per_s"], 2)
+            fig["cpu_ratio"] = round(rows[ref]["cpu_seconds"] / max(rows[d]["cpu_seconds"], 1e-9), 2)
             fig["face_recall"] = round(found / total, 4) if total else 1.0
             fig["min_cosine"] = round(min(cos), 4) if cos else None
             fig["median_cosine"] = round(float(np.median(cos)), 4) if cos else None
-            recalls.append(fig["face_recall"])
-            cosines += cos
-            print(f"{engine}: d/{ref} = {fig['ratio']:.2f}x, (d) finds {found}/{total} of ({ref})'s faces, "
-                  f"cosine min {fig['min_cosine']} median {fig['median_cosine']}")
+            if primary:
+                recalls.append(fig["face_recall"])
+                cosines += cos
+            print(f"{d}: d/{ref} = {fig['ratio']:.2f}x (CPU time {fig['cpu_ratio']:.2f}x), (d) finds "
+                  f"{found}/{total} of ({ref})'s faces, cosine min {fig['min_cosine']} median {fig['median_cosine']}")
         c = results.get(f"c_{engine}")
         if c:
             fpi = rows[d]["faces"] / count
@@ -322,7 +338,7 @@ def report_figures(results: dict, photos: Path, count: int) -> dict:
             fig["ceiling_share"] = round(rows[d]["images_per_s"] / fig["ceiling_images_per_s"], 3)
             fig["ceiling_detail"] = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in c.items()
                                      if k != "faces"}
-            print(f"{engine}: model-only ceiling {fig['ceiling_images_per_s']:.3f} images/s at "
+            print(f"{d}: model-only ceiling {fig['ceiling_images_per_s']:.3f} images/s at "
                   f"{fpi:.2f} faces/image (det {c['det_seconds_per_image'] * 1000:.0f} ms/image, "
                   f"rec {c['rec_faces_per_s']:.1f} faces/s at batch {c['best_batch']}); "
                   f"d/ceiling = {fig['ceiling_share']:.2f}")
@@ -334,6 +350,7 @@ def report_figures(results: dict, photos: Path, count: int) -> dict:
         "min_cosine": round(min(cosines), 4) if cosines else None,
         "peak_rss_mb": max((r["peak_rss_mb"] for k, r in rows.items() if k.startswith("d_")), default=None),
         "cpu_count": len(os.sched_getaffinity(0)),
+        "load_average_1m": round(os.getloadavg()[0], 2),
     })
     return report
 

@@ -30,6 +30,7 @@ class EmbedOptions:
     batch_files: int = 16        # files per transaction
     workers: int | None = None   # decode/detect threads (default: cores)
     reduced_decode: bool = True  # JPEGs decoded at the detector's size (DCT), re-read for small faces
+    chip_upsample: float = 1.0   # a small face is re-read unless its chip upsamples it at most this much
     min_face: int = 20           # faces with a shorter box edge (original px) are ignored
 
 
@@ -187,7 +188,7 @@ def _find_faces(engine: FaceEngine, image, options: EmbedOptions, path=None) -> 
         # Chips are cut where the smallest face has at least the pixels it has in a chip
         # (original pixels at most), so small faces keep every pixel the camera recorded.
         face_px = getattr(engine, "face_px", engine.chip_size)
-        aligned = source.at(max(face_px / max(f["short_edge"], 1.0) for f in faces))
+        aligned = source.at(max(face_px / options.chip_upsample / max(f["short_edge"], 1.0) for f in faces))
         for face in faces:
             face["chip"] = engine.align(aligned.rgb, face.pop("det").scaled(aligned.scale))
             face["sharpness"] = sharpness(face["chip"])
