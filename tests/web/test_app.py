@@ -222,6 +222,8 @@ def test_grid_pages_through_5000_people(tmp_path):
     db = tmp_path / "big.db"
     with Catalog.open(db) as cat:
         add_synthetic_people(cat, 5000, faces_per_person=2)
+        with cat.transaction() as conn:
+            conn.execute("UPDATE people SET status = 'thin' WHERE id <= 7")
     with TestClient(create_app(db)) as c:
         first = c.get("/").text
         assert '<span class="count" id="total">5000 people</span>' in first
@@ -231,6 +233,7 @@ def test_grid_pages_through_5000_people(tmp_path):
         named = c.get("/?named=yes&sort=name").text
         assert "500 people" in named and named.index("Synthetic 00000") < named.index("Synthetic 00010")
         assert "1 people" in c.get("/?q=Synthetic 04990").text
+        assert ">7 people<" in c.get("/?status=thin").text
         assert c.get("/person/4321").status_code == 200
         assert c.get("/thumb/1").headers["content-type"].startswith("image/svg")  # photo absent: placeholder
 
