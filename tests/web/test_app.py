@@ -356,3 +356,19 @@ def test_names_are_escaped_and_pages_carry_security_headers(client, small_catalo
         assert "default-src 'self'" in response.headers["content-security-policy"]
         assert response.headers["x-frame-options"] == "DENY"
     assert db_rows(small_catalog["db"], "SELECT name FROM people WHERE id = ?", (pid,)) == [('<script>alert("x")</script>',)]
+
+
+def test_an_empty_catalog_renders_every_page(tmp_path):
+    db = tmp_path / "empty.db"
+    Catalog.open(db).close()
+    app = create_app(db)
+    with TestClient(app) as c:
+        for url in ("/", "/unsorted", "/find", "/export", "/settings"):
+            assert c.get(url).status_code == 200, url
+        assert "No people yet" in c.get("/").text
+        assert c.get("/person/1").status_code == 404
+        assert c.get("/find/q/nope").status_code == 200  # expired search: back to the find page
+        photo = sorted((FACES / "lfw158" / "Colin_Powell").glob("*.jpg"))[0]
+        answer = c.post("/find", data={"token": app.state.web.token},
+                        files={"photo": (photo.name, photo.read_bytes(), "image/jpeg")})
+        assert "no embeddings yet" in answer.text
