@@ -19,6 +19,7 @@ class Profile:
     merge_distance: float        # refine: centroid merge of over-split clusters
     outlier_distance: float      # refine: drop faces this far from their cluster centroid
     match_distance: float        # extend / candidates: join a person within this centroid distance
+    cluster_context: float = 0.3 # weight of neighbour-set overlap blended into the distance
     cluster_merge: float = 0.0   # default clustering: join clusters whose centroids are this close (0: off)
     min_faces: int = 15
     min_short: float = 90.0      # face short edge, original pixels
@@ -51,7 +52,7 @@ BUFFALO_L = Profile(
 # calibrated by benchmarks/cluster_quality.py.
 DLIB = Profile(
     name="dlib/resnet_v1",
-    cluster_distance=0.075, refine_initial=0.075, merge_distance=0.06, outlier_distance=0.08,
+    cluster_distance=0.0725, refine_initial=0.0725, merge_distance=0.06, outlier_distance=0.08,
     match_distance=0.08, min_det=0.0, export_outlier=0.07,
     # dlib's HOG boxes are tight (eyebrows to lip): on LFW their short edge is ~0.6 of an
     # SCRFD box on the same face, so the size gates scale by 0.6.

@@ -14,7 +14,7 @@ class ClusterParams:
     distance: float            # identity cut (cosine distance, average linkage)
     merge_distance: float      # join over-split clusters whose centroids are this close
     k: int = 30                # neighbours per face in the kNN graph
-    context: float = 0.1       # weight of neighbour-set overlap blended into the distance
+    context: float = 0.3       # weight of neighbour-set overlap blended into the distance
     # refine
     refine_initial: float = 0.55
     refine_merge: float = 0.40
@@ -29,6 +29,7 @@ class ClusterParams:
     @classmethod
     def from_profile(cls, profile: Profile, overrides: dict | None = None) -> "ClusterParams":
         params = cls(distance=profile.cluster_distance, merge_distance=profile.cluster_merge,
+                     context=profile.cluster_context,
                      refine_initial=profile.refine_initial, refine_merge=profile.merge_distance,
                      outlier_distance=profile.outlier_distance, min_faces=profile.min_faces,
                      min_short=profile.min_short, min_blur=profile.min_blur, min_det=profile.min_det,

@@ -1,0 +1,53 @@
+"""`run`: the whole pipeline in one call, incremental when repeated on the same OUT.
+
+embed -> cluster (first time) or extend (later: new faces fold into existing people, nobody
+renumbered) -> refine (first time: refine's clustering and gates; later: gates only) ->
+enrich -> export into OUT/facesets/. The catalog lives at OUT/library.db unless given.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .catalog import Catalog
+from .engines import EngineOptions
+
+CATALOG_NAME = "library.db"
+EXPORT_DIR = "facesets"
+
+
+def run(sources, out: str | os.PathLike, catalog: Catalog | None = None,
+        engine_options: EngineOptions | None = None, targets=("roop", "folders"), export_options: dict | None = None,
+        progress=None, notice=print) -> dict:
+    """Run every stage; returns each stage's stats. Re-running resumes or extends."""
+    from .cluster import cluster, extend, refine
+    from .embed import embed
+    from .enrich import enrich
+    from .export import export
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    own = catalog is None
+    catalog = catalog or Catalog.open(out / CATALOG_NAME)
+    try:
+        report: dict = {}
+        result = embed(catalog, sources, engine_options=engine_options, progress=progress, notice=notice)
+        report["embed"] = {"files": result.files_scanned, "faces": result.faces, "errors": result.errors,
+                           "no_face": result.no_face}
+        if result.interrupted:
+            raise KeyboardInterrupt
+        first = catalog.last_run("cluster") is None or catalog.conn.execute(
+            "SELECT COUNT(*) FROM people").fetchone()[0] == 0
+        if first:
+            report["cluster"] = cluster(catalog, progress=progress)
+        else:
+            report["extend"] = extend(catalog, progress=progress)
+        report["refine"] = refine(catalog, progress=progress, recluster=first)
+        report["enrich"] = enrich(catalog, progress=progress, notice=notice)
+        report["export"] = export(catalog, out / EXPORT_DIR, targets=targets, progress=progress,
+                                  engine_options=engine_options if engine_options and engine_options.engine != "auto"
+                                  else None, **(export_options or {}))
+        return report
+    finally:
+        if own:
+            catalog.close()

@@ -1,0 +1,164 @@
+"""Clustering stages on real dlib embeddings: extend keeps numbers, refine is pure,
+cannot-link holds, user decisions survive a re-cluster, trees are written from the catalog."""
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import FACES, PHOTOS, lfw_identity, run_cli
+from facesets import Catalog
+from facesets import people
+from facesets.cluster import cluster, extend, refine
+from facesets.cluster.algorithms import GraphAverageLinkage, AverageLinkage
+from facesets.cluster.metrics import bcubed, pairwise
+
+
+def _main_faces(cat: Catalog) -> dict[int, str]:
+    """face id -> identity for the largest face of each photo (LFW bystanders left out)."""
+    rows = cat.conn.execute("SELECT faces.id, files.path FROM faces JOIN files ON files.id = faces.file_id "
+                            "WHERE faces.face_index = 0").fetchall()
+    return {r[0]: lfw_identity(r[1]) for r in rows}
+
+
+def test_metrics_on_known_cases():
+    truth = ["a", "a", "b", "b"]
+    assert bcubed(truth, [0, 0, 1, 1])["f"] == 1.0
+    merged = bcubed(truth, [0, 0, 0, 0])
+    assert merged["recall"] == 1.0 and merged["precision"] == 0.5
+    assert pairwise(truth, [0, 1, 2, 3])["recall"] == 0.0
+
+
+def test_graph_linkage_equals_exact_average_linkage_without_context():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(12, 64))
+    X = np.repeat(centres, 15, axis=0) + rng.normal(scale=0.35, size=(180, 64))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    exact = AverageLinkage(distance=0.3).fit(X).labels_
+    graph = GraphAverageLinkage(distance=0.3, context=0.0, k=40).fit(X).labels_
+    assert bcubed(exact, graph)["f"] == pytest.approx(1.0)
+
+
+def test_refine_facesets_are_pure(lfw158_catalog, tmp_path):
+    with Catalog.open(lfw158_catalog) as cat:
+        stats = refine(cat, out=tmp_path / "refined", link="symlink")
+        identity = _main_faces(cat)
+        rows = cat.conn.execute("SELECT faces.id, faces.person_id FROM faces JOIN people ON people.id = "
+                                "faces.person_id WHERE people.faceset = 1 AND faces.gate IS NULL").fetchall()
+    by_person: dict[int, list[str]] = {}
+    for face_id, person in rows:
+        by_person.setdefault(person, []).append(identity.get(face_id, f"bystander:{face_id}"))
+    assert stats["facesets"] >= 40
+    purities = [Counter(v).most_common(1)[0][1] / len(v) for v in by_person.values()]
+    assert min(purities) >= 0.99, sorted(purities)[:5]
+    manifest = json.loads((tmp_path / "refined" / "refine_manifest.json").read_text())
+    assert len(manifest["people"]) == stats["facesets"]
+    assert all(entry["folder"].startswith("faceset_") for entry in manifest["people"])
+
+
+def _split_identities(tmp_path: Path, n: int = 14) -> tuple[Path, Path]:
+    """First half of each identity's photos in one folder, the rest in another."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    identities = sorted(d for d in (FACES / "lfw158").iterdir() if len(list(d.iterdir())) >= 16)[:n]
+    for person in identities:
+        photos = sorted(person.iterdir())
+        half = len(photos) // 2
+        for target, chunk in ((first, photos[:half]), (second, photos[half:])):
+            (target / person.name).mkdir(parents=True, exist_ok=True)
+            for photo in chunk:
+                shutil.copy2(photo, target / person.name / photo.name)
+    return first, second
+
+
+@pytest.mark.slow
+def test_extend_keeps_numbers_and_places_new_faces(tmp_path):
+    first, second = _split_identities(tmp_path)
+    db = tmp_path / "lib.db"
+    run_cli("embed", first, "--catalog", db, "--engine", "dlib", "-q")
+    run_cli("cluster", tmp_path / "tree", "--catalog", db, "--link", "hardlink", "-q")
+    with Catalog.open(db) as cat:
+        before = dict(cat.conn.execute("SELECT id, person_id FROM faces WHERE person_id IS NOT NULL"))
+        identity = _main_faces(cat)
+        owner = {}  # identity -> its person (majority)
+        for face_id, person in before.items():
+            owner.setdefault(identity.get(face_id), Counter())[person] += 1
+        owner = {k: v.most_common(1)[0][0] for k, v in owner.items() if k}
+        highest = cat.conn.execute("SELECT MAX(id) FROM people").fetchone()[0]
+    run_cli("embed", second, "--catalog", db, "--engine", "dlib", "-q")
+    result = run_cli("extend", "--catalog", db, "-q")
+    assert "joined" in result.stdout
+    with Catalog.open(db) as cat:
+        after = dict(cat.conn.execute("SELECT id, person_id FROM faces"))
+        identity = _main_faces(cat)
+        new_people = [r[0] for r in cat.conn.execute("SELECT id FROM people WHERE id > ?", (highest,))]
+    assert all(after[f] == p for f, p in before.items()), "an existing face changed person"
+    added = [f for f in after if f not in before and f in identity and identity[f] in owner]
+    landed = sum(after[f] == owner[identity[f]] for f in added)
+    assert len(added) >= 80
+    assert landed / len(added) >= 0.95, (landed, len(added))
+    assert all(p > highest for p in new_people)
+    # the tree written by `cluster` was updated in place: new photos are in their person folder
+    manifest = json.loads((tmp_path / "tree" / "manifest.json").read_text())
+    assert manifest["provenance"]["command"] == "extend"
+    assert sum(len(p["files"]) for p in manifest["people"]) > len({f for f in before})
+
+
+def test_same_photo_faces_never_share_a_person(tmp_path):
+    db = tmp_path / "groups.db"
+    sources = [FACES / "face_recognition_examples" / "knn_examples" / "test",
+               FACES / "face_recognition_examples" / "group_and_misc", PHOTOS / "t1.jpg"]
+    run_cli("embed", *sources, "--catalog", db, "--engine", "dlib", "-q")
+    # a very loose cut would put everyone together were it not for cannot-link
+    run_cli("cluster", "--catalog", db, "-q", "-p", "distance=0.6", "-p", "merge_distance=0.3")
+    with Catalog.open(db) as cat:
+        rows = cat.conn.execute("SELECT file_id, person_id FROM faces WHERE person_id IS NOT NULL").fetchall()
+        multi = cat.conn.execute("SELECT COUNT(*) FROM files WHERE n_faces >= 2").fetchone()[0]
+    assert multi >= 3
+    pairs = Counter((f, p) for f, p in rows)
+    assert max(pairs.values()) == 1, [k for k, v in pairs.items() if v > 1]
+    per_photo = Counter(f for f, _ in rows)
+    assert max(per_photo.values()) >= 2  # faces of one photo were clustered, into different people
+
+
+def test_recluster_keeps_user_decisions(lfw158_catalog, tmp_path):
+    with Catalog.open(lfw158_catalog) as cat:
+        cluster(cat)
+        person = cat.conn.execute("SELECT person_id FROM faces WHERE person_id IS NOT NULL GROUP BY person_id "
+                                  "ORDER BY COUNT(*) DESC LIMIT 1").fetchone()[0]
+        faces = [r[0] for r in cat.conn.execute("SELECT id FROM faces WHERE person_id = ? ORDER BY id", (person,))]
+        with cat.transaction() as conn:
+            people.rename_person(conn, person, "Chosen Name")
+            people.remove_faces(conn, faces[:1], person)
+            other = people.split_faces(conn, faces[1:3])
+        numbers = dict(cat.conn.execute("SELECT id, person_id FROM faces WHERE person_id IS NOT NULL"))
+        cluster(cat, params={"distance": 0.07})
+        assert cat.conn.execute("SELECT name FROM people WHERE id = ?", (person,)).fetchone()[0] == "Chosen Name"
+        assert cat.conn.execute("SELECT person_id FROM faces WHERE id = ?", (faces[0],)).fetchone()[0] != person
+        assert {r[0] for r in cat.conn.execute("SELECT person_id FROM faces WHERE id IN (?, ?)",
+                                               tuple(faces[1:3]))} == {other}
+        after = dict(cat.conn.execute("SELECT id, person_id FROM faces WHERE person_id IS NOT NULL"))
+        same = sum(after.get(f) == p for f, p in numbers.items())
+        assert same / len(numbers) >= 0.95  # a near-identical re-cluster keeps people's numbers
+
+
+def test_cluster_tree_and_bad_input(lfw158_catalog, tmp_path):
+    out = tmp_path / "people"
+    run_cli("cluster", out, "--catalog", lfw158_catalog, "-q", "--link", "symlink")
+    manifest = json.loads((out / "manifest.json").read_text())
+    folders = {p["folder"] for p in manifest["people"]}
+    assert {d.name for d in out.iterdir() if d.name.startswith("person_")} == folders
+    assert (out / "_singletons").is_dir()
+    names_first = sorted(p.name for p in out.rglob("*.jpg"))
+    run_cli("cluster", out, "--catalog", lfw158_catalog, "-q", "--link", "symlink")
+    assert sorted(p.name for p in out.rglob("*.jpg")) == names_first  # stable names across runs
+    (tmp_path / "foreign").mkdir()
+    (tmp_path / "foreign" / "mine.txt").write_text("user file")
+    refused = run_cli("cluster", tmp_path / "foreign", "--catalog", lfw158_catalog, "-q", check=False)
+    assert refused.returncode != 0 and "did not write" in refused.stderr
+    assert (tmp_path / "foreign" / "mine.txt").read_text() == "user file"
+    missing = run_cli("cluster", "--catalog", tmp_path / "none.db", check=False)
+    assert missing.returncode != 0 and "no catalog" in missing.stderr
