@@ -147,9 +147,15 @@ def crop_png(path: str, box, size: int = 256, pad: float = 0.5) -> bytes:
 
 
 def fabricate_export(catalog_path: Path, out: Path) -> Path:
-    """OUT/<label>/0.png… best first + manifest.json, <label>_top30.fsz, <label>_all.fsz,
-    OUT/manifest.json, recorded in the exports table (what facesets.export writes)."""
+    """The tree facesets.export writes (same names and manifest keys): OUT/<folder>/0.png…
+    best first + manifest.json, <folder>_top30.fsz, <folder>_all.fsz, single/<folder>.png,
+    photos/<folder>/, OUT/manifest.json, the ownership mark; recorded in the exports table.
+    Crops are cut from the catalog's boxes here so the tests do not depend on export's gates."""
+    from facesets.cluster.tree import OWN_MARK, folder_name
+    from facesets.outputs import stable_name
+
     out.mkdir(parents=True, exist_ok=True)
+    (out / OWN_MARK).write_text("written by facesets; safe to delete with the folder\n")
     listing = []
     with Catalog.open(catalog_path) as cat:
         people = cat.conn.execute("SELECT * FROM people WHERE faceset = 1 AND merged_into IS NULL ORDER BY id").fetchall()
@@ -157,7 +163,7 @@ def fabricate_export(catalog_path: Path, out: Path) -> Path:
             faces = cat.conn.execute(
                 "SELECT faces.*, files.path FROM faces JOIN files ON files.id = faces.file_id WHERE person_id = ? "
                 "ORDER BY faces.det_score * faces.short_edge DESC, faces.id", (person["id"],)).fetchall()
-            name = label(person)
+            name = folder_name(person, "faceset")
             folder = out / name
             folder.mkdir()
             entries, pngs = [], []
@@ -165,17 +171,30 @@ def fabricate_export(catalog_path: Path, out: Path) -> Path:
                 data = crop_png(face["path"], (face["x1"], face["y1"], face["x2"], face["y2"]))
                 (folder / f"{index}.png").write_bytes(data)
                 pngs.append(data)
-                entries.append({"face_id": face["id"], "file": f"{index}.png", "source": face["path"],
+                entries.append({"rank": index, "face_id": face["id"], "file": f"{index}.png", "source": face["path"],
                                 "box": [face["x1"], face["y1"], face["x2"], face["y2"]], "det_score": face["det_score"],
                                 "quality": face["quality"]})
-            (folder / "manifest.json").write_bytes(tree.json_bytes({"label": name, "person_id": person["id"], "faces": entries}))
+                photo = out / "photos" / name / stable_name(face["path"])
+                photo.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(face["path"], photo)
+            (folder / "manifest.json").write_bytes(tree.json_bytes(
+                {"person": person["id"], "name": person["name"], "folder": name, "faces": entries}))
             (out / f"{name}_all.fsz").write_bytes(tree.fsz_bytes(pngs))
             (out / f"{name}_top30.fsz").write_bytes(tree.fsz_bytes(pngs[:30]))
-            listing.append({"label": name, "person_id": person["id"], "faces": len(entries)})
-        (out / "manifest.json").write_bytes(tree.json_bytes({"facesets": listing, "provenance": {"tool": "test"}}))
+            (out / "single").mkdir(exist_ok=True)
+            (out / "single" / f"{name}.png").write_bytes(pngs[0])
+            listing.append({"person": person["id"], "name": person["name"], "folder": name, "faces": len(entries)})
+        (out / "manifest.json").write_bytes(tree.json_bytes({"facesets": listing, "provenance": {"tool": "test"},
+                                                             "masked": [], "merged": [], "thin": []}))
         with cat.transaction() as conn:
             conn.execute("INSERT INTO exports(out, targets, params) VALUES (?, ?, ?)", (str(out), '["roop"]', "{}"))
     return out
+
+
+def folder_of(person_id: int, name: str | None = None) -> str:
+    from facesets.cluster.tree import folder_name
+
+    return folder_name({"id": person_id, "name": name}, "faceset")
 
 
 def tree_hashes(root: Path) -> dict[str, str]:

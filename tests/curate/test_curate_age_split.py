@@ -6,7 +6,7 @@ import pytest
 
 import json
 
-from curatehelp import FRAGMENT, OLD, YOUNG, _eras, catalog_dump, eras, identity, tree_hashes  # noqa: F401
+from curatehelp import FRAGMENT, OLD, YOUNG, _eras, catalog_dump, eras, folder_of, identity, tree_hashes  # noqa: F401
 from conftest import run_cli
 
 from facesets.catalog import Catalog
@@ -52,15 +52,16 @@ def test_age_split_two_eras_fragment_standalone_and_undo(eras):
         for child, action in zip(children, made):
             assert {r[0] for r in cat.conn.execute("SELECT id FROM faces WHERE person_id = ?", (child["id"],))} \
                 == set(action["faces"])
-    for action in full:
-        folder = eras.out / action["name"]
+    for action, child in zip(full, [c for c in children if c["status"] == "active"]):
+        folder = eras.out / action["folder"]     # <faceset>_<era>: the parent's folder + the era
+        assert action["folder"] == f"{folder_of(parent, 'Bush')}_{action['era'].replace('–', '-')}"
         manifest = json.loads((folder / "manifest.json").read_text())
-        assert manifest["era"] == action["era"] and manifest["parent_id"] == parent
+        assert manifest["era"] == action["era"] and manifest["parent_id"] == parent and manifest["person"] == child["id"]
         assert len(list(folder.glob("*.png"))) == len(manifest["faces"]) > 0
-        assert (eras.out / f"{action['name']}_all.fsz").is_file()
-    assert (eras.out / "_thin" / fragment[0]["name"] / "manifest.json").is_file()
+        assert (eras.out / f"{action['folder']}_all.fsz").is_file()
+    assert (eras.out / "_thin" / fragment[0]["folder"] / "manifest.json").is_file()
     top = json.loads((eras.out / "manifest.json").read_text())
-    assert [t["faceset"] for t in top["thin"]] == [fragment[0]["name"]]
+    assert [t["faceset"] for t in top["thin"]] == [fragment[0]["folder"]]
 
     run_cli("undo", "--catalog", eras.catalog)
     assert tree_hashes(eras.out) == tree_before
@@ -94,9 +95,10 @@ def test_age_extend_slots_new_faces_into_existing_eras(eras):
         era = cat.conn.execute("SELECT id, name FROM people WHERE parent_id = ? AND era = ?", (parent, "1995–1997")).fetchone()
         assert {r[0] for r in cat.conn.execute("SELECT person_id FROM faces WHERE id IN (%s)" % ",".join(map(str, new)))} \
             == {era["id"]}
-    manifest = json.loads((eras.out / era["name"] / "manifest.json").read_text())
+    folder = next(a["folder"] for a in plan["actions"] if a["person"] == era["id"])
+    manifest = json.loads((eras.out / folder / "manifest.json").read_text())
     assert set(new) <= {f["face_id"] for f in manifest["faces"]}
-    assert len(list((eras.out / era["name"]).glob("*.png"))) == len(manifest["faces"])
+    assert len(list((eras.out / folder).glob("*.png"))) == len(manifest["faces"])
     run_cli("undo", "--catalog", eras.catalog)
     assert tree_hashes(eras.out) == tree_before
     assert catalog_dump(eras.catalog) == catalog_before

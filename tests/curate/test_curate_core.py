@@ -6,7 +6,7 @@ import pytest
 
 import json
 
-from curatehelp import DLIB_CUTS, SPLIT, _library, catalog_dump, library, tree_hashes  # noqa: F401
+from curatehelp import DLIB_CUTS, SPLIT, _library, catalog_dump, folder_of, library, tree_hashes  # noqa: F401
 from conftest import run_cli
 
 from facesets.catalog import Catalog
@@ -35,8 +35,11 @@ def test_consolidate_merges_split_identity_only_and_undo_restores(library):
         assert tuple(row) == (merges[0]["into"], "merged")
         assert cat.conn.execute("SELECT COUNT(*) FROM faces WHERE person_id = ?", (secondary,)).fetchone()[0] == 0
     manifest = json.loads((library.out / "manifest.json").read_text())
-    assert [m["faceset"] for m in manifest["merged"]] == [f"person_{secondary:03d}"]
-    assert (library.out / "_merged" / f"person_{secondary:03d}" / "manifest.json").is_file()
+    assert [m["faceset"] for m in manifest["merged"]] == [folder_of(secondary)]
+    assert (library.out / "_merged" / folder_of(secondary) / "manifest.json").is_file()
+    assert (library.out / "_merged" / "single" / f"{folder_of(secondary)}.png").is_file()
+    assert (library.out / "_merged" / "photos" / folder_of(secondary)).is_dir()
+    assert not list(library.out.glob(f"{folder_of(secondary)}*"))
     assert manifest["curation"][-1]["command"] == "consolidate"
     assert tree_hashes(library.out) != tree_before
 

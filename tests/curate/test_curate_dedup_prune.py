@@ -11,7 +11,7 @@ import shutil
 import numpy as np
 from PIL import Image
 
-from curatehelp import _library, catalog_dump, library, tree_hashes  # noqa: F401
+from curatehelp import _library, catalog_dump, folder_of, library, tree_hashes  # noqa: F401
 from conftest import run_cli
 
 from facesets.catalog import Catalog
@@ -52,7 +52,7 @@ def test_dedup_finds_planted_pairs_and_no_false_pair(library):
 def _plant_crop_problems(library) -> dict:
     """A two-face PNG inside a faceset, and one person's crop copied into another person's faceset."""
     facesets = {f.label: f for f in load_facesets(library.out)}
-    blair, rumsfeld = (f"person_{library.people[n][0]:03d}" for n in ("Tony_Blair", "Donald_Rumsfeld"))
+    blair, rumsfeld = (folder_of(library.people[n][0]) for n in ("Tony_Blair", "Donald_Rumsfeld"))
     a, b = facesets[blair].folder / "1.png", facesets[blair].folder / "2.png"
     with Image.open(a) as left, Image.open(b) as right:
         pair = Image.new("RGB", (512, 256))

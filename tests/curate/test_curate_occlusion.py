@@ -45,7 +45,7 @@ def test_logit_scale_sharpens_softmax():
 def test_occlusion_quarantines_and_undo_restores(library, tiny_clip):
     tree_before, catalog_before = tree_hashes(library.out), catalog_dump(library.catalog)
     none = library.plan("occlusion", *tiny_clip, "--threshold", "1.01", "--quiet", name="none")
-    assert none["actions"] == [] and none["summary"]["crops"] == sum(1 for _ in library.out.glob("*/*.png"))
+    assert none["actions"] == [] and none["summary"]["crops"] == sum(1 for _ in library.out.glob("faceset_*/*.png"))
     assert abs(none["summary"]["logit_scale"] - 1 / 0.07) < 1e-3     # open_clip's initial temperature
     for group in none["groups"]:
         for score in group["scores"]:
@@ -53,12 +53,12 @@ def test_occlusion_quarantines_and_undo_restores(library, tiny_clip):
 
     plan = library.plan("occlusion", *tiny_clip, "--threshold", "0.0", "--quiet")
     quarantined = sorted(a["faceset"] for a in plan["actions"] if a["type"] == "quarantine_faceset")
-    assert quarantined == sorted(p.name for p in library.out.iterdir() if p.is_dir())
+    assert quarantined == sorted(p.name for p in library.out.glob("faceset_*") if p.is_dir())
     run_cli("occlusion", "apply", "--plan", library.plan_path("occlusion"))
     manifest = json.loads((library.out / "manifest.json").read_text())
     assert sorted(m["faceset"] for m in manifest["masked"]) == quarantined
-    assert sorted(p.name for p in (library.out / "_masked").iterdir() if p.is_dir()) == quarantined
-    assert not list(library.out.glob("*.fsz"))
+    assert sorted(p.name for p in (library.out / "_masked").glob("faceset_*") if p.is_dir()) == quarantined
+    assert not list(library.out.glob("*.fsz")) and not list(library.out.glob("single/*.png"))
     with Catalog.open(library.catalog) as cat:
         assert {r[0] for r in cat.conn.execute("SELECT status FROM people")} == {"masked"}
     run_cli("undo", "--catalog", library.catalog)

@@ -138,6 +138,8 @@ def analyze(catalog: Catalog, root, person: str, recover: float, tighten: float,
         s["median_date"] = dates[len(dates) // 2] if dates else "9999"
         s["era"] = era_label([years[m] for m in s["members"] if years[m] is not None])
     sets.sort(key=lambda s: (s["median_date"], -len(s["members"])))
+    exported = tree.faceset_of(root, pid, catalog)
+    parent_folder = exported.label if exported else parent["label"]
     used: dict[str, int] = {}
     actions, groups = [], []
     for s in sets:
@@ -147,9 +149,10 @@ def analyze(catalog: Catalog, root, person: str, recover: float, tighten: float,
             era = f"{era}_v{used[era]}"
         faces = sorted((int(kept_ids[m]) for m in s["members"]), key=lambda f: (-rows[f]["composite"], f))
         name = tree.safe_label(f"{parent['label']}_{era.replace(DASH, '-')}")
+        folder = tree.safe_label(f"{parent_folder}_{era.replace(DASH, '-')}")
         thin = len(faces) < min_era
         actions.append({"type": "create_era", "parent": pid, "parent_label": parent["label"], "era": era,
-                        "name": name, "faces": faces, "thin": thin, "anchor": s["anchor"]})
+                        "name": name, "folder": folder, "faces": faces, "thin": thin, "anchor": s["anchor"]})
         groups.append({"kind": "era", "era": era, "name": name, "thin": thin, "anchor": s["anchor"],
                        "faces": faces, "median_date": s["median_date"], "why": s.get("why"),
                        "title": f"{name}: {len(faces)} faces, {'anchor' if s['anchor'] else 'fragment'}"
@@ -177,7 +180,7 @@ def write_era_sets(journal: tree.TreeJournal, facesets: dict, eras: list[dict]) 
     thin_entries = []
     for action in eras:
         base = "_thin" if action["thin"] else ""
-        folder = f"{base}/{action['name']}" if base else action["name"]
+        folder = f"{base}/{action['folder']}" if base else action["folder"]
         present = [crops[f] for f in action["faces"] if f in crops]
         journal.make_dir(folder)
         entries, pngs = [], []
@@ -185,13 +188,14 @@ def write_era_sets(journal: tree.TreeJournal, facesets: dict, eras: list[dict]) 
             journal.copy(f"{faceset.label}/{crop.file}", f"{folder}/{index}.png")
             entries.append({**crop.entry, "file": f"{index}.png", "rank": index, "from": f"{faceset.label}/{crop.file}"})
             pngs.append(tree.inside(journal.root, f"{folder}/{index}.png"))
-        manifest = {"label": action["name"], "parent_id": action["parent"], "parent": action["parent_label"],
+        manifest = {"person": action.get("person"), "name": action["name"], "folder": action["folder"],
+                    "parent_id": action["parent"], "parent": action["parent_label"],
                     "era": action["era"], "faces": entries, "faces_in_era": len(action["faces"]),
                     "faces_without_crop": len(action["faces"]) - len(present)}
         journal.write(f"{folder}/manifest.json", tree.json_bytes(manifest))
-        tree.rebuild_bundles(journal, action["name"], pngs, parent=base or ".")
+        tree.rebuild_bundles(journal, action["folder"], pngs, parent=base or ".")
         if action["thin"]:
-            thin_entries.append({"faceset": action["name"], "moved_to": folder, "era": action["era"],
+            thin_entries.append({"faceset": action["folder"], "moved_to": folder, "person_id": action.get("person"), "era": action["era"],
                                  "parent": action["parent_label"], "faces": len(action["faces"]),
                                  "reason": "era set under the minimum size", "operation": journal.operation_id})
     return thin_entries
@@ -241,8 +245,9 @@ def extend(catalog: Catalog, root, person: str, tighten: float, attach: float, m
     for era, faces in sorted(joined.items()):
         faces.sort(key=lambda f: (-rows[f]["composite"], f))
         info = eras[era]
+        faceset = tree.faceset_of(root, era, catalog)
         actions.append({"type": "extend_era", "person": era, "name": person_label(info), "era": info["era"],
-                        "thin": info["status"] == "thin", "faces": faces})
+                        "folder": faceset.label if faceset else None, "faces": faces})
         groups.append({"kind": "era", "era": info["era"], "name": person_label(info), "faces": faces,
                        "title": f"{person_label(info)}: +{len(faces)} faces",
                        "items": [{"image": rows[f]["path"], "caption": f"face {f} {rows[f]['taken_at'] or 'undated'}"}
@@ -260,11 +265,13 @@ def extend_era_sets(journal: tree.TreeJournal, facesets: dict, actions: list[dic
 
     crops = {c.face_id: (f, c) for f in sorted(facesets.values(), key=lambda f: f.label) for c in f.crops}
     for action in actions:
-        base = "" if (journal.root / action["name"]).is_dir() else "_thin"
-        folder = f"{base}/{action['name']}" if base else action["name"]
+        folder = action.get("folder")
+        if not folder:
+            continue   # the era was never exported: the catalog change is all there is
         path = tree.inside(journal.root, folder)
         if not (path / "manifest.json").is_file():
             raise tree.TreeError(f"era set {action['name']} is not in the export tree")
+        base, label = (folder.split("/", 1) if "/" in folder else ("", folder))
         manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
         entries = list(manifest.get("faces", []))
         taken = {p.name for p in path.glob("*.png")}
@@ -282,4 +289,4 @@ def extend_era_sets(journal: tree.TreeJournal, facesets: dict, actions: list[dic
         manifest["faces_in_era"] = manifest.get("faces_in_era", 0) + len(action["faces"])
         journal.write(f"{folder}/manifest.json", tree.json_bytes(manifest))
         pngs = [path / tree.crop_file(e, i) for i, e in enumerate(entries)]
-        tree.rebuild_bundles(journal, action["name"], [p for p in pngs if p.is_file()], parent=base or ".")
+        tree.rebuild_bundles(journal, label, [p for p in pngs if p.is_file()], parent=base or ".")

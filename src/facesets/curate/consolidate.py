@@ -43,7 +43,7 @@ def analyze(catalog: Catalog, root, edge: float, confident: float) -> Proposal:
     tight, loose = sorted((edge, confident))
     people = candidates(catalog)
     ids, centroids = person_centroids(catalog, list(people), gated=True)
-    exported = {f.label: f for f in load_facesets(root, catalog)}
+    exported = {f.person_id: f for f in load_facesets(root, catalog)}
     groups, actions = [], []
     for members in complete_groups(centroids, loose):
         member_ids = [int(ids[m]) for m in members]
@@ -56,11 +56,12 @@ def analyze(catalog: Catalog, root, edge: float, confident: float) -> Proposal:
         actions.append({"type": "merge_people", "into": primary["id"], "sources": [p["id"] for p in secondaries],
                         "uncertain": uncertain})
         for person in secondaries:
-            if person["label"] in exported:
-                actions.append({"type": "quarantine_faceset", "faceset": person["label"], "to": "_merged",
+            if person["id"] in exported:
+                actions.append({"type": "quarantine_faceset", "faceset": exported[person["id"]].label, "to": "_merged",
                                 "list": "merged", "person_id": person["id"], "uncertain": uncertain,
                                 "reason": f"same identity as {primary['label']}",
-                                "manifest": {"into": primary["label"], "into_person_id": primary["id"]}})
+                                "manifest": {"into": exported[primary["id"]].label if primary["id"] in exported
+                                             else primary["label"], "into_person_id": primary["id"]}})
         groups.append({
             "kind": "merge", "confident": confident_group, "diameter": round(diameter, 4),
             "primary": primary["id"], "members": member_ids,
@@ -76,7 +77,7 @@ def analyze(catalog: Catalog, root, edge: float, confident: float) -> Proposal:
 
 
 def _item(catalog: Catalog, exported: dict, person: dict, primary: bool) -> dict:
-    faceset = exported.get(person["label"])
+    faceset = exported.get(person["id"])
     image = str(faceset.folder / faceset.crops[0].file) if faceset and faceset.crops else None
     if image is None:
         row = catalog.conn.execute("SELECT files.path FROM faces JOIN files ON files.id = faces.file_id "

@@ -105,28 +105,34 @@ def apply(catalog: Catalog, plan: int | str | os.PathLike | dict, include_uncert
     op_id = plan["operation_id"]
     actions = [a for a in plan["actions"] if not a.get("uncertain") or include_uncertain]
     root = Path(plan["export_root"]) if plan.get("export_root") else None
-    needs_tree = any(a["type"] in TREE_ACTIONS for a in actions)
+    needs_tree = any(a["type"] in TREE_REQUIRED for a in actions)
     if needs_tree and (root is None or not root.is_dir()):
         raise CurationError(f"export tree {root} not found; export first or pass --export-root")
     _check_fresh(root, actions)
     catalog.acquire_writer_lock(f"curate apply {plan['command']}")
     journal = tree.TreeJournal(root, op_id) if root is not None and root.is_dir() else None
-    catalog_before = _snapshot(catalog, actions)
-    created: list[int] = []
     try:
-        if journal is not None:
-            _apply_tree(catalog, journal, actions, plan)
+        # catalog first (era people get their numbers, which their folders' manifests carry),
+        # then the tree; a failure in the tree reverts both
+        before = _snapshot(catalog, actions)
         with catalog.transaction() as conn:
             created = _apply_catalog(conn, actions)
-            record = {"tree": journal.steps if journal else [], "catalog": {**catalog_before, "created_people": created},
+        before["created_people"] = created
+        try:
+            if journal is not None:
+                _apply_tree(catalog, journal, actions, plan)
+            record = {"tree": journal.steps if journal else [], "catalog": before,
                       "root": str(root) if root else None, "actions": len(actions)}
-            conn.execute("UPDATE operations SET status = 'applied', journal = ?, "
-                         "applied_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?",
-                         (json.dumps(record, sort_keys=True, default=str), op_id))
-    except BaseException:
-        if journal is not None:
-            tree.undo_steps(root, journal.steps)
-        raise
+            with catalog.transaction() as conn:
+                conn.execute("UPDATE operations SET status = 'applied', journal = ?, "
+                             "applied_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?",
+                             (json.dumps(record, sort_keys=True, default=str), op_id))
+        except BaseException:
+            if journal is not None:
+                tree.undo_steps(root, journal.steps)
+            with catalog.transaction() as conn:
+                _restore_catalog(conn, before)
+            raise
     finally:
         catalog.release_writer_lock()
     return {"operation_id": op_id, "command": plan["command"], "actions": len(actions),
@@ -135,7 +141,7 @@ def apply(catalog: Catalog, plan: int | str | os.PathLike | dict, include_uncert
             "created_people": created}
 
 
-TREE_ACTIONS = {"drop_crop", "quarantine_faceset", "create_era", "extend_era"}
+TREE_REQUIRED = {"drop_crop", "quarantine_faceset"}   # era sets are written only where a tree exists
 
 
 def _check_fresh(root: Path | None, actions: list[dict]) -> None:
@@ -158,11 +164,13 @@ def _apply_tree(catalog: Catalog, journal: tree.TreeJournal, actions: list[dict]
         if action["type"] == "drop_crop" and action["faceset"] not in quarantined:
             if journal.move(f"{action['faceset']}/{action['file']}", action.get("to", "_dropped")):
                 dropped.setdefault(action["faceset"], set()).add(action["file"])
+    counts = {}
     for label, files in sorted(dropped.items()):
         faceset = facesets.get(label)
         if faceset is not None:
             keep = [c for c in faceset.crops if c.file not in files]
             tree.rewrite_faceset(journal, faceset, keep, {"curated_by": plan["command"]})
+            counts[label] = len(keep)
     for label, action in sorted(quarantined.items()):
         moved = tree.quarantine_faceset(journal, label, action["to"])
         entry = {"faceset": label, "moved_to": moved, "reason": action.get("reason"),
@@ -178,7 +186,7 @@ def _apply_tree(catalog: Catalog, journal: tree.TreeJournal, actions: list[dict]
         extend_era_sets(journal, facesets, extended)
     if journal.steps or any(lists.values()) or actions:
         tree.update_top_manifest(journal, lists, {**plan["provenance"], "operation": journal.operation_id,
-                                                  "applied_at": now(), "summary": plan.get("summary", {})})
+                                                  "applied_at": now(), "summary": plan.get("summary", {})}, counts)
 
 
 def _touched(actions: list[dict]) -> tuple[set[int], set[int]]:
@@ -229,6 +237,7 @@ def _apply_catalog(conn, actions: list[dict]) -> list[int]:
             conn.execute("UPDATE people SET status = ?, faceset = ? WHERE id = ?",
                          ("thin" if action.get("thin") else "active", 0 if action.get("thin") else 1, person))
             assign_faces(conn, action["faces"], person, CURATE)
+            action["person"] = person
             created.append(person)
         elif action["type"] == "extend_era":
             assign_faces(conn, action["faces"], action["person"], CURATE)
@@ -236,6 +245,20 @@ def _apply_catalog(conn, actions: list[dict]) -> list[int]:
 
 
 # -- undo --------------------------------------------------------------------------------
+
+def _restore_catalog(conn, before: dict) -> None:
+    """Put back the rows a snapshot saved; people apply created go (their numbers stay used)."""
+    for face in before["faces_before"]:
+        conn.execute(f"UPDATE faces SET {', '.join(f'{c} = ?' for c in FACE_COLUMNS)} WHERE id = ?",
+                     (*(face[c] for c in FACE_COLUMNS), face["id"]))
+    for person in before["people_before"]:
+        columns = [c for c in person if c != "id"]
+        conn.execute(f"UPDATE people SET {', '.join(f'{c} = ?' for c in columns)} WHERE id = ?",
+                     (*(person[c] for c in columns), person["id"]))
+    for person in before.get("created_people", []):
+        conn.execute("UPDATE faces SET person_id = NULL WHERE person_id = ?", (person,))
+        conn.execute("DELETE FROM people WHERE id = ?", (person,))
+
 
 def undo(catalog: Catalog) -> dict:
     """Revert the last applied plan exactly: files moved back, catalog rows restored."""
@@ -249,18 +272,8 @@ def undo(catalog: Catalog) -> dict:
         if record.get("root") and record["tree"]:
             tree.check_undo(Path(record["root"]), record["tree"])
             tree.undo_steps(Path(record["root"]), record["tree"])
-        before = record["catalog"]
         with catalog.transaction() as conn:
-            for face in before["faces_before"]:
-                conn.execute(f"UPDATE faces SET {', '.join(f'{c} = ?' for c in FACE_COLUMNS)} WHERE id = ?",
-                             (*(face[c] for c in FACE_COLUMNS), face["id"]))
-            for person in before["people_before"]:
-                columns = [c for c in person if c != "id"]
-                conn.execute(f"UPDATE people SET {', '.join(f'{c} = ?' for c in columns)} WHERE id = ?",
-                             (*(person[c] for c in columns), person["id"]))
-            for person in before.get("created_people", []):
-                conn.execute("UPDATE faces SET person_id = NULL WHERE person_id = ?", (person,))
-                conn.execute("DELETE FROM people WHERE id = ?", (person,))
+            _restore_catalog(conn, record["catalog"])
             conn.execute("UPDATE operations SET status = 'undone', "
                          "undone_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?", (row["id"],))
     finally:

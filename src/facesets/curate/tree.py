@@ -65,29 +65,49 @@ def crop_file(entry: dict, index: int) -> str:
     return f"{entry.get('rank', index)}.png"
 
 
-def load_facesets(root: Path | None, catalog=None) -> list[Faceset]:
+def _person_of(manifest: dict, folder: str, labels: dict) -> int | None:
+    person = manifest.get("person_id", manifest.get("person"))
+    if isinstance(person, dict):
+        person = person.get("id")
+    if person is None:
+        person = labels.get(folder)
+    return int(person) if person is not None else None
+
+
+def load_facesets(root: Path | None, catalog=None, under: str = "") -> list[Faceset]:
     """Every faceset folder under `root` (one with a manifest.json; quarantines skipped)."""
-    if root is None or not root.is_dir():
+    base = root / under if root is not None and under else root
+    if base is None or not base.is_dir():
         return []
     labels = {}
     if catalog is not None:
         from facesets.people import label
-        labels = {label(r): r["id"] for r in catalog.conn.execute(
-            "SELECT * FROM people WHERE merged_into IS NULL")}
+        for row in catalog.conn.execute("SELECT * FROM people"):
+            labels[label(row)] = row["id"]
+            labels[f"faceset_{row['id']:03d}" + (f"_{safe_component(row['name'])}" if row["name"] else "")] = row["id"]
     found = []
-    for folder in sorted(root.iterdir()):
+    for folder in sorted(base.iterdir()):
         if not folder.is_dir() or folder.name.startswith(("_", ".")) or not (folder / "manifest.json").is_file():
             continue
         manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-        person = manifest.get("person_id", labels.get(folder.name))
-        faceset = Faceset(folder.name, folder, int(person) if person is not None else None, manifest=manifest)
+        name = f"{under}/{folder.name}" if under else folder.name
+        faceset = Faceset(name, folder, _person_of(manifest, folder.name, labels), manifest=manifest)
         for index, entry in enumerate(manifest.get("faces", [])):
-            name = crop_file(entry, index)
-            if (folder / name).is_file():
+            file = crop_file(entry, index)
+            if (folder / file).is_file():
                 face = entry.get("face_id")
-                faceset.crops.append(Crop(name, int(face) if face is not None else None, entry))
+                faceset.crops.append(Crop(file, int(face) if face is not None else None, entry))
         found.append(faceset)
     return found
+
+
+def faceset_of(root: Path | None, person_id: int, catalog=None) -> Faceset | None:
+    """A person's faceset in the tree: at the top level, else among the thin sets."""
+    for under in ("", "_thin"):
+        for faceset in load_facesets(root, catalog, under):
+            if faceset.person_id == person_id:
+                return faceset
+    return None
 
 
 def unique_target(target: Path) -> Path:
@@ -225,6 +245,13 @@ def rewrite_faceset(journal: TreeJournal, faceset: Faceset, keep: list[Crop], ex
     manifest.update(extra or {})
     journal.write(f"{faceset.label}/manifest.json", json_bytes(manifest))
     rebuild_bundles(journal, faceset.label, [faceset.folder / c.file for c in keep])
+    single = f"single/{faceset.label}.png"
+    if (journal.root / single).is_file():   # the one best crop: the best that is left
+        best = (faceset.folder / keep[0].file).read_bytes() if keep else None
+        if best is None:
+            journal.move(single, "_dropped")
+        elif best != (journal.root / single).read_bytes():
+            journal.write(single, best)
 
 
 def rebuild_bundles(journal: TreeJournal, label: str, pngs: list[Path], parent: str = "") -> None:
@@ -239,24 +266,36 @@ def rebuild_bundles(journal: TreeJournal, label: str, pngs: list[Path], parent: 
         journal.write(str(base / name), fsz_bytes(chosen))
 
 
-def bundle_names(root: Path, label: str) -> list[str]:
-    """The bundles of a faceset that exist in the tree (`<label>_*.fsz` at the top level)."""
-    return sorted(p.name for p in root.glob(f"{label}_*.fsz")
-                  if p.name in (f"{label}_all.fsz",) or p.name.startswith(f"{label}_top"))
+def faceset_outputs(root: Path, label: str) -> list[str]:
+    """Everything export wrote for one faceset: its folder, bundles, single image, photos folder."""
+    found = [label] if (root / label).exists() else []
+    found += sorted(p.name for p in root.glob(f"{label}_*.fsz")
+                    if p.name == f"{label}_all.fsz" or p.name.startswith(f"{label}_top"))
+    for extra in (f"single/{label}.png", f"photos/{label}"):
+        if (root / extra).exists():
+            found.append(extra)
+    return found
 
 
 def quarantine_faceset(journal: TreeJournal, label: str, quarantine: str) -> str | None:
-    """Move a faceset folder and its bundles under a quarantine folder."""
-    moved = journal.move(label, quarantine)
-    for name in bundle_names(journal.root, label):
-        journal.move(name, quarantine)
+    """Move a faceset's folder, bundles, single image and photos under a quarantine folder."""
+    moved = None
+    for rel in faceset_outputs(journal.root, label):
+        target = journal.move(rel, quarantine)
+        moved = moved or target
     return moved
 
 
-def update_top_manifest(journal: TreeJournal, lists: dict[str, list], provenance: dict) -> None:
-    """The top-level manifest gains masked[], merged[], thin[] entries and this run's provenance."""
+def update_top_manifest(journal: TreeJournal, lists: dict[str, list], provenance: dict,
+                        counts: dict[str, int] | None = None) -> None:
+    """The top-level manifest gains masked[], merged[], thin[] entries and this run's provenance;
+    facesets whose crops changed get their new count."""
     path = inside(journal.root, "manifest.json")
     manifest = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    for entry in manifest.get("facesets", []) if counts else []:
+        key = entry.get("folder", entry.get("label"))
+        if key in counts:
+            entry["faces"] = counts[key]
     for key in ("masked", "merged", "thin"):
         manifest.setdefault(key, [])
         manifest[key] = manifest[key] + list(lists.get(key, []))
