@@ -282,7 +282,10 @@ def test_cli_serve_binds_loopback_and_prints_the_url(small_catalog):
         assert match, line
         with urllib.request.urlopen(match.group(0), timeout=30) as response:
             assert response.status == 200 and b"people" in response.read()
-        assert int(match.group(1)) > 0
+        conn = http.client.HTTPConnection("127.0.0.1", int(match.group(1)), timeout=30)
+        conn.request("GET", "/", headers={"Host": "rebound.example"})
+        assert conn.getresponse().status == 400      # DNS rebinding: foreign Host refused
+        conn.close()
     finally:
         stderr = _stop(proc)
     assert "warning" not in stderr and "database is locked" not in stderr

@@ -43,7 +43,9 @@ def serve(
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{bound}/"
-    allowed = ["127.0.0.1", "localhost", "[::1]", "::1"] if host in LOOPBACK else None
+    # DNS-rebinding guard: a page on another site cannot reach us through a name that resolves
+    # to 127.0.0.1 (Starlette cannot parse an IPv6 Host header, so ::1 goes without it)
+    allowed = ["127.0.0.1", "localhost"] if host in ("127.0.0.1", "localhost") else None
     web_app = create_app(catalog, allowed_hosts=allowed)
     out.print(f"facesets serve: {url}  (catalog {Path(catalog).resolve()}; Ctrl+C to stop)",
               highlight=False, soft_wrap=True)
