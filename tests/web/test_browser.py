@@ -96,6 +96,10 @@ def test_review_edits_are_stored_and_survive_a_restart(page, small_catalog, tmp_
 
         # split two faces of Gerhard Schroeder into a new, named person
         page.goto(f"{server.url}/person/{s['schroeder']}")
+        page.click('[data-select="all"]')
+        assert page.inner_text("#selected-count") == str(page.locator("#faces .card").count())
+        page.click('[data-select="none"]')
+        assert page.inner_text("#selected-count") == "0" and page.locator("#split").is_disabled()
         cut = s["faces"]["Gerhard_Schroeder"][:2]
         for face in cut:
             page.check(f'[data-face-id="{face}"] input[type=checkbox]')

@@ -24,6 +24,13 @@
         update();
       });
     });
+    form.querySelectorAll("[data-select]").forEach(function (button) {
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        boxes.forEach(b => { b.checked = button.dataset.select === "all"; });
+        update();
+      });
+    });
     update();
   });
 
