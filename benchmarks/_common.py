@@ -32,22 +32,4 @@ def cached_catalog(name: str, sources: list[Path], engine: str = "dlib") -> Path
     return path
 
 
-def main_face_labels(catalog) -> tuple[list[int], list[str]]:
-    """(face ids, identity labels) for an LFW-style catalog: the face nearest the photo's centre
-    carries the folder's identity; any other face in the photo is an unknown bystander and gets
-    a label of its own."""
-    rows = catalog.conn.execute(
-        "SELECT faces.id, faces.file_id, files.path, files.width, files.height, "
-        "(faces.x1 + faces.x2) / 2 AS cx, (faces.y1 + faces.y2) / 2 AS cy "
-        "FROM faces JOIN files ON files.id = faces.file_id ORDER BY faces.id").fetchall()
-    best: dict[int, tuple[float, int]] = {}
-    for r in rows:
-        off = (r["cx"] - r["width"] / 2) ** 2 + (r["cy"] - r["height"] / 2) ** 2
-        if r["file_id"] not in best or off < best[r["file_id"]][0]:
-            best[r["file_id"]] = (off, r["id"])
-    main = {face_id for _, face_id in best.values()}
-    ids, labels = [], []
-    for r in rows:
-        ids.append(r["id"])
-        labels.append(Path(r["path"]).parent.name if r["id"] in main else f"bystander:{r['id']}")
-    return ids, labels
+from facesets.cluster.labels import LFW_LABEL_FIXES, main_face_labels  # noqa: E402,F401

@@ -52,8 +52,8 @@ BUFFALO_L = Profile(
 # calibrated by benchmarks/cluster_quality.py.
 DLIB = Profile(
     name="dlib/resnet_v1",
-    cluster_distance=0.0725, refine_initial=0.0725, merge_distance=0.06, outlier_distance=0.08,
-    match_distance=0.08, min_det=0.0, export_outlier=0.07,
+    cluster_distance=0.0725, refine_initial=0.0725, merge_distance=0.03, outlier_distance=0.045,
+    match_distance=0.05, min_det=0.0, export_outlier=0.04,
     # dlib's HOG boxes are tight (eyebrows to lip): on LFW their short edge is ~0.6 of an
     # SCRFD box on the same face, so the size gates scale by 0.6.
     min_short=54.0, export_min_short=60.0,

@@ -59,31 +59,35 @@ def neighbour_jaccard(neighbours: np.ndarray) -> np.ndarray:
 
 
 def split_cannot_link(X: np.ndarray, labels: np.ndarray, groups) -> np.ndarray:
-    """Within every cluster, keep one face per photo (the closest to the centroid); the others
-    leave for a cluster of their own, to be re-attached by later stages if they fit elsewhere."""
-    if groups is None:
+    """Within every cluster, keep one face per photo (the closest to the centroid); the faces
+    pushed out form a cluster of their own (split again if they still share a photo), so the
+    second person of a group photo lands together rather than scattered into singletons."""
+    if groups is None or len(labels) == 0:
         return labels
     labels = labels.copy()
     groups = np.asarray(groups)
-    next_label = labels.max() + 1 if len(labels) else 0
-    order = np.argsort(labels, kind="stable")
-    bounds = np.flatnonzero(np.diff(labels[order])) + 1
-    for members in np.split(order, bounds):
-        if len(members) < 2 or labels[members[0]] < 0:
-            continue
-        g = groups[members]
-        if len(np.unique(g)) == len(g):
-            continue
-        centroid = _normalise(X[members].mean(axis=0, keepdims=True))[0]
-        closeness = X[members] @ centroid
-        seen = set()
-        for pos in np.argsort(-closeness):
-            if g[pos] in seen:
-                labels[members[pos]] = next_label
-                next_label += 1
-            else:
-                seen.add(g[pos])
-    return labels
+    while True:
+        next_label = labels.max() + 1
+        changed = False
+        order = np.argsort(labels, kind="stable")
+        bounds = np.flatnonzero(np.diff(labels[order])) + 1
+        for members in np.split(order, bounds):
+            if len(members) < 2 or labels[members[0]] < 0:
+                continue
+            g = groups[members]
+            if len(np.unique(g)) == len(g):
+                continue
+            centroid = _normalise(X[members].mean(axis=0, keepdims=True))[0]
+            seen = set()
+            for pos in np.argsort(-(X[members] @ centroid)):
+                if g[pos] in seen:
+                    labels[members[pos]] = next_label
+                else:
+                    seen.add(g[pos])
+            next_label += 1
+            changed = True
+        if not changed:
+            return labels
 
 
 def merge_centroids(X: np.ndarray, labels: np.ndarray, distance: float, groups=None,
@@ -102,7 +106,7 @@ def merge_centroids(X: np.ndarray, labels: np.ndarray, distance: float, groups=N
         return labels
     centroids = _normalise(sums[big])
     merged = GraphAverageLinkage(distance=distance, k=30, method="complete", merge_distance=None,
-                                 refine_rounds=0).fit(centroids).labels_
+                                 refine_rounds=0, context=0.0).fit(centroids).labels_
     mapping = {int(ids[b]): int(ids[big[np.flatnonzero(merged == merged[i])[0]]])
                for i, b in enumerate(big)}
     out = np.array([mapping.get(int(l), int(l)) for l in labels], np.int64)

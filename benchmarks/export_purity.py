@@ -1,0 +1,73 @@
+"""Purity and coverage of exported facesets on lfw158 (dlib engine, cached embeddings).
+
+Runs refine and export on a copy of the cached catalog, then checks every exported crop against
+its photo's identity (LFW folder): purity per faceset, identities with >= min_faces usable faces
+(passing the quality gates) that got a faceset, and crops in which the engine finds != 1 face.
+Last line: JSON {"min_purity", "mean_purity", "identity_coverage", "multi_face_crops"}.
+
+    python benchmarks/export_purity.py
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import FACES, cached_catalog  # noqa: E402
+
+from facesets import Catalog  # noqa: E402
+from facesets.cluster import cluster_params, refine  # noqa: E402
+from facesets.export import export, verification_engine  # noqa: E402
+
+
+def main() -> None:
+    source = cached_catalog("lfw158_dlib", [FACES / "lfw158"])
+    work = Path(tempfile.mkdtemp(prefix="facesets-purity-"))
+    db = work / "catalog.db"
+    shutil.copyfile(source, db)
+    started = time.perf_counter()
+    with Catalog.open(db) as catalog:
+        refined = refine(catalog)
+        stats = export(catalog, work / "out", targets=("roop",))
+        p = cluster_params(catalog)
+        usable = Counter()
+        for r in catalog.conn.execute(
+                "SELECT files.path FROM faces JOIN files ON files.id = faces.file_id WHERE faces.face_index = 0 "
+                "AND faces.short_edge >= ? AND COALESCE(faces.sharpness, 1e9) >= ? AND faces.det_score >= ?",
+                (p.min_short, p.min_blur, p.min_det)):
+            usable[Path(r[0]).parent.name] += 1
+        engine = verification_engine(catalog)
+    seconds = time.perf_counter() - started
+    manifest = json.loads((work / "out" / "manifest.json").read_text())
+    purities, covered, multi, crops = [], set(), 0, 0
+    for entry in manifest["facesets"]:
+        faces = json.loads((work / "out" / entry["folder"] / "manifest.json").read_text())["faces"]
+        identities = [Path(f["source"]).parent.name for f in faces]
+        top, count = Counter(identities).most_common(1)[0]
+        purities.append(count / len(identities))
+        covered.add(top)
+        for f in faces:
+            image = np.asarray(Image.open(work / "out" / entry["folder"] / f["file"]).convert("RGB"))
+            multi += len(engine.detect(image)) != 1
+            crops += 1
+    eligible = {name for name, n in usable.items() if n >= p.min_faces}
+    coverage = len(eligible & covered) / max(len(eligible), 1)
+    print(f"refine: {refined.get('facesets')} facesets; export: {stats}; {seconds:.0f} s")
+    print(f"facesets {len(purities)}, crops {crops}, min purity {min(purities):.4f}, mean purity "
+          f"{np.mean(purities):.4f}; identities with >= {p.min_faces} usable faces: {len(eligible)}, "
+          f"with a faceset: {len(eligible & covered)} ({coverage:.1%}); crops with != 1 face: {multi}")
+    shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps({"min_purity": round(min(purities), 4), "mean_purity": round(float(np.mean(purities)), 4),
+                      "identity_coverage": round(coverage, 4), "multi_face_crops": multi}))
+
+
+if __name__ == "__main__":
+    main()
