@@ -15,6 +15,7 @@ from scipy.spatial.distance import pdist
 
 from facesets.catalog import Catalog
 from facesets.curate.core import Proposal, priority_key
+from facesets.curate.near import groups_of, near_pairs
 from facesets.curate.tree import load_facesets
 from facesets.people import label, person_centroids
 
@@ -28,15 +29,21 @@ def candidates(catalog: Catalog) -> dict[int, dict]:
 
 
 def complete_groups(centroids: np.ndarray, cut: float) -> list[list[int]]:
-    """Index groups (>= 2 members) whose every pairwise cosine distance is <= cut."""
-    if len(centroids) < 2:
-        return []
-    distances = np.clip(pdist(centroids, "cosine"), 0, 2)
-    labels = fcluster(linkage(distances, method="complete"), t=cut, criterion="distance")
-    groups: dict[int, list[int]] = {}
-    for index, cluster in enumerate(labels):
-        groups.setdefault(int(cluster), []).append(index)
-    return [sorted(g) for g in groups.values() if len(g) > 1]
+    """Index groups (>= 2 members) whose every pairwise cosine distance is <= cut.
+
+    A complete-linkage group at `cut` is a clique of the graph of pairs within `cut`, so it lies
+    inside one connected component of that graph: linkage runs per component (found by range
+    search), never on an all-people distance matrix."""
+    groups: list[list[int]] = []
+    for component in groups_of(len(centroids), near_pairs(centroids, 1.0 - cut)):
+        sub = centroids[component]
+        distances = np.clip(pdist(sub, "cosine"), 0, 2)
+        labels = fcluster(linkage(distances, method="complete"), t=cut, criterion="distance")
+        found: dict[int, list[int]] = {}
+        for index, cluster in zip(component, labels):
+            found.setdefault(int(cluster), []).append(index)
+        groups += [sorted(g) for g in found.values() if len(g) > 1]
+    return sorted(groups)
 
 
 def analyze(catalog: Catalog, root, edge: float, confident: float) -> Proposal:
