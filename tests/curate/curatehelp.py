@@ -46,24 +46,33 @@ def set_exif_date(src: Path, dst: Path, date: str) -> None:
 
 
 def plant_duplicates(library: Path) -> dict:
-    """Planted pairs: a byte copy, a re-encoded JPEG, a slightly shifted crop (4 px)."""
+    """Planted pairs: byte copies, re-encoded JPEGs, slightly shifted crops (4-6 px)."""
     planted = library / "planted"
-    byte_src = library / "Tony_Blair" / "Tony_Blair_0001.jpg"
-    reenc_src = library / "Donald_Rumsfeld" / "Donald_Rumsfeld_0002.jpg"
-    shift_src = library / "Serena_Williams" / "Serena_Williams_0003.jpg"
-    for name in ("Tony_Blair", "Donald_Rumsfeld", "Serena_Williams"):
-        (planted / name).mkdir(parents=True, exist_ok=True)
-    byte_copy = planted / "Tony_Blair" / "copy_of_0001.jpg"
-    shutil.copyfile(byte_src, byte_copy)
-    reenc = planted / "Donald_Rumsfeld" / "reencoded_0002.jpg"
-    with Image.open(reenc_src) as image:
-        image.convert("RGB").save(reenc, "JPEG", quality=70)
-    shifted = planted / "Serena_Williams" / "shifted_0003.jpg"
-    with Image.open(shift_src) as image:
-        w, h = image.size
-        image.convert("RGB").crop((4, 4, w, h)).save(shifted, "JPEG", quality=92)
-    return {"bytes": [(str(byte_src), str(byte_copy))],
-            "visual": [(str(reenc_src), str(reenc)), (str(shift_src), str(shifted))]}
+    pairs: dict[str, list] = {"bytes": [], "visual": []}
+
+    def target(src: Path, name: str) -> Path:
+        (planted / src.parent.name).mkdir(parents=True, exist_ok=True)
+        return planted / src.parent.name / name
+
+    for who, n in (("Tony_Blair", 1), ("Venus_Williams", 4)):
+        src = library / who / f"{who}_{n:04d}.jpg"
+        dst = target(src, f"copy_of_{n:04d}.jpg")
+        shutil.copyfile(src, dst)
+        pairs["bytes"].append((str(src), str(dst)))
+    for who, n, quality in (("Donald_Rumsfeld", 2, 70), ("Venus_Williams", 7, 60)):
+        src = library / who / f"{who}_{n:04d}.jpg"
+        dst = target(src, f"reencoded_{n:04d}.jpg")
+        with Image.open(src) as image:
+            image.convert("RGB").save(dst, "JPEG", quality=quality)
+        pairs["visual"].append((str(src), str(dst)))
+    for who, n, shift in (("Serena_Williams", 3, 4), ("Colin_Powell", 5, 6)):
+        src = library / who / f"{who}_{n:04d}.jpg"
+        dst = target(src, f"shifted_{n:04d}.jpg")
+        with Image.open(src) as image:
+            w, h = image.size
+            image.convert("RGB").crop((shift, shift, w, h)).save(dst, "JPEG", quality=92)
+        pairs["visual"].append((str(src), str(dst)))
+    return pairs
 
 
 def _build(tmp_path_factory, name: str, populate) -> tuple[Path, Path, dict]:

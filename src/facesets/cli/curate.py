@@ -102,13 +102,17 @@ age_extend_app = _room("age-extend", "Slot a person's new faces into its existin
 @dedup_app.command("analyze")
 def dedup_analyze(catalog: Path = CatalogOpt, plan_out: Path = PlanOut, html: Optional[Path] = HtmlOpt,
                   export_root: Optional[Path] = RootOpt,
-                  similarity: Optional[float] = typer.Option(None, help="Near-duplicate cosine similarity (default: profile).")) -> None:
+                  similarity: Optional[float] = typer.Option(None, help="Near-duplicate cosine similarity (default: profile)."),
+                  relaxed: Optional[float] = typer.Option(None, help="Below --similarity down to this, pairs count when "
+                                                          "their pixels agree (default: 1 - 2 × (1 - similarity))."),
+                  pixels: float = typer.Option(0.9, help="Pixel correlation that confirms a relaxed pair.")) -> None:
     """Group byte-identical files and near-duplicate faces; plan to drop lesser copies from facesets."""
     from facesets.curate import dedup
 
     def run(cat, root, profile):
-        return dedup.analyze(cat, root, similarity or profile.near_duplicate_similarity)
-    _analyze(catalog, "dedup", {"similarity": similarity}, plan_out, html, export_root, run, need_tree=False)
+        return dedup.analyze(cat, root, similarity or profile.near_duplicate_similarity, relaxed, pixels)
+    _analyze(catalog, "dedup", {"similarity": similarity, "relaxed": relaxed, "pixels": pixels}, plan_out, html,
+             export_root, run, need_tree=False)
 
 
 @consolidate_app.command("analyze")

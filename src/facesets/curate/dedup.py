@@ -7,10 +7,15 @@ only drops the lesser members of a group from each exported faceset that holds m
 """
 from __future__ import annotations
 
+import numpy as np
+from PIL import Image
+
 from facesets.catalog import Catalog
 from facesets.curate.core import Proposal
 from facesets.curate.near import face_rows, groups_of, near_pairs
 from facesets.curate.tree import load_facesets, sha256_file
+
+PIXEL_CORRELATION = 0.9
 
 
 def byte_groups(catalog: Catalog) -> list[dict]:
@@ -25,25 +30,67 @@ def byte_groups(catalog: Catalog) -> list[dict]:
     return list(groups.values())
 
 
-def visual_groups(catalog: Catalog, similarity: float) -> list[dict]:
-    """Faces of different files at least `similarity` alike, grouped; best composite first."""
+def face_thumb(path: str, box, size: int = 24) -> np.ndarray | None:
+    """The face's neighbourhood (1.5 × its box) as a zero-mean, unit-norm grey thumbnail."""
+    from facesets.scan.decode import DecodeError, read_image
+
+    try:
+        rgb = read_image(path).rgb
+    except DecodeError:
+        return None
+    x1, y1, x2, y2 = box
+    half = max(x2 - x1, y2 - y1) * 0.75
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    image = Image.fromarray(rgb).convert("L")
+    crop = image.crop((int(cx - half), int(cy - half), int(cx + half), int(cy + half))).resize((size, size), Image.BILINEAR)
+    a = np.asarray(crop, np.float32)
+    a = a - a.mean()
+    return a / max(float(np.linalg.norm(a)), 1e-6)
+
+
+def visual_groups(catalog: Catalog, similarity: float, relaxed: float | None = None,
+                  pixels: float = PIXEL_CORRELATION) -> list[dict]:
+    """Faces of different files at least `similarity` alike, grouped; best composite first.
+
+    Re-compression moves some engines' embeddings a little (dlib: a JPEG re-saved at quality
+    60-70 lands at 0.992-0.995), so pairs between `relaxed` and `similarity` also count when the
+    pixels around the two faces agree (correlation of grey thumbnails >= `pixels`); different
+    photos of one person that the embedding finds that close do not."""
+    relaxed = min(similarity, 1 - 2 * (1 - similarity)) if relaxed is None else relaxed
     ids, matrix = catalog.face_embeddings()
     files = dict(catalog.conn.execute("SELECT id, file_id FROM faces"))
-    pairs = [(i, j, s) for i, j, s in near_pairs(matrix, similarity) if files[int(ids[i])] != files[int(ids[j])]]
+    boxes = {}
+    pairs, checked = [], 0
+    for i, j, sim in near_pairs(matrix, relaxed):
+        a, b = int(ids[i]), int(ids[j])
+        if files[a] == files[b]:
+            continue
+        if sim < similarity:
+            checked += 1
+            for face in (a, b):
+                if face not in boxes:
+                    row = catalog.conn.execute("SELECT files.path, x1, y1, x2, y2 FROM faces JOIN files ON "
+                                               "files.id = faces.file_id WHERE faces.id = ?", (face,)).fetchone()
+                    boxes[face] = face_thumb(row[0], tuple(row[1:]))
+            if boxes[a] is None or boxes[b] is None or float((boxes[a] * boxes[b]).sum()) < pixels:
+                continue
+        pairs.append((i, j, sim))
     found = []
     for members in groups_of(len(ids), pairs):
         faces = face_rows(catalog, [int(ids[m]) for m in members])
         ordered = sorted(faces.values(), key=lambda f: (-f["composite"], f["id"]))
+        inside = set(members)
         found.append({"kind": "visual", "keep": ordered[0]["id"],
                       "faces": [{"face_id": f["id"], "path": f["path"], "person_id": f["person_id"],
                                  "quality": round(f["composite"], 4)} for f in ordered],
-                      "min_similarity": round(min(s for i, j, s in pairs if i in members and j in members), 4)})
+                      "min_similarity": round(min(s for i, j, s in pairs if i in inside and j in inside), 4)})
     return found
 
 
-def analyze(catalog: Catalog, root, similarity: float) -> Proposal:
+def analyze(catalog: Catalog, root, similarity: float, relaxed: float | None = None,
+            pixels: float = PIXEL_CORRELATION) -> Proposal:
     bytes_ = byte_groups(catalog)
-    visual = visual_groups(catalog, similarity)
+    visual = visual_groups(catalog, similarity, relaxed, pixels)
     actions = []
     crops = {}
     for faceset in load_facesets(root, catalog):
