@@ -14,7 +14,7 @@ import pytest
 from conftest import FACES, run_cli
 from facesets.catalog import Catalog
 from facesets.embed import EmbedOptions, embed
-from test_import import IDENTITIES, png_bytes
+from test_import import IDENTITIES, exported_tree, png_bytes  # noqa: F401 (a fixture)
 
 LFW = FACES / "lfw158"
 PER_IDENTITY = 10
@@ -26,29 +26,26 @@ def dlib_engine():
     return load_engine(EngineOptions(engine="dlib"))
 
 
-def aligned_crop(engine, path: Path, size: int = 512) -> np.ndarray | None:
-    """A 512x512 crop aligned the way the dlib engine aligns (what an export of a dlib catalog holds)."""
+def engine_chip(engine, path: Path) -> np.ndarray | None:
+    """The chip the engine itself cuts (dlib: 150x150): what an aligned-chip folder holds."""
     from facesets.scan import read_image
 
     rgb = read_image(str(path)).rgb
     found = engine.detect(rgb)
-    if not found:
-        return None
-    shape = engine._shape_from_landmarks(found[0])
-    return np.asarray(engine._dlib.get_face_chip(rgb, shape, size=size, padding=0.25))
+    return engine.align(rgb, found[0]) if found else None
 
 
 @pytest.fixture(scope="module")
-def crops_dir(tmp_path_factory, dlib_engine) -> Path:
-    """Exported-style crops of a few identities: <identity>/<n>.png, 512x512."""
-    root = tmp_path_factory.mktemp("crops")
+def chips_dir(tmp_path_factory, dlib_engine) -> Path:
+    """Engine-aligned chips of a few identities: <identity>/<n>.png."""
+    root = tmp_path_factory.mktemp("chips")
     for name in IDENTITIES:
         folder = root / name
         folder.mkdir()
         for i, photo in enumerate(sorted((LFW / name).iterdir())[:PER_IDENTITY]):
-            crop = aligned_crop(dlib_engine, photo)
-            if crop is not None:
-                (folder / f"{i}.png").write_bytes(png_bytes(crop))
+            chip = engine_chip(dlib_engine, photo)
+            if chip is not None:
+                (folder / f"{i}.png").write_bytes(png_bytes(chip))
     return root
 
 
@@ -63,6 +60,11 @@ def _faces_by_file(catalog: Catalog) -> dict[str, tuple[int, np.ndarray]]:
     rows = catalog.conn.execute("SELECT files.sha256, faces.id, faces.embedding FROM faces "
                                 "JOIN files ON files.id = faces.file_id WHERE faces.face_index = 0").fetchall()
     return {r[0]: (r[1], np.frombuffer(r[2], np.float32)) for r in rows}
+
+
+def _paths_of(catalog: Catalog, shas: list[str]) -> list[str]:
+    paths = dict(catalog.conn.execute("SELECT sha256, path FROM files").fetchall())
+    return [paths[s] for s in shas]
 
 
 def _identity_of(catalog: Catalog) -> dict[str, str]:
@@ -104,39 +106,65 @@ def test_agreement_measure_can_fail():
     assert agreement([1, 1, 1, 1], [5, 5, 7, 7]) == 0.5
 
 
-@pytest.mark.slow
-def test_aligned_makes_no_detector_calls_and_clusters_like_crops(tmp_path, crops_dir, dlib_engine):
-    n_crops = sum(1 for _ in crops_dir.rglob("*.png"))
-    assert n_crops >= len(IDENTITIES) * PER_IDENTITY - 2
-
+def test_aligned_on_engine_chips_makes_no_detector_calls(tmp_path, chips_dir, dlib_engine):
+    """A folder of the engine's own chips: used as they are, identities still apart."""
+    n_chips = sum(1 for _ in chips_dir.rglob("*.png"))
+    assert n_chips >= len(IDENTITIES) * PER_IDENTITY - 2
     dlib_engine.detector_calls = 0
-    aligned = _embed(tmp_path, "aligned", [crops_dir], dlib_engine, "aligned")
+    with _embed(tmp_path, "aligned", [chips_dir], dlib_engine, "aligned") as aligned:
+        assert dlib_engine.detector_calls == 0
+        modes = aligned.conn.execute("SELECT input_mode, COUNT(*) FROM faces GROUP BY input_mode").fetchall()
+        assert [tuple(m) for m in modes] == [("aligned", n_chips)]
+        assert aligned.conn.execute("SELECT COUNT(*) FROM files WHERE input_mode = 'aligned' AND n_faces = 1"
+                                    ).fetchone()[0] == n_chips
+        faces, identity = _faces_by_file(aligned), _identity_of(aligned)
+    keys = sorted(faces)
+    X = np.stack([faces[k][1] for k in keys])
+    d = X @ X.T
+    np.fill_diagonal(d, -2)
+    nn = d.argmax(axis=1)
+    assert np.mean([identity[keys[i]] == identity[keys[j]] for i, j in enumerate(nn)]) >= 0.95
+
+
+def _exported_crops(out: Path) -> tuple[list[Path], dict[str, str]]:
+    """The crop folders of an export and, from their manifests, each crop's LFW identity."""
+    import json
+
+    folders = sorted(p for p in out.iterdir() if p.is_dir() and (p / "manifest.json").exists())
+    identity = {}
+    for folder in folders:
+        for face in json.loads((folder / "manifest.json").read_text())["faces"]:
+            identity[str(folder / face["file"])] = Path(face["source"]).parent.name
+    return folders, identity
+
+
+@pytest.mark.slow
+def test_aligned_on_exported_crops_makes_no_detector_calls_and_clusters_like_crops(tmp_path, exported_tree,
+                                                                                  dlib_engine):
+    """Acceptance 2 on the crops `facesets export` writes (square, padded, not rotated)."""
+    folders, identity = _exported_crops(exported_tree)
+    n_crops = len(identity)
+    assert n_crops >= 40
+    dlib_engine.detector_calls = 0
+    aligned = _embed(tmp_path, "aligned", folders, dlib_engine, "aligned")
     assert dlib_engine.detector_calls == 0
-    modes = aligned.conn.execute("SELECT input_mode, COUNT(*) FROM faces GROUP BY input_mode").fetchall()
-    assert [tuple(m) for m in modes] == [("aligned", n_crops)]
-    assert aligned.conn.execute("SELECT COUNT(*) FROM files WHERE input_mode = 'aligned' AND n_faces = 1"
-                                ).fetchone()[0] == n_crops
-
-    crops = _embed(tmp_path, "crops", [crops_dir], dlib_engine, "crops")
-    assert dlib_engine.detector_calls == n_crops                       # one small detection per crop
-    assert {tuple(m) for m in crops.conn.execute("SELECT DISTINCT input_mode FROM faces")} == {("crops",)}
-
+    assert aligned.conn.execute("SELECT COUNT(*) FROM faces WHERE input_mode = 'aligned'").fetchone()[0] == n_crops
+    crops = _embed(tmp_path, "crops", folders, dlib_engine, "crops")
     fa, fc = _faces_by_file(aligned), _faces_by_file(crops)
     common = sorted(set(fa) & set(fc))
     assert len(common) >= 0.98 * n_crops
     pa, pc = _partition(aligned), _partition(crops)
     score = agreement([pa[fa[s][0]] for s in common], [pc[fc[s][0]] for s in common])
+    print(f"aligned vs crops agreement on {len(common)} exported crops: {score:.4f}")
     assert score >= 0.98, score
-
-    # and both still tell the identities apart: nearest neighbour has the same identity
-    identity = _identity_of(aligned)
-    for faces in (fa, fc):
+    assert len(set(pc.values())) >= len(folders) // 2          # not everything in one cluster
+    for faces in (fa, fc):   # both tell the identities apart: nearest neighbour, same identity
         X = np.stack([faces[s][1] for s in common])
         d = X @ X.T
         np.fill_diagonal(d, -2)
         nn = d.argmax(axis=1)
-        correct = np.mean([identity[common[i]] == identity[common[j]] for i, j in enumerate(nn)])
-        assert correct >= 0.95, correct
+        ids = [identity[k] for k in _paths_of(crops, common)]
+        assert np.mean([ids[i] == ids[j] for i, j in enumerate(nn)]) >= 0.95
     aligned.close()
     crops.close()
 
@@ -187,10 +215,10 @@ def test_crops_mode_keeps_the_largest_face_of_a_multiface_crop(tmp_path, dlib_en
     assert len(faces) == 1 and faces[0]["x1"] < 300            # the big face on the left
 
 
-def test_cli_input_aligned(tmp_path, crops_dir):
+def test_cli_input_aligned(tmp_path, chips_dir):
     one = tmp_path / "one"
     one.mkdir()
-    for p in sorted((crops_dir / "Tom_Hanks").iterdir())[:3]:
+    for p in sorted((chips_dir / "Tom_Hanks").iterdir())[:3]:
         (one / p.name).write_bytes(p.read_bytes())
     proc = run_cli("embed", one, "--catalog", tmp_path / "c.db", "--engine", "dlib", "--input", "aligned", "-q")
     assert "faces 3" in proc.stdout

@@ -171,11 +171,13 @@ def _analyse(row, engine: FaceEngine, options: EmbedOptions) -> _Work:
 
 
 def _find_faces(engine: FaceEngine, image, options: EmbedOptions, path=None) -> list[dict]:
-    if options.input_mode == "aligned":
-        chip = cv2.resize(image.rgb, (engine.chip_size, engine.chip_size), interpolation=cv2.INTER_AREA)
-        h, w = image.height, image.width
-        return [{"box": np.array([0, 0, w, h], np.float32), "landmarks": None, "score": 1.0,
-                 "short_edge": float(min(w, h)), "chip": chip, "sharpness": sharpness(chip)}]
+    if options.input_mode == "aligned":  # no detector: the face is where crops put it
+        from facesets.importer.framing import aligned_face
+        face = aligned_face(engine, image.rgb)
+        face["box"] = face["box"] / image.scale
+        face["landmarks"] = None if face["landmarks"] is None else face["landmarks"] / image.scale
+        return [{**face, "score": 1.0, "short_edge": float(face["box"][2] - face["box"][0]),
+                 "sharpness": sharpness(face["chip"])}]
     source = Rereader(image, path)
     faces = []
     for det in engine.detect_image(image, source.at):  # original pixels

@@ -1,0 +1,36 @@
+"""Where the face sits in a crop nobody detected: `--input aligned` without a detector.
+
+An engine chip (dlib 150x150, ArcFace 112x112) is used as it is, resized. A larger crop
+(512x512 from `facesets export`, roop and most face-set tools) frames the face the export's
+way: a square of the face plus half its size on every side, lifted for head-room. Engines
+with a landmark model for a given box (dlib's shape predictor) align on that box, which is
+no detector call and gives the chip detection would have given; the others resize.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from facesets.engines.base import Detection
+from facesets.export.crops import HEADROOM, CropSpec
+
+CHIP_SLACK = 1.15      # up to this much above the engine's chip size, an image is a chip
+
+
+def crop_face_box(width: int, height: int, pad_ratio: float = CropSpec.pad_ratio,
+                  headroom: float = HEADROOM) -> np.ndarray:
+    """The face box (x1, y1, x2, y2) that `export.crops.square_for` leaves in a crop."""
+    side = min(width, height) / (1 + 2 * pad_ratio)
+    cx, cy = width / 2, height / 2 + headroom * side
+    return np.array([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2], np.float32)
+
+
+def aligned_face(engine, rgb: np.ndarray) -> dict:
+    """{box, landmarks, chip} of the one face of a pre-cut image, without detection."""
+    h, w = rgb.shape[:2]
+    if max(h, w) > engine.chip_size * CHIP_SLACK and hasattr(engine, "landmarks_in_box"):
+        box = crop_face_box(w, h)
+        landmarks = engine.landmarks_in_box(rgb, box)
+        return {"box": box, "landmarks": landmarks, "chip": engine.align(rgb, Detection(box, landmarks, 1.0))}
+    chip = cv2.resize(rgb, (engine.chip_size, engine.chip_size), interpolation=cv2.INTER_AREA)
+    return {"box": np.array([0, 0, w, h], np.float32), "landmarks": None, "chip": chip}
