@@ -131,25 +131,20 @@ def _best_rate(fn, sizes, items_of) -> tuple[float, int]:
 
 
 def run_c_dlib(paths: list[Path]) -> dict:
-    """dlib models alone: HOG + shape on the pre-decoded detection input (the size (d) uses),
-    descriptors on pre-aligned chips in the best batch."""
-    import cv2
+    """dlib models alone: the engine's detection (HOG + YuNet proposals + HOG confirmations +
+    shape) on pre-decoded images, descriptors on pre-aligned chips in the best batch."""
     from facesets.engines import EngineOptions, load_engine
     from facesets.scan import read_image
 
     engine = load_engine(EngineOptions(engine="dlib"))
     sample = paths[: min(8, len(paths))]
-    inputs = []
-    for p in sample:
-        image = read_image(p)
-        factor = min(1.0, engine.det_max_side / max(image.rgb.shape[:2]))
-        inputs.append(cv2.resize(image.rgb, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
-                      if factor < 1 else image.rgb)
+    inputs = [(read_image(p, reduce_to=engine.decode_side), read_image(p)) for p in sample]
     chips = []
+    for image, full in inputs:  # warm-up, and the chips
+        chips += [engine.align(full.rgb, d) for d in engine.detect_image(image, lambda _s, f=full: f)]
     start = time.perf_counter()
-    for rgb in inputs:
-        for det in engine.detect(rgb):
-            chips.append(engine.align(rgb, det))
+    for image, full in inputs:
+        engine.detect_image(image, lambda _s, f=full: f)
     det_seconds = (time.perf_counter() - start) / len(inputs)
     chips = (chips or [np.zeros((150, 150, 3), np.uint8)]) * 4
     rate, batch = _best_rate(lambda n: engine.embed_chips(chips[:n]), (1, 8, 32), lambda n: n)
@@ -202,7 +197,8 @@ def run_d(paths: list[Path], engine_name: str, workers: int | None, reduced: boo
         with Catalog.open(Path(tmp) / "c.db", create=True) as catalog:
             start = time.perf_counter()
             cpu0 = cpu_seconds()
-            result = embed(catalog, [folder], engine=engine, options=EmbedOptions(workers=workers, chip_upsample=1e9 if reduced else 1.0),
+            options = EmbedOptions(workers=workers, chip_upsample=1e9 if reduced else None)
+            result = embed(catalog, [folder], engine=engine, options=options,
                            notice=lambda *_: None)
             seconds = time.perf_counter() - start
             cpu = cpu_seconds() - cpu0

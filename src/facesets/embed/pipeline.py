@@ -30,7 +30,8 @@ class EmbedOptions:
     batch_files: int = 16        # files per transaction
     workers: int | None = None   # decode/detect threads (default: cores)
     reduced_decode: bool = True  # JPEGs decoded at the detector's size (DCT), re-read for small faces
-    chip_upsample: float = 1.0   # a small face is re-read unless its chip upsamples it at most this much
+    chip_upsample: float | None = None  # re-read a small face unless its chip upsamples it at most
+    # this much (default: the engine's `chip_upsample`, measured by benchmarks/embed_throughput.py)
     min_face: int = 20           # faces with a shorter box edge (original px) are ignored
 
 
@@ -190,7 +191,8 @@ def _find_faces(engine: FaceEngine, image, options: EmbedOptions, path=None) -> 
         # Chips are cut where the smallest face has at least the pixels it has in a chip
         # (original pixels at most), so small faces keep every pixel the camera recorded.
         face_px = getattr(engine, "face_px", engine.chip_size)
-        aligned = source.at(max(face_px / options.chip_upsample / max(f["short_edge"], 1.0) for f in faces))
+        limit = options.chip_upsample or getattr(engine, "chip_upsample", 1.0)
+        aligned = source.at(max(face_px / limit / max(f["short_edge"], 1.0) for f in faces))
         for face in faces:
             face["chip"] = engine.align(aligned.rgb, face.pop("det").scaled(aligned.scale))
             face["sharpness"] = sharpness(face["chip"])
@@ -223,8 +225,8 @@ def _commit_batch(catalog: Catalog, batch: list[_Work], model_id: int, run_id: i
                 continue
             faces = work.faces
             found = len(faces)
-            if input_mode == "crops":
-                faces = faces[:1] if found == 1 else []
+            if input_mode == "crops":  # the largest face; the file still says how many there were
+                faces = sorted(faces, key=lambda f: -float((f["box"][2] - f["box"][0]) * (f["box"][3] - f["box"][1])))[:1]
             conn.execute("DELETE FROM faces WHERE file_id = ? AND person_id IS NULL", (work.file_id,))
             for index, face in enumerate(faces):
                 lm = face["landmarks"]

@@ -18,7 +18,9 @@ from facesets.engines.base import (
 CHIP_SIZE = 150
 CHIP_PADDING = 0.25
 PROPOSAL_SIDE = 1000  # YuNet proposes faces on the image reduced to this long side ...
-HOG_FACE = 100        # ... and HOG confirms each on a crop where the face is this wide
+HOG_FACE = 100        # ... and HOG confirms each on a crop where the face is this wide,
+CONFIRM_UPSAMPLE = 2.0  # cut from a decode where the face is at least HOG_FACE / this wide
+FULL_PASS = False     # HOG over the whole reduced image as well (YuNet already proposes large faces)
 
 
 def _load_dlib():
@@ -39,6 +41,7 @@ class DlibEngine(FaceEngine):
     dim = 128
     chip_size = CHIP_SIZE
     face_px = round(CHIP_SIZE / (1 + 2 * CHIP_PADDING))  # the face box's side inside a chip
+    chip_upsample = 2.0  # descriptors of chips upsampled 2x match full-resolution ones at cosine > 0.99
 
     def __init__(self, detector: str = "hog", yunet_model: str | Path | None = None,
                  det_max_side: int = 2000, upsample: int | None = None, threads: int | None = None,
@@ -124,11 +127,11 @@ class DlibEngine(FaceEngine):
         small = rgb if factor >= 1.0 else cv2.resize(
             rgb, (round(rgb.shape[1] * factor), round(rgb.shape[0] * factor)), interpolation=cv2.INTER_AREA)
         to_original = 1.0 / (factor * image.scale)
-        found = [d.scaled(to_original) for d in self.detect(small, upsample=0)]
+        found = [d.scaled(to_original) for d in self.detect(small, upsample=0)] if FULL_PASS else []
         proposals = [p.scaled(to_original) for p in self._proposer.detect(small)]
         proposals = [p for p in proposals if not any(_centre_inside(p.box, f.box) for f in found)]
         if proposals:
-            source = reread(max(HOG_FACE / max(p.short_edge, 1.0) for p in proposals))
+            source = reread(max(HOG_FACE / CONFIRM_UPSAMPLE / max(p.short_edge, 1.0) for p in proposals))
             for proposal in proposals:
                 det = self._confirm(source, proposal)
                 if det is not None and not any(_centre_inside(det.box, f.box) for f in found):

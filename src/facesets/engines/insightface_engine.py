@@ -50,6 +50,7 @@ class InsightFaceEngine(FaceEngine):
         self.decode_side = det_size  # SCRFD sees det_size pixels: a JPEG is decoded no smaller
         self.chip_size = int(self._rec.input_size[0])
         self.face_px = round(self.chip_size * 0.75)  # a SCRFD box's side inside a norm_crop chip
+        self.chip_upsample = 2.0  # faces smaller than face_px / 2 in the reduced decode are re-read
         self.dim = int(self._rec.output_shape[-1])
         self.model = f"{pack}/{self.pack.recogniser}"
         self.detector = self.pack.detector

@@ -26,11 +26,13 @@ def choose_providers(device: str = "auto") -> list[str]:
 
 
 def session_options(threads: int | None = None):
-    """Intra-op threads capped at the cores we may use, so parallel stages don't oversubscribe."""
+    """Intra-op threads capped at the cores we may use, so parallel stages don't oversubscribe;
+    no spin-waiting, because decode and detection threads run beside the recogniser."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads or max(1, len(os.sched_getaffinity(0)))
     opts.inter_op_num_threads = 1
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     return opts
