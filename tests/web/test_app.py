@@ -375,3 +375,15 @@ def test_an_empty_catalog_renders_every_page(tmp_path):
         answer = c.post("/find", data={"token": app.state.web.token},
                         files={"photo": (photo.name, photo.read_bytes(), "image/jpeg")})
         assert "no embeddings yet" in answer.text
+
+
+def test_covers_are_cut_at_start_and_travel_inside_the_grid_page(small_catalog):
+    import threading
+    app = create_app(small_catalog["db"], prewarm_pages=1)
+    for thread in threading.enumerate():
+        if thread.name == "facesets-prewarm":
+            thread.join(120)
+    assert len(list(thumbs_dir(small_catalog["db"]).glob("*.jpg"))) == 5     # one cover per person
+    with TestClient(app) as c:
+        grid = c.get("/").text
+    assert grid.count('src="data:image/jpeg;base64,') == 5 and 'src="/thumb/' not in grid

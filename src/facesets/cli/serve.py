@@ -46,7 +46,7 @@ def serve(
     # DNS-rebinding guard: a page on another site cannot reach us through a name that resolves
     # to 127.0.0.1 (Starlette cannot parse an IPv6 Host header, so ::1 goes without it)
     allowed = ["127.0.0.1", "localhost"] if host in ("127.0.0.1", "localhost") else None
-    web_app = create_app(catalog, allowed_hosts=allowed)
+    web_app = create_app(catalog, allowed_hosts=allowed, prewarm_pages=2)
     out.print(f"facesets serve: {url}  (catalog {Path(catalog).resolve()}; Ctrl+C to stop)",
               highlight=False, soft_wrap=True)
     sys.stdout.flush()

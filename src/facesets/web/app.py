@@ -7,9 +7,11 @@ the per-server token; images are served by catalog id only.
 """
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import secrets
+import threading
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -102,7 +104,9 @@ def _int(value, default: int = 0) -> int:
 
 
 def create_app(catalog_path: str | Path, *, token: str | None = None,
-               allowed_hosts: list[str] | None = None) -> Starlette:
+               allowed_hosts: list[str] | None = None, prewarm_pages: int = 0) -> Starlette:
+    """The app over one catalog. `prewarm_pages`: cut the cover thumbnails of that many grid pages
+    in a background thread at start, so the first screen the user opens is already cached."""
     web = Web(Path(catalog_path), token)
 
     def mutation(handler):
@@ -124,6 +128,10 @@ def create_app(catalog_path: str | Path, *, token: str | None = None,
         with web.catalog() as cat:
             result = queries.people_grid(cat.conn, page=_int(qp.get("page"), 1), **args)
             counts = cat.counts()
+        for row in result.rows:   # cached covers travel inside the page: the first screen is one request
+            cached = cached_thumbnail(web.catalog_path, row["cover"]) if row["cover"] else None
+            row["cover_src"] = ("data:image/jpeg;base64," + base64.b64encode(cached.read_bytes()).decode()
+                                if cached else f"/thumb/{row['cover']}")
         keep = {k: v for k, v in qp.items() if k != "page" and v}
         return web.page(request, "people.html", grid=result, args=args, sorts=list(queries.SORTS),
                         counts=counts, query=urlencode(keep), nav="people")
@@ -387,7 +395,21 @@ def create_app(catalog_path: str | Path, *, token: str | None = None,
         middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts))
     app = Starlette(routes=routes, middleware=middleware)
     app.state.web = web
+    if prewarm_pages:
+        threading.Thread(target=_prewarm, args=(web, prewarm_pages), name="facesets-prewarm", daemon=True).start()
     return app
+
+
+def _prewarm(web: Web, pages: int) -> None:
+    """Cover thumbnails of the first grid pages (default sort); failures are the pages' to show."""
+    try:
+        with web.catalog() as cat:
+            for page in range(1, pages + 1):
+                for row in queries.people_grid(cat.conn, page=page).rows:
+                    if row["cover"] and not cached_thumbnail(web.catalog_path, row["cover"]):
+                        face_thumbnail(cat.conn, web.catalog_path, row["cover"])
+    except Exception:  # noqa: BLE001 - an optimisation only
+        pass
 
 
 def _keep_name(conn, into: dict, rows: list[dict]) -> None:

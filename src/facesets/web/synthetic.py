@@ -33,7 +33,7 @@ def add_synthetic_people(catalog: Catalog, n_people: int, faces_per_person: int 
                 if photos and link_dir is not None:
                     link = Path(link_dir) / f"{i:05d}_{j}.jpg"
                     link.symlink_to(Path(photos[(fid - start - 1) % len(photos)]).resolve())
-                    path = str(link.resolve(strict=False).parent / link.name)
+                    path = str(Path(link_dir).resolve() / link.name)
                 conn.execute("INSERT INTO files(id, path, size, mtime_ns, sha256, width, height, status, model_id, "
                              "input_mode, n_faces, taken_at) VALUES (?, ?, 1, 0, ?, 250, 250, 'done', ?, 'photos', 1, ?)",
                              (fid, path, hashlib.sha256(path.encode()).hexdigest(), model.id,
