@@ -165,6 +165,22 @@ def test_a_zip_bomb_ratio_and_not_a_zip_are_refused(tmp_path):
         import_sources(catalog, [junk])
 
 
+def test_a_damaged_member_is_refused_and_leaves_no_half_folder(tmp_path, bundles):
+    data = bytearray(bundles["Tom_Hanks"].read_bytes())
+    with zipfile.ZipFile(bundles["Tom_Hanks"]) as archive:
+        info = archive.infolist()[3]
+    start = info.header_offset + 30 + len(info.filename) + 200   # inside the stored PNG bytes
+    data[start:start + 16] = bytes(16)
+    damaged = tmp_path / "damaged.fsz"
+    damaged.write_bytes(bytes(data))
+    with Catalog.open(tmp_path / "catalog.db") as catalog:
+        with pytest.raises(ImportRefused, match="damaged"):
+            import_sources(catalog, [damaged], engine_options=None)
+        root = managed_root(catalog)
+        assert not root.exists() or not any(root.iterdir())
+        assert catalog.counts()["files"] == 0
+
+
 def test_safe_members_get_flat_names_and_non_images_are_skipped():
     data = _zip_bytes([("0.png", b"a"), ("sub/dir/1.png", b"b"), ("notes.txt", b"c"), ("dir/", b""),
                        ("./2.PNG", b"d")])
@@ -355,3 +371,20 @@ def test_exported_bundles_import_as_the_same_people(tmp_path, exported_tree, dli
             import_sources(again, folders, engine=dlib_engine)
             origins = [json.loads(r[0]) for r in again.conn.execute("SELECT origin FROM faces WHERE origin IS NOT NULL")]
             assert origins and all(Path(o["photo"]).name.endswith(".jpg") for o in origins)
+
+
+def test_auto_engine_means_the_catalogs_engine(tmp_path, test_models):
+    """With InsightFace weights at hand `auto` would pick InsightFace; a dlib catalog imports with dlib."""
+    from facesets.engines import EngineOptions
+
+    folder = tmp_path / "Tom_Hanks"
+    folder.mkdir()
+    for i, photo in enumerate(sorted((LFW / "Tom_Hanks").iterdir())[:3]):
+        (folder / f"{i}.png").write_bytes(png_bytes(lfw_crop(photo)))
+    with Catalog.open(tmp_path / "catalog.db") as catalog:
+        catalog.register_model("dlib", "resnet_v1", 128, "hog", "dlib5")
+        result = import_sources(catalog, [folder], engine_options=EngineOptions(engine="auto", models=str(test_models)))
+        assert result.assigned == 3
+        assert catalog.embedding_model().key == "dlib/resnet_v1"
+        assert {r[0] for r in catalog.conn.execute("SELECT models.engine FROM faces JOIN models "
+                                                   "ON models.id = faces.model_id")} == {"dlib"}

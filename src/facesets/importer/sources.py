@@ -122,6 +122,7 @@ def import_sources(catalog: Catalog, sources: Iterable[str | os.PathLike],
     anything is written; one refused bundle refuses the whole import (ImportRefused)."""
     from facesets.embed import EmbedOptions, embed
 
+    engine_options = _catalog_engine(catalog, engine_options)
     items = discover(sources)
     if not items:
         raise ImportRefused("nothing to import: no .fsz bundle or folder of face crops found")
@@ -158,6 +159,19 @@ def import_sources(catalog: Catalog, sources: Iterable[str | os.PathLike],
     finally:
         catalog.release_writer_lock()
     return result
+
+
+def _catalog_engine(catalog: Catalog, options: EngineOptions | None) -> EngineOptions | None:
+    """`auto` means the catalog's own engine once it has one: imported crops must be embedded
+    by the model the rest of the library was."""
+    model = catalog.embedding_model()
+    if model is None or (options is not None and options.engine != "auto"):
+        return options
+    from dataclasses import replace
+    options = options or EngineOptions()
+    if model.engine == "insightface":
+        return replace(options, engine="insightface", pack=model.model.split("/")[0])
+    return replace(options, engine=model.engine)
 
 
 def _extract(catalog: Catalog, item: Source) -> None:
