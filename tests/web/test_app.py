@@ -387,3 +387,19 @@ def test_covers_are_cut_at_start_and_travel_inside_the_grid_page(small_catalog):
     with TestClient(app) as c:
         grid = c.get("/").text
     assert grid.count('src="data:image/jpeg;base64,') == 5 and 'src="/thumb/' not in grid
+
+
+def test_unsorted_actions_keep_the_page_and_refuse_unknown_faces(client, small_catalog):
+    s = small_catalog
+    response = post(client, f"/unsorted/{s['intruder']}", {"action": "assign", "target": "nobody", "page": "2"})
+    assert response.headers["location"] == "/unsorted?page=2&err=no+such+person"
+    assert post(client, "/unsorted/999999", {"action": "reject", "target": str(s["powell"])}).status_code == 404
+    assert db_rows(s["db"], "SELECT COUNT(*) FROM face_exclusions") == [(0,)]
+
+
+def test_merge_into_a_missing_or_merged_person_is_refused(client, small_catalog):
+    s = small_catalog
+    assert post(client, "/person/999/merge", {"other": str(s["powell"])}).status_code == 404
+    post(client, f"/person/{s['rums_a']}/merge", {"other": str(s["rums_b"])})
+    assert post(client, f"/person/{s['rums_b']}/merge", {"other": str(s["powell"])}).status_code == 404
+    assert db_rows(s["db"], "SELECT merged_into FROM people WHERE id = ?", (s["powell"],)) == [(None,)]

@@ -93,7 +93,8 @@ class Web:
 def back(url: str, **params) -> RedirectResponse:
     """303 to a page, with a message for the user."""
     params = {k: v for k, v in params.items() if v}
-    return RedirectResponse(url + ("?" + urlencode(params) if params else ""), status_code=303)
+    joiner = "&" if "?" in url else "?"
+    return RedirectResponse(url + (joiner + urlencode(params) if params else ""), status_code=303)
 
 
 def _int(value, default: int = 0) -> int:
@@ -210,6 +211,8 @@ def create_app(catalog_path: str | Path, *, token: str | None = None,
         pid = request.path_params["pid"]
         with web.catalog() as cat:
             with cat.transaction() as conn:
+                if P.resolve(conn, pid) != pid or queries.person(conn, pid) is None:
+                    return PlainTextResponse("no such person (merged or never made)", status_code=404)
                 other = queries.find_person(conn, form.get("other", ""))
                 if other is None or other == pid:
                     return back(f"/person/{pid}", err=f"no other person called {form.get('other', '')!r}")
@@ -232,6 +235,8 @@ def create_app(catalog_path: str | Path, *, token: str | None = None,
         url = "/unsorted" + (f"?page={_int(form.get('page'), 1)}" if _int(form.get("page"), 1) > 1 else "")
         with web.catalog() as cat:
             with cat.transaction() as conn:
+                if conn.execute("SELECT 1 FROM faces WHERE id = ?", (face,)).fetchone() is None:
+                    return PlainTextResponse("no such face", status_code=404)
                 target = queries.find_person(conn, form.get("target", ""))
                 if target is None:
                     return back(url, err="no such person")
@@ -243,7 +248,7 @@ def create_app(catalog_path: str | Path, *, token: str | None = None,
                     msg = f"face {face} will not be suggested for person {target} again"
                 else:
                     return back(url, err=f"unknown action {action!r}")
-        return RedirectResponse(url + ("&" if "?" in url else "?") + urlencode({"msg": msg}), status_code=303)
+        return back(url, msg=msg)
 
     # -- find by photo -------------------------------------------------------------------------
     def find_page(request: Request) -> Response:
