@@ -52,7 +52,12 @@ def test_every_page_renders(client, small_catalog):
         assert "facesets" in response.text
     grid = client.get("/").text
     assert grid.count('data-person-id="') == 5
-    assert f'src="/thumb/{face}"' in client.get(f"/person/{small_catalog['sharon']}").text
+    person = client.get(f"/person/{small_catalog['sharon']}").text
+    assert f'src="/thumb/{face}"' in person
+    file_id = db_rows(small_catalog["db"], "SELECT file_id FROM faces WHERE id = ?", (face,))[0][0]
+    assert f'href="/photo/{file_id}"' in person
+    assert client.get(f"/photo/{file_id}").content[:2] == b"\xff\xd8"
+    assert client.get("/photo/999999").status_code == 404
 
 
 def test_thumbnails_are_cut_once_and_cached_beside_the_catalog(client, small_catalog):
