@@ -44,14 +44,12 @@ def test_logit_scale_sharpens_softmax():
 @pytest.mark.slow
 def test_occlusion_quarantines_and_undo_restores(library, tiny_clip):
     tree_before, catalog_before = tree_hashes(library.out), catalog_dump(library.catalog)
-    none = library.plan("occlusion", *tiny_clip, "--threshold", "1.01", "--quiet", name="none")
-    assert none["actions"] == [] and none["summary"]["crops"] == sum(1 for _ in library.out.glob("faceset_*/*.png"))
-    assert abs(none["summary"]["logit_scale"] - 1 / 0.07) < 1e-3     # open_clip's initial temperature
-    for group in none["groups"]:
-        for score in group["scores"]:
-            assert abs(score["clear"] + score["mask"] + score["sunglasses"] - 1) < 1e-3
-
     plan = library.plan("occlusion", *tiny_clip, "--threshold", "0.0", "--quiet")
+    assert plan["summary"]["crops"] == sum(1 for _ in library.out.glob("faceset_*/*.png"))
+    assert abs(plan["summary"]["logit_scale"] - 1 / 0.07) < 1e-3     # open_clip's initial temperature
+    scores = [score for group in plan["groups"] for score in group["scores"]]
+    assert all(abs(s["clear"] + s["mask"] + s["sunglasses"] - 1) < 1e-3 for s in scores)
+    assert len({round(s["mask"], 4) for s in scores}) > 1             # the images were really scored
     quarantined = sorted(a["faceset"] for a in plan["actions"] if a["type"] == "quarantine_faceset")
     assert quarantined == sorted(p.name for p in library.out.glob("faceset_*") if p.is_dir())
     run_cli("occlusion", "apply", "--plan", library.plan_path("occlusion"))
@@ -74,3 +72,45 @@ def test_occlusion_without_clip_extra_says_how_to_install(library, tmp_path):
                    check=False, env={"PYTHONPATH": str(shadow)})
     assert proc.returncode == 2
     assert "pip install facesets[clip]" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+class _ScriptedClip:
+    """A stand-in with CLIP's interface whose image features follow a script: lets the test
+    choose which crops look masked, wear sunglasses or are clear."""
+    name, pretrained, logit_scale = "scripted", None, 100.0
+    AXES = {"clear": 0, "mask": 1, "sunglasses": 2}
+
+    def __init__(self, script):
+        self.script = list(script)
+
+    def text_features(self, prompts):
+        axis = 1 if "mask" in prompts[0] else 2 if "sunglasses" in prompts[0] else 0
+        return np.repeat(np.eye(3)[axis][None], len(prompts), axis=0)
+
+    def image_features(self, images):
+        rows = [np.eye(3)[self.AXES[self.script.pop(0)]] * 0.9 + 0.1 for _ in images]
+        return np.stack([r / np.linalg.norm(r) for r in rows])
+
+
+def test_occlusion_rules_image_threshold_and_faceset_share(library):
+    from facesets.curate.occlusion import analyze
+    from facesets.curate.tree import load_facesets
+
+    with Catalog.open(library.catalog) as cat:
+        facesets = load_facesets(library.out, cat)
+        first, second = facesets[0], facesets[1]
+        n1 = len(first.crops)
+        masked = int(np.ceil(0.4 * n1))             # exactly the 40% share: quarantined
+        script = ["mask"] * masked + ["clear"] * (n1 - masked)
+        script += ["sunglasses"] + ["clear"] * (len(second.crops) - 1)   # one crop: the faceset stays
+        for other in facesets[2:]:
+            script += ["clear"] * len(other.crops)
+        proposal = analyze(cat, library.out, _ScriptedClip(script), drop_occluded=True)
+    quarantined = [a for a in proposal.actions if a["type"] == "quarantine_faceset"]
+    assert [a["faceset"] for a in quarantined] == [first.label]
+    assert {"type": "set_status", "person": first.person_id, "status": "masked"} in proposal.actions
+    drops = [a for a in proposal.actions if a["type"] == "drop_crop"]
+    assert [(a["faceset"], a["file"], a["reason"]) for a in drops] == [(second.label, second.crops[0].file,
+                                                                          "occluded: sunglasses")]
+    group = next(g for g in proposal.groups if g["faceset"] == first.label)
+    assert group["occluded_ratio"] == round(masked / n1, 4) and group["quarantine"]

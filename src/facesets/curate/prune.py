@@ -90,19 +90,19 @@ def near_duplicates(catalog: Catalog, facesets: list[Faceset], similarity: float
 
 
 def engine_for(catalog: Catalog, models: str | None = None):
-    """The catalog's own engine, so the audit sees faces the way embedding did."""
-    from facesets.engines import EngineOptions, EngineUnavailable, load_engine
+    """The catalog's own engine, set up as export's re-detection is (so the audit sees what
+    export saw, bystanders included)."""
+    from facesets.engines import EngineOptions, EngineUnavailable
+    from facesets.export import verification_engine
 
     model = catalog.embedding_model()
     if model is None:
         raise CurationError("the catalog holds no embeddings yet")
-    options = EngineOptions(engine=model.engine, models=models, download=False)
-    if model.engine == "insightface":
-        options.pack = model.model.split("/")[0]
-    elif model.detector in ("hog", "yunet"):
+    options = EngineOptions(engine=model.engine, pack=model.model.split("/")[0], models=models)
+    if model.engine == "dlib" and model.detector in ("hog", "yunet"):
         options.detector = model.detector
     try:
-        return load_engine(options, notice=lambda *_: None)
+        return verification_engine(catalog, options)
     except EngineUnavailable as exc:
         raise CurationError(str(exc)) from None
 
