@@ -1,0 +1,40 @@
+"""consolidate's rules, in-process: a user-named person stays primary even when smaller;
+uncertain groups are applied only with include_uncertain."""
+from __future__ import annotations
+
+import pytest
+
+from curatehelp import SPLIT, _library, catalog_dump, library, tree_hashes  # noqa: F401
+
+from facesets.catalog import Catalog
+from facesets.curate import analyze, apply, consolidate, undo
+from facesets.people import rename_person
+
+
+@pytest.mark.slow
+def test_named_primary_and_uncertain_groups_need_consent(library):
+    tree_before, catalog_before = tree_hashes(library.out), catalog_dump(library.catalog)
+    big, small = library.people[SPLIT]
+    sisters = {library.people["Serena_Williams"][0], library.people["Venus_Williams"][0]}
+    with Catalog.open(library.catalog) as cat:
+        sizes = dict(cat.conn.execute("SELECT person_id, COUNT(*) FROM faces WHERE person_id IN (?, ?) "
+                                      "GROUP BY person_id", (big, small)))
+        if sizes[small] > sizes[big]:
+            big, small = small, big
+        with cat.transaction() as conn:
+            rename_person(conn, small, "Colin")
+        # a looser uncertain cut (0.04) takes in the Williams sisters (centroids 0.032 apart)
+        plan = analyze(cat, "consolidate", {}, lambda: consolidate.analyze(cat, library.out, 0.015, 0.04),
+                       root=library.out)
+        merges = {frozenset([a["into"], *a["sources"]]): a for a in plan["actions"] if a["type"] == "merge_people"}
+        assert merges[frozenset({big, small})]["into"] == small and not merges[frozenset({big, small})]["uncertain"]
+        assert merges[frozenset(sisters)]["uncertain"]
+        apply(cat, plan["operation_id"])
+        statuses = dict(cat.conn.execute("SELECT id, status FROM people"))
+        assert statuses[big] == "merged" and statuses[small] == "active"
+        assert all(statuses[p] == "active" for p in sisters)
+        undo(cat)
+        with cat.transaction() as conn:
+            conn.execute("UPDATE people SET name = NULL, pinned = 0 WHERE id = ?", (small,))
+    assert tree_hashes(library.out) == tree_before
+    assert catalog_dump(library.catalog) == catalog_before
