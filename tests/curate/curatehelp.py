@@ -10,13 +10,12 @@ import os
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
 
 from facesets.catalog import Catalog
 from facesets.curate import tree
-from facesets.people import assign_faces, create_person, label
+from facesets.people import assign_faces, create_person
 from conftest import FACES, run_cli
 
 LFW = FACES / "lfw158"

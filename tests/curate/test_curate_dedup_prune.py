@@ -8,7 +8,6 @@ import io
 import json
 import shutil
 
-import numpy as np
 from PIL import Image
 
 from curatehelp import _library, catalog_dump, folder_of, library, tree_hashes  # noqa: F401
