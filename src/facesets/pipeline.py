@@ -36,7 +36,11 @@ def run(sources, out: str | os.PathLike, catalog: Catalog | None = None,
                            "no_face": result.no_face}
         if result.interrupted:
             raise KeyboardInterrupt
-        first = catalog.last_run("cluster") is None or catalog.conn.execute(
+        # first time until cluster AND refine have both finished once: a run killed between
+        # them (people written, refine's clustering not) must redo both, not extend
+        done = {r[0] for r in catalog.conn.execute(
+            "SELECT DISTINCT command FROM runs WHERE status = 'done' AND command IN ('cluster', 'refine')")}
+        first = done != {"cluster", "refine"} or catalog.conn.execute(
             "SELECT COUNT(*) FROM people").fetchone()[0] == 0
         if first:
             report["cluster"] = cluster(catalog, progress=progress)
