@@ -44,6 +44,9 @@ def test_age_split_two_eras_fragment_standalone_and_undo(eras):
     assert _identities(eras.catalog, young["faces"]) == {YOUNG, FRAGMENT}
 
     run_cli("age-split", "apply", "--plan", eras.plan_path("age-split"))
+    again = run_cli("age-split", "analyze", "Bush", "--catalog", eras.catalog, "--out", eras.root / "again.json",
+                    check=False)
+    assert again.returncode == 2 and "already split" in again.stderr
     with Catalog.open(eras.catalog) as cat:
         parent = eras.people["Bush"][0]
         children = cat.conn.execute("SELECT * FROM people WHERE parent_id = ? ORDER BY id", (parent,)).fetchall()

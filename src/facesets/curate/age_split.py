@@ -108,6 +108,11 @@ def analyze(catalog: Catalog, root, person: str, recover: float, tighten: float,
             min_quality: float = 0.0, min_short: float = 0.0) -> Proposal:
     parent = find_person(catalog, person)
     pid = int(parent["id"])
+    if parent.get("parent_id") is not None:
+        raise CurationError(f"{parent['label']} is already an era set of person {parent['parent_id']}")
+    if catalog.conn.execute("SELECT 1 FROM people WHERE parent_id = ? AND merged_into IS NULL", (pid,)).fetchone():
+        raise CurationError(f"{parent['label']} is already split into eras: use `facesets age-extend` for new faces, "
+                            "or `facesets undo` first")
     from facesets.people import person_centroids
 
     _, seeds = person_centroids(catalog, [pid], gated=True)
