@@ -102,7 +102,22 @@ def check_archive(archive: zipfile.ZipFile, label: str | None = None) -> list[Me
     return members
 
 
+def _declared_members(path: str | os.PathLike) -> int | None:
+    """The member count the end record declares, read before zipfile parses (and holds in
+    memory) a central directory of any size. None when it cannot be read this way."""
+    try:
+        with open(path, "rb") as handle:
+            end = zipfile._EndRecData(handle)   # stable since Python 2; zip64-aware
+        return None if end is None else int(end[zipfile._ECD_ENTRIES_TOTAL])
+    except (AttributeError, IndexError, TypeError, ValueError, OSError):
+        return None
+
+
 def open_bundle(path: str | os.PathLike) -> zipfile.ZipFile:
+    declared = _declared_members(path)
+    if declared is not None and declared > MAX_MEMBERS:
+        raise ImportRefused(f"{os.path.basename(os.fspath(path))}: {declared} members, more than the "
+                            f"{MAX_MEMBERS} a faceset bundle may hold")
     try:
         return zipfile.ZipFile(path)
     except (zipfile.BadZipFile, zipfile.LargeZipFile) as exc:

@@ -303,9 +303,10 @@ def _assign(catalog: Catalog, items: list[Source], result: ImportResult) -> None
                 status = conn.execute("SELECT status FROM files WHERE id = ?", (file_id,)).fetchone() if file_id else None
                 face = conn.execute("SELECT id, person_id, assigned_by FROM faces WHERE file_id = ? "
                                     "ORDER BY face_index LIMIT 1", (file_id,)).fetchone() if file_id else None
+                several = bool(status) and status[0] == "multiface"   # kept: its largest face
+                result.multi_face += int(several)
                 if face is None:
-                    result.multi_face += int(bool(status) and status[0] == "multiface")
-                    result.no_face += int(not status or status[0] != "multiface")
+                    result.no_face += int(not several)
                     continue
                 origin = item.origins.get(crop.name)
                 if origin is not None:
