@@ -67,3 +67,21 @@ def test_the_hook_fills_the_disk_only_when_told(exported, tmp_path):
                          env={"FACESETS_TEST_DISK_FULL": str(10 * exported["size"])})
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert sorted(p.name for p in copy.glob("*.fsz")) == sorted(p.name for p in exported["export"].glob("*.fsz"))
+
+
+@pytest.mark.slow
+def test_disk_full_during_run_export_is_one_clear_line(exported):
+    """`facesets run` again on the same OUT (nothing new to embed), the disk full halfway
+    through its export: the same one-line error, and the previous export in place."""
+    export, db = exported["export"], exported["db"]
+    src = exported["db"].parent / "photos"
+    before = tree_state(export)
+    proc, _ = run_hooked(["run", str(src), str(export.parent), "--catalog", str(db), "--engine", "dlib", "-q"],
+                         env={"FACESETS_TEST_DISK_FULL": str(exported["size"] // 2), "PYTHONWARNINGS": "ignore"})
+    message = proc.stderr.strip()
+    print(f"\nrun, disk full halfway through export: exit {proc.returncode}, {message!r}")
+    assert proc.returncode not in (0, None)
+    assert "Traceback" not in proc.stderr and len(message.splitlines()) == 1, proc.stderr[-2000:]
+    assert "No space left on device" in message
+    assert tree_diff(before, tree_state(export)) == []
+    assert [p.name for p in export.parent.iterdir() if p.name.startswith(f".{export.name}.")] == []

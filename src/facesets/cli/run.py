@@ -53,6 +53,9 @@ def run_cmd(
                              progress=hook, notice=notice)
         except (CatalogBusy, CatalogError, EngineUnavailable, ValueError) as exc:
             fail(str(exc))
+        except OSError as exc:  # disk full, I/O error: one line; the export is staged, so the old one stays
+            fail(f"run stopped: {exc.strerror or exc}; finished work is saved and the previous export "
+                 "left intact: run the same command again once that is fixed")
         except KeyboardInterrupt:
             notice("interrupted: finished work is saved; run the same command again to resume")
             raise typer.Exit(130)
