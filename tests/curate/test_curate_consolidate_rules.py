@@ -7,7 +7,7 @@ import pytest
 from curatehelp import SPLIT, _library, catalog_dump, library, tree_hashes  # noqa: F401
 
 from facesets.catalog import Catalog
-from facesets.curate import analyze, apply, consolidate, undo
+from facesets.curate import CurationError, analyze, apply, consolidate, undo
 from facesets.people import rename_person
 
 
@@ -29,7 +29,11 @@ def test_named_primary_and_uncertain_groups_need_consent(library):
         merges = {frozenset([a["into"], *a["sources"]]): a for a in plan["actions"] if a["type"] == "merge_people"}
         assert merges[frozenset({big, small})]["into"] == small and not merges[frozenset({big, small})]["uncertain"]
         assert merges[frozenset(sisters)]["uncertain"]
+        twin = analyze(cat, "consolidate", {}, lambda: consolidate.analyze(cat, library.out, 0.015, 0.04),
+                       root=library.out)
         apply(cat, plan["operation_id"])
+        with pytest.raises(CurationError, match="stale"):   # its merge already happened
+            apply(cat, twin["operation_id"])
         statuses = dict(cat.conn.execute("SELECT id, status FROM people"))
         assert statuses[big] == "merged" and statuses[small] == "active"
         assert all(statuses[p] == "active" for p in sisters)

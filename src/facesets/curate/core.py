@@ -109,6 +109,7 @@ def apply(catalog: Catalog, plan: int | str | os.PathLike | dict, include_uncert
     if needs_tree and (root is None or not root.is_dir()):
         raise CurationError(f"export tree {root} not found; export first or pass --export-root")
     _check_fresh(root, actions)
+    _check_people(catalog, actions)
     catalog.acquire_writer_lock(f"curate apply {plan['command']}")
     journal = tree.TreeJournal(root, op_id) if root is not None and root.is_dir() else None
     try:
@@ -153,6 +154,28 @@ def _check_fresh(root: Path | None, actions: list[dict]) -> None:
                 raise CurationError(f"plan is stale: {action['faceset']}/{action['file']} changed; run analyze again")
         elif action["type"] == "quarantine_faceset" and not (root / action["faceset"]).is_dir():
             raise CurationError(f"plan is stale: faceset {action['faceset']} is gone; run analyze again")
+
+
+def _check_people(catalog: Catalog, actions: list[dict]) -> None:
+    """Refuse a plan whose people changed since analyze (merged away, faces moved)."""
+    conn = catalog.conn
+    for action in actions:
+        if action["type"] == "merge_people":
+            for person in [action["into"], *action["sources"]]:
+                row = conn.execute("SELECT merged_into FROM people WHERE id = ?", (person,)).fetchone()
+                if row is None or row[0] is not None:
+                    raise CurationError(f"plan is stale: person {person} was merged since; run analyze again")
+        elif action["type"] in ("create_era", "extend_era"):
+            allowed = {action.get("parent", action.get("person"))} if action["type"] == "create_era" else None
+            for face in action["faces"]:
+                row = conn.execute("SELECT person_id FROM faces WHERE id = ?", (face,)).fetchone()
+                owner = row[0] if row else -1
+                if action["type"] == "create_era" and owner not in allowed | {None}:
+                    raise CurationError(f"plan is stale: face {face} moved to person {owner}; run analyze again")
+                if action["type"] == "extend_era":
+                    parent = conn.execute("SELECT parent_id FROM people WHERE id = ?", (action["person"],)).fetchone()
+                    if parent is None or owner != parent[0]:
+                        raise CurationError(f"plan is stale: face {face} is no longer the person's; run analyze again")
 
 
 def _apply_tree(catalog: Catalog, journal: tree.TreeJournal, actions: list[dict], plan: dict) -> None:
