@@ -408,3 +408,12 @@ def test_merge_into_a_missing_or_merged_person_is_refused(client, small_catalog)
     post(client, f"/person/{s['rums_a']}/merge", {"other": str(s["rums_b"])})
     assert post(client, f"/person/{s['rums_b']}/merge", {"other": str(s["powell"])}).status_code == 404
     assert db_rows(s["db"], "SELECT merged_into FROM people WHERE id = ?", (s["powell"],)) == [(None,)]
+
+
+def test_suggestions_follow_the_match_distance_set_on_the_settings_page(client, small_catalog):
+    s = small_catalog
+    post(client, f"/person/{s['sharon']}/faces", {"action": "remove", "face": s["intruder"]})
+    card = lambda: client.get("/unsorted").text.split(f'data-face-id="{s["intruder"]}"')[1].split("</li>")[0]  # noqa: E731
+    assert 'value="accept"' in card()
+    post(client, "/settings", {"match_distance": "0.001"})   # stricter than the intruder's distance (~0.02)
+    assert 'value="accept"' not in card()

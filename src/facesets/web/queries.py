@@ -11,6 +11,7 @@ import numpy as np
 from facesets.catalog import Catalog
 from facesets.people import exclusions, person_centroids, resolve
 from facesets.profiles import profile_for
+from facesets.web.settings import stored
 
 PAGE_SIZE = 60
 FACE_PAGE = 240
@@ -151,7 +152,7 @@ def find_person(conn: sqlite3.Connection, text: str) -> int | None:
 
 def unsorted(catalog: Catalog, page: int = 1, page_size: int = PAGE_SIZE) -> tuple[list[dict], int]:
     """Faces nobody holds and faces alone in their person, each with the nearest person's centroid
-    as a suggestion when it is within the engine's match distance."""
+    as a suggestion when it is within the match distance (the settings page's, else the profile's)."""
     conn = catalog.conn
     where = ("f.person_id IS NULL OR f.person_id IN (SELECT person_id FROM faces WHERE person_id IS NOT NULL "
              "GROUP BY person_id HAVING COUNT(*) = 1)")
@@ -180,6 +181,7 @@ def suggest(catalog: Catalog, faces: list[dict]) -> None:
         return
     model = catalog.embedding_model()
     limit = profile_for(model.key if model else None).match_distance
+    limit = float(stored(catalog).get("match_distance", limit))   # as `extend` would use it
     ruled_out = exclusions(catalog.conn)
     names = {r[0]: person_label(r) for r in catalog.conn.execute(
         "SELECT id, name FROM people WHERE id IN (%s)" % ",".join("?" * len(ids)), [int(i) for i in ids])}
