@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import json
+import zipfile
 
 from curatehelp import DLIB_CUTS, SPLIT, _library, catalog_dump, folder_of, library, tree_hashes  # noqa: F401
 from conftest import run_cli
@@ -40,6 +41,14 @@ def test_consolidate_merges_split_identity_only_and_undo_restores(library):
     assert (library.out / "_merged" / "single" / f"{folder_of(secondary)}.png").is_file()
     assert (library.out / "_merged" / "photos" / folder_of(secondary)).is_dir()
     assert not list(library.out.glob(f"{folder_of(secondary)}*"))
+    # the secondary's crops joined the primary's faceset: manifest, files and bundle agree
+    primary = json.loads((library.out / folder_of(merges[0]["into"]) / "manifest.json").read_text())
+    with Catalog.open(library.catalog) as cat:
+        faces = {r[0] for r in cat.conn.execute("SELECT id FROM faces WHERE person_id = ?", (merges[0]["into"],))}
+    assert {f["face_id"] for f in primary["faces"]} == faces
+    assert len(list((library.out / folder_of(merges[0]["into"])).glob("*.png"))) == len(faces)
+    with zipfile.ZipFile(library.out / f"{folder_of(merges[0]['into'])}_all.fsz") as bundle:
+        assert bundle.namelist() == [f"{i}.png" for i in range(len(faces))]
     assert manifest["curation"][-1]["command"] == "consolidate"
     assert tree_hashes(library.out) != tree_before
 

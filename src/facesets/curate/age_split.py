@@ -265,33 +265,13 @@ def extend(catalog: Catalog, root, person: str, tighten: float, attach: float, m
 
 
 def extend_era_sets(journal: tree.TreeJournal, facesets: dict, actions: list[dict]) -> None:
-    """New crops are appended to each era folder (top level or `_thin/`); manifest and bundles rebuilt."""
-    import json
-
+    """New crops join each era folder (top level or `_thin/`); manifest and bundles rebuilt."""
     crops = {c.face_id: (f, c) for f in sorted(facesets.values(), key=lambda f: f.label) for c in f.crops}
     for action in actions:
         folder = action.get("folder")
         if not folder:
             continue   # the era was never exported: the catalog change is all there is
-        path = tree.inside(journal.root, folder)
-        if not (path / "manifest.json").is_file():
+        if not (tree.inside(journal.root, folder) / "manifest.json").is_file():
             raise tree.TreeError(f"era set {action['name']} is not in the export tree")
-        base, label = (folder.split("/", 1) if "/" in folder else ("", folder))
-        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
-        entries = list(manifest.get("faces", []))
-        taken = {p.name for p in path.glob("*.png")}
-        index = 0
-        for face in action["faces"]:
-            if face not in crops:
-                continue
-            while f"{index}.png" in taken:
-                index += 1
-            faceset, crop = crops[face]
-            journal.copy(f"{faceset.label}/{crop.file}", f"{folder}/{index}.png")
-            taken.add(f"{index}.png")
-            entries.append({**crop.entry, "file": f"{index}.png", "rank": index, "from": f"{faceset.label}/{crop.file}"})
-        manifest["faces"] = entries
-        manifest["faces_in_era"] = manifest.get("faces_in_era", 0) + len(action["faces"])
-        journal.write(f"{folder}/manifest.json", tree.json_bytes(manifest))
-        pngs = [path / tree.crop_file(e, i) for i, e in enumerate(entries)]
-        tree.rebuild_bundles(journal, label, [p for p in pngs if p.is_file()], parent=base or ".")
+        additions = [(crops[f][0].folder / crops[f][1].file, crops[f][1].entry) for f in action["faces"] if f in crops]
+        tree.append_crops(journal, folder, additions)

@@ -61,7 +61,10 @@ def analyze(catalog: Catalog, root, edge: float, confident: float) -> Proposal:
         primary, secondaries = ordered[0], ordered[1:]
         uncertain = not confident_group
         actions.append({"type": "merge_people", "into": primary["id"], "sources": [p["id"] for p in secondaries],
-                        "uncertain": uncertain})
+                        "uncertain": uncertain,
+                        # the secondaries' crops join the primary's exported faceset (if it has one)
+                        "into_folder": exported[primary["id"]].label if primary["id"] in exported else None,
+                        "source_folders": [exported[p["id"]].label for p in secondaries if p["id"] in exported]})
         for person in secondaries:
             if person["id"] in exported:
                 actions.append({"type": "quarantine_faceset", "faceset": exported[person["id"]].label, "to": "_merged",

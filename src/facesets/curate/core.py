@@ -194,6 +194,12 @@ def _apply_tree(catalog: Catalog, journal: tree.TreeJournal, actions: list[dict]
             keep = [c for c in faceset.crops if c.file not in files]
             tree.rewrite_faceset(journal, faceset, keep, {"curated_by": plan["command"]})
             counts[label] = len(keep)
+    for action in actions:   # merged people's crops join the primary's faceset before they leave
+        if action["type"] == "merge_people" and action.get("into_folder") in facesets:
+            additions = [(facesets[f].folder / c.file, c.entry) for f in action.get("source_folders", [])
+                         if f in facesets for c in facesets[f].crops]
+            if additions:
+                counts[action["into_folder"]] = tree.append_crops(journal, action["into_folder"], additions)
     for label, action in sorted(quarantined.items()):
         moved = tree.quarantine_faceset(journal, label, action["to"])
         entry = {"faceset": label, "moved_to": moved, "reason": action.get("reason"),

@@ -254,6 +254,34 @@ def rewrite_faceset(journal: TreeJournal, faceset: Faceset, keep: list[Crop], ex
             journal.write(single, best)
 
 
+def append_crops(journal: TreeJournal, folder: str, additions: list[tuple[Path, dict]]) -> int:
+    """Copy crops into a faceset folder (next free numbers), list them in its manifest best first
+    by composite quality, rebuild its bundles; returns how many crops it holds now."""
+    path = inside(journal.root, folder)
+    manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    entries = list(manifest.get("faces", []))
+    held = {e.get("face_id") for e in entries}
+    taken = {p.name for p in path.glob("*.png")}
+    index = 0
+    for source, entry in additions:
+        if entry.get("face_id") is not None and entry.get("face_id") in held:
+            continue
+        while f"{index}.png" in taken:
+            index += 1
+        journal.write(f"{folder}/{index}.png", Path(source).read_bytes())
+        taken.add(f"{index}.png")
+        held.add(entry.get("face_id"))
+        entries.append({**entry, "file": f"{index}.png", "from": journal.rel(Path(source))})
+    entries.sort(key=lambda e: -float(e.get("quality") or 0.0))   # stable: equal quality keeps order
+    for rank, entry in enumerate(entries):
+        entry["rank"] = rank
+    manifest["faces"] = entries
+    journal.write(f"{folder}/manifest.json", json_bytes(manifest))
+    base, label = folder.rsplit("/", 1) if "/" in folder else ("", folder)
+    rebuild_bundles(journal, label, [path / crop_file(e, i) for i, e in enumerate(entries)], parent=base)
+    return len(entries)
+
+
 def rebuild_bundles(journal: TreeJournal, label: str, pngs: list[Path], parent: str = "") -> None:
     """Rewrite `<label>_all.fsz` and `<label>_top30.fsz` where the tree has them (or `parent` is new)."""
     root = journal.root
