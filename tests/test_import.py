@@ -6,6 +6,7 @@ import io
 import json
 import os
 import zipfile
+from collections import Counter
 from pathlib import Path
 
 import cv2
@@ -330,7 +331,7 @@ def exported_tree(tmp_path_factory) -> Path:
         embed(original, [library], engine=engine, options=EmbedOptions(), notice=lambda *_: None)
         cluster_mod.cluster(original)
         cluster_mod.refine(original, params={"min_faces": 5})
-        export_mod.export(original, out, targets=("roop",), engine=engine)
+        export_mod.export(original, out, targets=("roop",), engine_options=EngineOptions(engine="dlib"))
     return out
 
 
@@ -359,6 +360,17 @@ def test_exported_bundles_import_as_the_same_people(tmp_path, exported_tree, dli
         assert sum(by_source.values()) >= 0.99 * total, (by_source, result.as_dict())
         for bundle, n in by_source.items():
             assert n >= 0.9 * len(members[bundle]), (bundle, n, len(members[bundle]))
+        # the export's folder manifests beside the bundles keep the link to the original photos
+        origins = fresh.conn.execute("SELECT faces.person_id, faces.origin FROM faces "
+                                     "WHERE faces.person_id IS NOT NULL").fetchall()
+        linked = [(r[0], json.loads(r[1])) for r in origins if r[1]]
+        assert len(linked) >= 0.99 * len(origins)
+        identities = {}
+        for person, origin in linked:
+            identities.setdefault(person, Counter())[Path(origin["photo"]).parent.name] += 1
+            assert len(origin["box"]) == 4
+        for person, counts in identities.items():   # a faceset is (nearly) one LFW identity
+            assert counts.most_common(1)[0][1] >= 0.9 * sum(counts.values()), counts
         # every crop of an imported person came from its own bundle
         for r in fresh.conn.execute("SELECT people.source, files.path FROM faces JOIN people "
                                     "ON people.id = faces.person_id JOIN files ON files.id = faces.file_id"):

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import re
+import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -194,8 +195,26 @@ def _extract(catalog: Catalog, item: Source) -> None:
                 write_json(staging / MARKER, {"source": str(item.path), "sha256": digest,
                                               "members": {m.target: m.info.filename for m in item.members}})
         item.origins = _origins(read_manifest(archive), {m.info.filename.rsplit("/", 1)[-1]: m.target
-                                                         for m in item.members})
+                                                         for m in item.members}) or _sibling_origins(item)
     item.crops = [folder / m.target for m in item.members]
+
+
+def _sibling_origins(item: Source) -> dict[str, dict]:
+    """An exported `X_all.fsz` has no manifest, but the export wrote `X/manifest.json` beside it:
+    use it for the members whose bytes are that folder's crop of the same name (CRC checked)."""
+    folder = Path(group_key(str(item.path)))
+    manifest = _load_json(folder / "manifest.json")
+    if manifest is None:
+        return {}
+    same = {}
+    for member in item.members:
+        name = member.info.filename.rsplit("/", 1)[-1]
+        try:
+            if zlib.crc32((folder / name).read_bytes()) == member.info.CRC:
+                same[name] = member.target
+        except OSError:
+            continue
+    return _origins(manifest, same)
 
 
 def _sha256(path: Path) -> str:
