@@ -400,3 +400,16 @@ def test_auto_engine_means_the_catalogs_engine(tmp_path, test_models):
         assert catalog.embedding_model().key == "dlib/resnet_v1"
         assert {r[0] for r in catalog.conn.execute("SELECT models.engine FROM faces JOIN models "
                                                    "ON models.id = faces.model_id")} == {"dlib"}
+
+
+def test_clustering_after_an_import_keeps_the_imported_people(tmp_path, bundles, dlib_engine):
+    """Imported people are decisions like a user's: cluster never moves their faces."""
+    cluster_mod = pytest.importorskip("facesets.cluster")
+    with Catalog.open(tmp_path / "catalog.db") as catalog:
+        import_sources(catalog, [bundles["Tom_Hanks"], bundles["Jason_Kidd"]], engine=dlib_engine)
+        before = catalog.conn.execute("SELECT id, person_id, assigned_by FROM faces ORDER BY id").fetchall()
+        cluster_mod.cluster(catalog)
+        after = catalog.conn.execute("SELECT id, person_id, assigned_by FROM faces ORDER BY id").fetchall()
+        assert [tuple(r) for r in after] == [tuple(r) for r in before]
+        assert {r["assigned_by"] for r in after} == {"import"}
+        assert catalog.conn.execute("SELECT COUNT(*) FROM people WHERE imported = 1").fetchone()[0] == 2
