@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import FACES, PHOTOS, lfw_identity, run_cli
+from conftest import FACES, PHOTOS, run_cli
 from facesets import Catalog
 from facesets import people
-from facesets.cluster import cluster, extend, refine
+from facesets.cluster import cluster, refine
 from facesets.cluster.algorithms import GraphAverageLinkage, AverageLinkage
 from facesets.cluster.labels import main_face_labels
 from facesets.cluster.metrics import bcubed, pairwise

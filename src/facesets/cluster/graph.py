@@ -29,13 +29,14 @@ def knn(X: np.ndarray, k: int, progress=None) -> tuple[np.ndarray, np.ndarray]:
     if n <= EXACT_LIMIT:
         index = faiss.IndexFlatIP(dim)
     else:
-        nlist = int(min(65536, 4 * math.sqrt(n)))
+        nlist = int(min(65536, 2 * math.sqrt(n)))
         quantizer = faiss.IndexFlatIP(dim)
         index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        index.cp.niter = 10            # coarse centroids only route queries: a rough k-means will do
         rng = np.random.default_rng(0)
-        sample = X[rng.choice(n, size=min(n, nlist * 40), replace=False)]
+        sample = X[rng.choice(n, size=min(n, nlist * 32), replace=False)]
         index.train(sample)
-        index.nprobe = 12
+        index.nprobe = 10
     index.add(X)
     sims = np.empty((n, k_eff), np.float32)
     idx = np.empty((n, k_eff), np.int64)

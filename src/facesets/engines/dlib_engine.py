@@ -23,15 +23,38 @@ CONFIRM_UPSAMPLE = 2.0  # cut from a decode where the face is at least HOG_FACE 
 FULL_PASS = False     # HOG over the whole reduced image as well (YuNet already proposes large faces)
 
 
+def face_recognition_model(name: str) -> Path:
+    """A weights file of the face_recognition_models package, found without importing it (its
+    __init__ needs pkg_resources, which recent setuptools no longer ship, and warns on stderr)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise EngineUnavailable("dlib engine unavailable: pip install face_recognition_models")
+    path = Path(list(spec.submodule_search_locations)[0]) / "models" / name
+    if not path.is_file():
+        raise EngineUnavailable(f"{path} is missing: reinstall face_recognition_models")
+    return path
+
+
+class _ModelFiles:
+    @staticmethod
+    def face_recognition_model_location() -> str:
+        return str(face_recognition_model("dlib_face_recognition_resnet_model_v1.dat"))
+
+    @staticmethod
+    def pose_predictor_five_point_model_location() -> str:
+        return str(face_recognition_model("shape_predictor_5_face_landmarks.dat"))
+
+
 def _load_dlib():
     try:
         import dlib
-        import face_recognition_models as frm
-    except ImportError as exc:  # pragma: no cover - both are hard dependencies
+    except ImportError as exc:  # pragma: no cover - a hard dependency
         raise EngineUnavailable(
             f"dlib engine unavailable ({exc.name} not installed): pip install dlib-bin face_recognition_models"
         ) from None
-    return dlib, frm
+    return dlib, _ModelFiles
 
 
 class DlibEngine(FaceEngine):

@@ -6,28 +6,16 @@ for dlib the caller solves it from the 68 points).
 """
 from __future__ import annotations
 
-import importlib.util
 import warnings
 from pathlib import Path
 
 import numpy as np
 
 from facesets.engines.base import EngineUnavailable
+from facesets.engines.dlib_engine import face_recognition_model
 from facesets.enrich.pose import pose_from_3d68
 
 DLIB_68 = "shape_predictor_68_face_landmarks.dat"
-
-
-def face_recognition_model(name: str) -> Path:
-    """A file of face_recognition_models, found without importing it (its __init__ needs
-    pkg_resources, which recent setuptools no longer ship)."""
-    spec = importlib.util.find_spec("face_recognition_models")
-    if spec is None or not spec.submodule_search_locations:
-        raise EngineUnavailable("face_recognition_models is not installed: pip install face_recognition_models")
-    path = Path(list(spec.submodule_search_locations)[0]) / "models" / name
-    if not path.is_file():
-        raise EngineUnavailable(f"{path} is missing: reinstall face_recognition_models")
-    return path
 
 
 class Dlib68:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from .. import outputs
@@ -17,26 +18,39 @@ from ..catalog import Catalog, CatalogError
 from ..cluster.tree import OWN_MARK, folder_name
 from ..engines import EngineOptions, load_engine
 from ..profiles import profile_for
-from .crops import CropSpec, count_faces, make_crops, png_bytes
+from .crops import CropChecker, CropSpec, make_crops, png_bytes
 from .select import select_facesets
 from .write import TARGETS, contact_sheet, write_faceset
 
 __all__ = ["export", "TARGETS", "verification_engine"]
 
 
+@dataclass(frozen=True)
+class EngineMaker:
+    """Builds the catalog's own detector (picklable, so worker processes can build theirs)."""
+    options: EngineOptions
+
+    def __call__(self):
+        engine = load_engine(self.options, notice=lambda *_: None)
+        if hasattr(engine, "upsample") and engine.upsample is None:
+            engine.upsample = 1   # a 512 crop: upsampled once, bystanders down to ~40 px are found
+        return engine
+
+
+def engine_maker(catalog: Catalog, engine_options: EngineOptions | None = None) -> EngineMaker:
+    model = catalog.embedding_model()
+    return EngineMaker(engine_options or EngineOptions(engine=model.engine, pack=model.model.split("/")[0]))
+
+
 def verification_engine(catalog: Catalog, engine_options: EngineOptions | None = None):
     """The catalog's own detector, used to re-detect every crop."""
-    model = catalog.embedding_model()
-    options = engine_options or EngineOptions(engine=model.engine, pack=model.model.split("/")[0])
-    engine = load_engine(options, notice=lambda *_: None)
-    if hasattr(engine, "upsample") and engine.upsample is None:
-        engine.upsample = 1   # a 512 crop: upsampled once, bystanders down to ~40 px are found
-    return engine
+    return engine_maker(catalog, engine_options)()
 
 
 def export(catalog: Catalog, out: str | os.PathLike, targets=("roop", "folders"), top_n: int = 30,
            out_size: int = 512, pad_ratio: float = 0.5, candidates: bool = False, link: str = "copy",
-           engine_options: EngineOptions | None = None, engine=None, progress=None, params=None) -> dict:
+           engine_options: EngineOptions | None = None, progress=None, params=None,
+           workers: int | None = None) -> dict:
     """Export every faceset to OUT; returns counts (facesets, crops, rejected crops, ...)."""
     targets = tuple(targets)
     unknown = set(targets) - set(TARGETS)
@@ -58,7 +72,7 @@ def export(catalog: Catalog, out: str | os.PathLike, targets=("roop", "folders")
     if unscored:  # cheap (~4000 faces/s); candidates need unassigned faces scored too
         score_faces(catalog, unscored)
     facesets = select_facesets(catalog, profile, lambda row: folder_name(row, "faceset"))
-    engine = engine or verification_engine(catalog, engine_options)
+    maker = engine_maker(catalog, engine_options)
     run_id = catalog.start_run("export", {"out": str(out.resolve()), "targets": list(targets), "top_n": top_n,
                                          "out_size": out_size, "pad_ratio": pad_ratio, "candidates": candidates})
     total = sum(len(f.picks) for f in facesets)
@@ -66,14 +80,17 @@ def export(catalog: Catalog, out: str | os.PathLike, targets=("roop", "folders")
     rejected = []
     listing, sheet = [], []
     try:
-        with outputs.staged_dir(out) as staging:
+        with outputs.staged_dir(out) as staging, \
+                CropChecker(maker, parallel=maker.options.engine == "dlib", workers=workers) as checker:
             (staging / OWN_MARK).write_text("written by facesets; safe to delete with the folder\n")
             for faceset in facesets:
                 images = make_crops(faceset.picks, spec)
+                encoded = {f: png_bytes(i) for f, i in images.items() if not isinstance(i, str)}
+                found_in = dict(zip(encoded, checker.counts(list(encoded.values()))))
                 pngs, faces = [], []
                 for pick in faceset.picks:
                     image = images[pick.face_id]
-                    found = count_faces(engine, image) if not isinstance(image, str) else -1
+                    found = found_in.get(pick.face_id, -1)
                     if progress:
                         progress("export crops", 1, total)
                     if found != 1:
@@ -88,7 +105,7 @@ def export(catalog: Catalog, out: str | os.PathLike, targets=("roop", "folders")
                                   "components": {k: (round(v, 4) if v is not None else None)
                                                  for k, v in pick.components.items()},
                                   "taken_at": pick.taken_at})
-                    pngs.append(png_bytes(image))
+                    pngs.append(encoded[pick.face_id])
                 if not pngs:
                     continue
                 manifest = {"person": faceset.person_id, "name": faceset.name, "folder": faceset.folder,

@@ -81,3 +81,54 @@ def make_crops(picks, spec: CropSpec) -> dict[int, Image.Image | str]:
 def count_faces(engine, image: Image.Image) -> int:
     """How many faces the engine's detector finds in a crop."""
     return len(engine.detect(np.asarray(image.convert("RGB"))))
+
+
+_worker_engine = None
+
+
+def _start_worker(make_engine) -> None:
+    global _worker_engine
+    _worker_engine = make_engine()
+
+
+def _count_png(data: bytes) -> int:
+    return count_faces(_worker_engine, Image.open(io.BytesIO(data)))
+
+
+class CropChecker:
+    """Counts faces in crops. dlib's detector holds the GIL, so with more than one core the
+    crops are checked in worker processes (each with its own detector); ONNX engines thread
+    inside one session and are checked in-process."""
+
+    def __init__(self, make_engine, parallel: bool, workers: int | None = None):
+        import os
+
+        self.make_engine = make_engine
+        self.workers = workers or max(1, min(os.cpu_count() or 1, 8))
+        self.pool = None
+        self.engine = None
+        if parallel and self.workers > 1:
+            from concurrent.futures import ProcessPoolExecutor
+            from multiprocessing import get_context
+
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"),
+                                            initializer=_start_worker, initargs=(make_engine,))
+        else:
+            self.engine = make_engine()
+
+    def counts(self, pngs: list[bytes]) -> list[int]:
+        if self.pool is not None and len(pngs) > 1:
+            return list(self.pool.map(_count_png, pngs, chunksize=4))
+        if self.engine is None:
+            self.engine = self.make_engine()
+        return [count_faces(self.engine, Image.open(io.BytesIO(data))) for data in pngs]
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+
+    def __enter__(self) -> "CropChecker":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
