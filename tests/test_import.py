@@ -118,6 +118,7 @@ HOSTILE = {
     "drive": (lambda: _zip_bytes([("C:\\evil\\x.png", b"escaped")]), "absolute path"),
     "backslash_dotdot": (lambda: _zip_bytes([("..\\x.png", b"escaped")]), "escapes the bundle"),
     "symlink": (lambda: _zip_bytes([(_symlink_member(), b"/etc/passwd")]), "symbolic link"),
+    "markup_in_name": (lambda: _zip_bytes([("../[/red]x.png", b"escaped")]), "[/red]x.png"),
     "10000_members": (lambda: _zip_bytes([(f"{i}.png", b"") for i in range(10_000)]), "10000 members"),
     "1GB_declared": (lambda: _declared_size_bundle(1024 ** 3), "declares 1.0 GB"),
 }

@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from rich.markup import escape
 
 from facesets.catalog import CatalogError
 from facesets.cli.main import (CatalogOpt, DetectorOpt, DeviceOpt, EngineOpt, ModelsOpt, PackOpt, app,
@@ -35,12 +36,12 @@ def import_(
                 result = import_sources(cat, sources, engine_options=engine_options(
                     engine, pack, models, device, detector, None, threads), progress=hook, notice=notice)
         except ImportRefused as exc:
-            fail(f"import refused: {exc}")
+            fail(escape(f"import refused: {exc}"))   # member names are the bundle author's text
         except (CatalogError, EngineUnavailable, ValueError) as exc:
-            fail(str(exc))
+            fail(escape(str(exc)))
     for person in result.people:
         out.print(f"person {person['person_id']:4d}  {person['assigned']:5d}/{person['crops']:<5d} crops  "
-                  f"{person['label']}  ({person['source']})", highlight=False)
+                  f"{person['label']}  ({person['source']})", highlight=False, markup=False)
     out.print(f"sources {result.sources}, crops {result.crops}, assigned {result.assigned}, "
               f"no face {result.no_face}, several faces {result.multi_face}, kept elsewhere {result.kept_elsewhere}",
-              highlight=False)
+              highlight=False, markup=False)
