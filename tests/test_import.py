@@ -217,6 +217,9 @@ def test_importing_bundles_recreates_one_person_per_bundle(tmp_path, bundles, dl
             assert path.parent == root / row["name"] and path.suffix == ".png"
         first_state = tree_state(root)
         counts = catalog.counts()
+        written = {p.relative_to(tmp_path).parts[:2] for p in tmp_path.rglob("*") if p.is_file()}
+        assert written <= {("lib", "catalog_imports"), ("lib", "catalog.db"), ("lib", "catalog.db-wal"),
+                           ("lib", "catalog.db-shm"), ("lib", "catalog.db.lock")}, written
 
     # idempotent: the same bundles again change nothing
     with Catalog.open(catalog_path) as catalog:
