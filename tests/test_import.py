@@ -417,3 +417,19 @@ def test_clustering_after_an_import_keeps_the_imported_people(tmp_path, bundles,
         assert [tuple(r) for r in after] == [tuple(r) for r in before]
         assert {r["assigned_by"] for r in after} == {"import"}
         assert catalog.conn.execute("SELECT COUNT(*) FROM people WHERE imported = 1").fetchone()[0] == 2
+
+
+def test_two_bundles_with_one_name_get_their_own_folders_and_people(tmp_path, dlib_engine):
+    first = sorted((LFW / "Tom_Hanks").iterdir())[:2]
+    second = sorted((LFW / "Ian_Thorpe").iterdir())[:2]
+    a = write_fsz(tmp_path / "one" / "Tom.fsz", [png_bytes(lfw_crop(p)) for p in first])
+    b = write_fsz(tmp_path / "two" / "Tom.fsz", [png_bytes(lfw_crop(p)) for p in second])
+    with Catalog.open(tmp_path / "catalog.db") as catalog:
+        import_sources(catalog, [a], engine=dlib_engine)
+        import_sources(catalog, [b], engine=dlib_engine)
+        import_sources(catalog, [a, b], engine=dlib_engine)          # again: nothing new
+        folders = sorted(p.name for p in managed_root(catalog).iterdir())
+        assert len(folders) == 2 and folders[0] == "Tom" and folders[1].startswith("Tom-")
+        rows = catalog.conn.execute("SELECT people.source, COUNT(faces.id) FROM people JOIN faces "
+                                    "ON faces.person_id = people.id GROUP BY people.id ORDER BY people.id").fetchall()
+        assert [(r[0], r[1]) for r in rows] == [(str(a), 2), (str(b), 2)]
