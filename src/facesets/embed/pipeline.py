@@ -64,11 +64,11 @@ def embed(catalog: Catalog, sources: Iterable[str | os.PathLike], engine: FaceEn
     if options.input_mode not in INPUT_MODES:
         raise ValueError(f"unknown input mode {options.input_mode!r} ({', '.join(INPUT_MODES)})")
     sources = [os.fspath(s) for s in sources]
-    engine = engine or load_engine(engine_options, notice=notice)
-    model = catalog.register_model(engine.engine, engine.model, engine.dim, engine.detector,
-                                   engine.landmark_scheme)
+    if engine is not None:  # a given engine is checked against the catalog before any work
+        catalog.register_model(engine.engine, engine.model, engine.dim, engine.detector, engine.landmark_scheme)
     catalog.acquire_writer_lock("embed")
-    params = {"sources": sources, "engine": engine.describe(), **asdict(options)}
+    described = engine.describe() if engine is not None else asdict(engine_options or EngineOptions())
+    params = {"sources": sources, "engine": described, **asdict(options)}
     run_id = catalog.start_run("embed", params)
     result = EmbedResult(run_id)
     status = "failed"
@@ -76,7 +76,13 @@ def embed(catalog: Catalog, sources: Iterable[str | os.PathLike], engine: FaceEn
         stats = scan(catalog, sources, run_id,
                      progress=(lambda _p: progress("scan", 1, None)) if progress else None)
         result.files_scanned, result.files_new, result.aliases_new = stats.seen, stats.new_files, stats.new_aliases
-        embed_pending(catalog, engine, model.id, run_id, options, result, progress)
+        pending = catalog.conn.execute("SELECT 1 FROM files WHERE status = 'pending' LIMIT 1").fetchone()
+        if pending or catalog.embedding_model() is None:
+            # models load only when there is work: a re-run over an unchanged tree is a scan
+            engine = engine or load_engine(engine_options, notice=notice)
+            model = catalog.register_model(engine.engine, engine.model, engine.dim, engine.detector,
+                                           engine.landmark_scheme)
+            embed_pending(catalog, engine, model.id, run_id, options, result, progress)
         status = "done"
     except KeyboardInterrupt:
         result.interrupted = True
