@@ -14,6 +14,7 @@ import pytest
 
 import badcorpus
 from conftest import run_cli
+from facesets.scan.decode import read_image
 from facesets.scan.paths import catalog_path, fs_path
 from rbhelp import can_drop_root_file_access, drop_root_file_access, pipeline_args, run_hooked
 
@@ -61,6 +62,13 @@ def test_the_run_completes(corpus_run):
     assert first.returncode == 0, first.stderr[-3000:]
     assert "Traceback" not in first.stderr
     assert len(corpus_run["kinds"]) >= 20
+    assert first.args[2] == "run", "the whole pipeline runs on the bad corpus, not only embed"
+    conn = sqlite3.connect(corpus_run["db"])
+    stages = dict(conn.execute("SELECT command, status FROM runs ORDER BY id"))
+    conn.close()
+    assert {stage: stages.get(stage) for stage in ("embed", "cluster", "refine", "enrich", "export")} == \
+        dict.fromkeys(("embed", "cluster", "refine", "enrich", "export"), "done")
+    assert (corpus_run["out"] / "facesets" / "manifest.json").is_file()
 
 
 def test_each_bad_file_is_listed_with_a_one_line_reason(corpus_run):
@@ -111,7 +119,23 @@ def test_every_orientation_is_upright(corpus_run):
     assert (width, height) == (400, 320)
     for name, (w, h, box) in found.items():
         assert (w, h) == (width, height), name
-        assert np.abs(box - reference).max() <= 4, f"{name}: face at {box}, upright at {reference}"
+        # the detector cascade may place a box some pixels apart on JPEG-noise-different pixels
+        assert _iou(box, reference) >= 0.7, f"{name}: face at {box}, upright at {reference}"
+    # the decoded pixels themselves: every orientation reads back as the upright picture
+    folder = next(k for k in corpus_run["kinds"] if k.name == "exif_orientation_1").paths[0].parent
+    upright = read_image(str(folder / "o1.jpg")).rgb.astype(np.int16)
+    upside_down = np.abs(upright[::-1, ::-1] - upright).mean()
+    for name in sorted(found):
+        pixels = read_image(str(folder / f"{name}.jpg")).rgb.astype(np.int16)
+        assert pixels.shape == upright.shape, name
+        error = np.abs(pixels - upright).mean()
+        assert error < 2 and error < upside_down / 10, f"{name}: mean pixel error {error:.2f} against upright"
+
+
+def _iou(a, b) -> float:
+    inter = max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    area = lambda r: (r[2] - r[0]) * (r[3] - r[1])  # noqa: E731
+    return inter / (area(a) + area(b) - inter)
 
 
 def test_sixty_megapixel_photo_keeps_memory_sane(corpus_run):
