@@ -88,7 +88,25 @@ _worker_engine = None
 
 def _start_worker(make_engine) -> None:
     global _worker_engine
+    _watch_parent()
     _worker_engine = make_engine()
+
+
+def _watch_parent() -> None:
+    """Exit when the exporting process is gone: a worker holds both ends of its task queue, so
+    after a SIGKILL (or OOM kill) of the parent it would otherwise wait forever, holding a model."""
+    import os
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="facesets-parent-watch", daemon=True).start()
 
 
 def _count_png(data: bytes) -> int:
