@@ -15,6 +15,7 @@ import random
 import re
 import shutil
 import sqlite3
+import time
 import zipfile
 from collections import defaultdict
 from pathlib import Path
@@ -26,9 +27,13 @@ from rbhelp import has_command, pipeline_args, run_hooked
 
 STAGES = ("embed", "cluster", "refine", "enrich", "export")
 KILLS = 10
+PER_STAGE = 2                                       # random kills per stage, besides its last event
 SEED = 20261124
 CORPUS = {"Colin_Powell": 6, "Tony_Blair": 6}      # 12 small face photos, two people
-RUN_OPTIONS = ("--min-faces", "3")                   # so two people become facesets
+# the settings page's saved parameters (catalog meta 'cluster_params'), so 6 faces make a faceset
+# and the corpus stays small enough for ~20 runs; `facesets run` itself is called without options
+SAVED_PARAMS = {"min_faces": 3}
+RUN_OPTIONS = ("--out-size", "256")                  # smaller crops: the export's re-detection is 4x cheaper
 VOLATILE_COLUMN = re.compile(r"(_run|_at|^run_id|_time|^time|duration|elapsed)$")
 VOLATILE_KEY = re.compile(r"(_at|time|timestamp|started|finished|duration|elapsed|seconds|^run_id|^run|catalog)$", re.I)
 ISO_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z?|\d{4}-\d\d-\d\d \d\d:\d\d(:\d\d)?")
@@ -46,8 +51,13 @@ def _corpus(root: Path) -> Path:
 
 
 def _args(src: Path, out: Path, db: Path) -> list[str]:
-    args = pipeline_args(src, out, db)
-    return args + list(RUN_OPTIONS) if args[0] == "run" else args
+    """`facesets run SRC OUT` on a catalog created beforehand with the saved parameters."""
+    from facesets.catalog import Catalog
+
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with Catalog.open(db, create=True) as catalog:
+        catalog.set_meta("cluster_params", json.dumps(SAVED_PARAMS))
+    return pipeline_args(src, out, db, "-q", *RUN_OPTIONS)
 
 
 def catalog_dump(db: Path) -> dict:
@@ -111,23 +121,32 @@ def reference(tmp_path_factory):
     proc, _ = run_hooked(_args(src, out, db), env={"FACESETS_TEST_TRACE": str(trace)})
     assert proc.returncode == 0, proc.stderr[-3000:]
     events = [line.split("\t") for line in trace.read_text().splitlines()]
+    conn = sqlite3.connect(db)
+    timings = {c: round(t or 0.0, 1) for c, t in conn.execute(
+        "SELECT command, (julianday(finished_at) - julianday(started_at)) * 86400 FROM runs ORDER BY id")}
+    conn.close()
+    print(f"\nuninterrupted run, seconds per stage: {timings}")
     return {"src": src, "out": out, "db": db, "events": events, "catalog": catalog_dump(db),
             "outputs": output_dump(out)}
 
 
 def _kill_points(events: list[list[str]], stages: tuple[str, ...]) -> list[tuple[int, str, str]]:
+    """PER_STAGE seeded random events of each stage, plus each stage's last event (its data is
+    committed, its run not yet marked done: the moment that decides how a re-run resumes)."""
     by_stage = defaultdict(list)
     for number, stage, kind in events:
         by_stage[stage].append((int(number), stage, kind))
     rng = random.Random(SEED)
     present = [s for s in stages if by_stage.get(s)]
-    per_stage = max(2, -(-KILLS // max(1, len(present))))
-    points = []
+    points = set()
     for stage in present:
-        points += rng.sample(by_stage[stage], min(per_stage, len(by_stage[stage])))
+        points.add(by_stage[stage][-1])
+        rest = by_stage[stage][:-1]
+        points.update(rng.sample(rest, min(PER_STAGE, len(rest))))
     return sorted(points)
 
 
+@pytest.mark.slow
 def test_sigkill_at_moments_across_all_stages_then_rerun_equals_uninterrupted(reference, tmp_path):
     whole_pipeline = has_command("run")
     stages = STAGES if whole_pipeline else ("embed",)
@@ -135,11 +154,15 @@ def test_sigkill_at_moments_across_all_stages_then_rerun_equals_uninterrupted(re
     seen_stages = {p[1] for p in points}
     print(f"\nkill points (seed {SEED}): " + ", ".join(f"#{n} {stage} {kind}" for n, stage, kind in points))
     assert len(points) >= KILLS, f"only {len(points)} kill points: {points}"
+    print("per stage: " + ", ".join(f"{s} {sum(p[1] == s for p in points)}" for s in stages)
+          + f"; events per stage in the uninterrupted run: "
+          + ", ".join(f"{s} {sum(e[1] == s for e in reference['events'])}" for s in stages))
     assert seen_stages == set(stages), f"stages without a kill point: {set(stages) - seen_stages}"
     failures = []
     for number, stage, kind in points:
         src = reference["src"]  # sources are only read: every run may share them
         out, db = tmp_path / f"kill_{number}" / "out", tmp_path / f"kill_{number}" / "out" / "catalog.db"
+        started = time.monotonic()
         killed, _ = run_hooked(_args(src, out, db), env={"FACESETS_TEST_KILL_AT": str(number)})
         label = f"kill at #{number} ({stage}, {kind})"
         if killed.returncode != -9:
@@ -160,6 +183,7 @@ def test_sigkill_at_moments_across_all_stages_then_rerun_equals_uninterrupted(re
             except Exception as exc:  # noqa: BLE001
                 failures.append(f"{label}: half-written bundle in place: {rel} ({exc})")
         rerun = run_cli(*_args(src, out, db), check=False)
+        print(f"{label}: killed and re-run in {time.monotonic() - started:.0f} s")
         if rerun.returncode != 0:
             failures.append(f"{label}: re-run exit {rerun.returncode}: {rerun.stderr[-800:]}")
             continue
