@@ -15,12 +15,16 @@ out = Console()
 
 
 def fail(message: str, code: int = 2) -> "typer.Exit":
-    console.print(f"[bold red]error:[/] {message}", highlight=False)
+    from rich.markup import escape
+
+    console.print(f"[bold red]error:[/] {escape(str(message))}", highlight=False)
     raise typer.Exit(code)
 
 
 def notice(message: str) -> None:
-    console.print(f"[yellow]{message}[/]", highlight=False)
+    from rich.markup import escape
+
+    console.print(f"[yellow]{escape(str(message))}[/]", highlight=False)
 
 
 class _Rate(TextColumn):
