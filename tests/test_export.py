@@ -74,15 +74,30 @@ def test_run_writes_roop_bundles_of_single_face_crops(lfw_run):
 
 
 @pytest.mark.slow
-def test_export_twice_is_byte_identical(lfw_run, tmp_path):
+def test_export_again_is_byte_identical_and_candidates_place_a_held_out_photo(lfw_run, tmp_path):
+    """A second export (with --candidates, after one more photo arrived) gives byte-identical
+    bundles with identical names, and the held-out photo of a known identity lands in
+    _candidates/to_<its faceset>/."""
     db = tmp_path / "copy.db"
     shutil.copyfile(lfw_run / "library.db", db)
+    manifest = json.loads((lfw_run / "facesets" / "manifest.json").read_text())
+    entry = manifest["facesets"][0]
+    faces = json.loads((lfw_run / "facesets" / entry["folder"] / "manifest.json").read_text())["faces"]
+    with Catalog.open(db, readonly=True) as cat:
+        single = {r[0] for r in cat.conn.execute("SELECT path FROM files WHERE n_faces = 1")}
+    source = Path(next(f["source"] for f in faces if f["source"] in single))
+    held_out = tmp_path / "new_photos" / f"held_out_{source.name}"
+    held_out.parent.mkdir()
+    ImageOps.mirror(Image.open(source)).save(held_out, quality=95)  # new bytes, same person
     with Catalog.open(db) as cat:
-        export(cat, tmp_path / "again", targets=("roop",))
+        embed(cat, [held_out.parent], engine_options=EngineOptions(engine="dlib"), notice=lambda *_: None)
+        export(cat, tmp_path / "again", targets=("roop",), candidates=True)
     first = {p.name: p.read_bytes() for p in _bundles(lfw_run)}
     second = {p.name: p.read_bytes() for p in sorted((tmp_path / "again").glob("*.fsz"))}
     assert first.keys() == second.keys()
     assert all(first[name] == second[name] for name in first)
+    placed = list((tmp_path / "again" / "_candidates" / f"to_{entry['folder']}").iterdir())
+    assert any("held_out" in p.name for p in placed)
 
 
 @pytest.mark.slow
@@ -104,26 +119,6 @@ def test_contact_sheet_renders_in_chromium(lfw_run, tmp_path):
     assert rows == len(manifest["facesets"])
     assert loaded
     assert (tmp_path / "contact_sheet.png").stat().st_size > 10_000
-
-
-@pytest.mark.slow
-def test_candidates_place_a_held_out_photo(lfw_run, tmp_path):
-    db = tmp_path / "copy.db"
-    shutil.copyfile(lfw_run / "library.db", db)
-    manifest = json.loads((lfw_run / "facesets" / "manifest.json").read_text())
-    entry = manifest["facesets"][0]
-    faces = json.loads((lfw_run / "facesets" / entry["folder"] / "manifest.json").read_text())["faces"]
-    with Catalog.open(db, readonly=True) as cat:
-        single = {r[0] for r in cat.conn.execute("SELECT path FROM files WHERE n_faces = 1")}
-    source = Path(next(f["source"] for f in faces if f["source"] in single))
-    held_out = tmp_path / "new_photos" / f"held_out_{source.name}"
-    held_out.parent.mkdir()
-    ImageOps.mirror(Image.open(source)).save(held_out, quality=95)  # new bytes, same person
-    with Catalog.open(db) as cat:
-        embed(cat, [held_out.parent], engine_options=EngineOptions(engine="dlib"), notice=lambda *_: None)
-        export(cat, tmp_path / "with_candidates", targets=("roop",), candidates=True)
-    placed = list((tmp_path / "with_candidates" / "_candidates" / f"to_{entry['folder']}").iterdir())
-    assert any("held_out" in p.name for p in placed)
 
 
 def test_export_refuses_foreign_folder_and_bad_target(lfw158_catalog, tmp_path):
