@@ -18,10 +18,8 @@ RootOpt = typer.Option(None, "--export-root", help="Export tree to curate (defau
 
 
 def _fail(exc) -> None:
-    """One line on stderr, exit 2; brackets (facesets[clip]) are text, not Rich markup."""
-    from rich.markup import escape
-
-    fail(escape(str(exc)))
+    """One line on stderr, exit 2 (ui.fail escapes Rich markup: facesets[clip] stays text)."""
+    fail(str(exc))
 
 
 def _profile(cat):
