@@ -30,9 +30,10 @@ class Profile:
     export_min_short: float = 100.0
     near_duplicate_similarity: float = 0.95
     candidate_min_quality: float = 0.40
-    # curation
-    consolidate_edge: float = 0.55
-    consolidate_confident: float = 0.65
+    # curation (cosine distances between person centroids: the looser cut bounds uncertain
+    # groups, the tighter one marks confident ones; sort_faces.py's similarities 0.55 / 0.65)
+    consolidate_edge: float = 0.45
+    consolidate_confident: float = 0.35
     age_recover: float = 0.55
     age_tighten: float = 0.50
     age_subcluster: float = 0.35
@@ -48,8 +49,8 @@ BUFFALO_L = Profile(
     match_distance=0.55,
 )
 
-# dlib's distances are compressed (identity cut near 0.07-0.08 on LFW): placeholders until
-# calibrated by benchmarks/cluster_quality.py.
+# dlib's distances are compressed (identity cut near 0.07 on LFW): calibrated on lfw158 +
+# lfw_singletons, see docs/profiles.md.
 DLIB = Profile(
     name="dlib/resnet_v1",
     cluster_distance=0.0725, refine_initial=0.0725, merge_distance=0.03, outlier_distance=0.045,
@@ -57,8 +58,8 @@ DLIB = Profile(
     # dlib's HOG boxes are tight (eyebrows to lip): on LFW their short edge is ~0.6 of an
     # SCRFD box on the same face, so the size gates scale by 0.6.
     min_short=54.0, export_min_short=60.0,
-    near_duplicate_similarity=0.995, consolidate_edge=0.075, consolidate_confident=0.09,
-    age_recover=0.08, age_tighten=0.07, age_subcluster=0.05, age_attach=0.06,
+    near_duplicate_similarity=0.995, consolidate_edge=0.03, consolidate_confident=0.02,
+    age_recover=0.12, age_tighten=0.10, age_subcluster=0.09, age_attach=0.09,
 )
 
 PROFILES = {BUFFALO_L.name: BUFFALO_L, DLIB.name: DLIB}
