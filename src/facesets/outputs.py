@@ -76,6 +76,9 @@ def staged_dir(final: str | os.PathLike) -> Iterator[Path]:
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
+    previous = final.with_name(f".{final.name}.previous")
+    if previous.exists() and not final.exists():  # a crash between the two renames below:
+        os.replace(previous, final)                # the old tree goes back before anything else
     staging = final.with_name(f".{final.name}.staging")
     if staging.exists():
         shutil.rmtree(staging)
@@ -85,7 +88,6 @@ def staged_dir(final: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    previous = final.with_name(f".{final.name}.previous")
     if previous.exists():
         shutil.rmtree(previous)
     if final.exists():

@@ -35,12 +35,12 @@ def _trace_sql(statement: str) -> None:
         event(f"sql {head}")
 
 
-def _wrap(owner, name: str, kind: str, writes_only=None) -> None:
+def _wrap(owner, name: str, kind: str, writes_only=None, named: bool = False) -> None:
     original = getattr(owner, name)
 
     def wrapper(*args, **kwargs):
         if writes_only is None or writes_only(args, kwargs):
-            event(kind)
+            event(f"{kind} {os.path.basename(os.fsdecode(args[0]))}" if named and args else kind)
         return original(*args, **kwargs)
 
     setattr(owner, name, wrapper)
@@ -76,7 +76,7 @@ def install(trace_path: str | None, kill_at: int) -> None:
     _wrap(builtins, "open", "open for writing", _opens_for_writing)
     _wrap(io, "open", "open for writing", _opens_for_writing)  # pathlib opens through io.open
     for name in ("replace", "rename", "link", "symlink"):
-        _wrap(os, name, f"os.{name}")
+        _wrap(os, name, f"os.{name}", named=name in ("replace", "rename"))  # which file moves
     for name in ("copy2", "copyfile", "rmtree", "move"):
         _wrap(shutil, name, f"shutil.{name}")
     _wrap(zipfile.ZipFile, "writestr", "zip member")

@@ -85,3 +85,28 @@ def test_disk_full_during_run_export_is_one_clear_line(exported):
     assert "No space left on device" in message
     assert tree_diff(before, tree_state(export)) == []
     assert [p.name for p in export.parent.iterdir() if p.name.startswith(f".{export.name}.")] == []
+
+
+@pytest.mark.slow
+def test_killed_between_the_two_renames_then_disk_full_keeps_the_previous_export(exported, tmp_path):
+    """The export swap is two renames (OUT -> .OUT.previous, staging -> OUT). SIGKILLed between
+    them, OUT is briefly gone; the next export, even one that fails (disk full), must put the
+    previous tree back in place rather than leave it hidden."""
+    export, db = exported["export"], exported["db"]
+    trace = tmp_path / "trace.txt"
+    traced, _ = run_hooked(["export", str(export), "--catalog", str(db), "-q"], env={"FACESETS_TEST_TRACE": str(trace)})
+    assert traced.returncode == 0, traced.stderr[-2000:]
+    before = tree_state(export)
+    events = [line.split("\t") for line in trace.read_text().splitlines()]
+    # events fire before the call: dying at the staging rename means OUT was already moved aside
+    swap = [int(n) for n, _, kind in events if kind == f"os.replace .{export.name}.staging"]
+    assert len(swap) == 1 and events[swap[0] - 2][2] == f"os.replace {export.name}", events[-12:]
+    killed, _ = run_hooked(["export", str(export), "--catalog", str(db), "-q"], env={"FACESETS_TEST_KILL_AT": str(swap[0])})
+    assert killed.returncode == -9
+    previous = export.with_name(f".{export.name}.previous")
+    assert not export.exists() and previous.is_dir()     # the window this test is about
+    full, _ = run_hooked(["export", str(export), "--catalog", str(db), "-q"],
+                         env={"FACESETS_TEST_DISK_FULL": "0", "PYTHONWARNINGS": "ignore"})
+    assert full.returncode != 0 and "No space left on device" in full.stderr
+    assert tree_diff(before, tree_state(export)) == []
+    assert not previous.exists()
