@@ -46,28 +46,38 @@ def knn(X: np.ndarray, k: int, progress=None) -> tuple[np.ndarray, np.ndarray]:
         sims[start:stop], idx[start:stop] = index.search(X[start:stop], k_eff)
         if progress:
             progress("neighbours", stop - start, n)
-    # drop self (usually column 0, but duplicates may come first)
-    rows = np.arange(n)[:, None]
-    is_self = idx == rows
-    out_idx = np.full((n, k), -1, np.int64)
+    return _drop_self(idx, sims, k)
+
+
+def _drop_self(idx: np.ndarray, sims: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first k non-self neighbours of each row (self is column 0 but for exact duplicates),
+    as int32 indices (when they fit) and float32 distances, -1 / inf padded."""
+    n = idx.shape[0]
+    index_type = np.int32 if n < 2**31 - 1 else np.int64
+    rows = np.arange(n)
+    out_idx = np.full((n, k), -1, index_type)
     out_dist = np.full((n, k), np.inf, np.float32)
-    keep = ~is_self
-    # keep the first k non-self entries of each row
-    order = np.argsort(~keep, axis=1, kind="stable")[:, :k]
-    take_idx = np.take_along_axis(idx, order, axis=1)
-    take_sim = np.take_along_axis(sims, order, axis=1)
-    take_keep = np.take_along_axis(keep, order, axis=1) & (take_idx >= 0)
-    out_idx[:, :take_idx.shape[1]] = np.where(take_keep, take_idx, -1)
-    out_dist[:, :take_idx.shape[1]] = np.where(take_keep, 1.0 - take_sim, np.inf)
+    usual = idx[:, 0] == rows
+    width = min(k, idx.shape[1] - 1)
+    out_idx[usual, :width] = idx[usual, 1:width + 1]
+    out_dist[usual, :width] = 1.0 - sims[usual, 1:width + 1]
+    for r in np.flatnonzero(~usual):  # rare: a duplicate ranked before the face itself
+        keep = (idx[r] != r) & (idx[r] >= 0)
+        take = idx[r][keep][:k]
+        out_idx[r, :len(take)] = take
+        out_dist[r, :len(take)] = 1.0 - sims[r][keep][:k]
+    bad = out_idx < 0
+    out_dist[bad] = np.inf
     return out_idx, out_dist
 
 
 def edges_within(idx: np.ndarray, dist: np.ndarray, max_distance: float) -> sparse.csr_matrix:
-    """Symmetric sparse graph of the kNN pairs closer than `max_distance` (data = distance)."""
+    """Sparse graph of the kNN pairs closer than `max_distance` (directed; its weakly connected
+    components are what the clustering needs, so it is never symmetrised)."""
     n = idx.shape[0]
     mask = (idx >= 0) & (dist < max_distance)
-    rows = np.repeat(np.arange(n), idx.shape[1])[mask.ravel()]
-    cols = idx.ravel()[mask.ravel()]
-    data = np.maximum(dist.ravel()[mask.ravel()], 1e-6)
-    graph = sparse.coo_matrix((data, (rows, cols)), shape=(n, n)).tocsr()
-    return graph.maximum(graph.T).tocsr()
+    counts = mask.sum(axis=1)
+    indptr = np.zeros(n + 1, np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    cols = idx[mask].astype(np.int32, copy=False)
+    return sparse.csr_matrix((np.ones(len(cols), np.int8), cols, indptr), shape=(n, n))
