@@ -20,6 +20,8 @@ CHIP_PADDING = 0.25
 PROPOSAL_SIDE = 1000  # YuNet proposes faces on the image reduced to this long side ...
 HOG_FACE = 100        # ... and HOG confirms each on a crop where the face is this wide,
 CONFIRM_UPSAMPLE = 2.0  # cut from a decode where the face is at least HOG_FACE / this wide
+PROPOSAL_SCORE = 0.2  # low: every proposal is confirmed by HOG, a missed one is a lost face
+CONFIRM_ZOOMS = (1.0, 1.4, 2.0)  # HOG is tried with the face at these multiples of HOG_FACE
 FULL_PASS = False     # HOG over the whole reduced image as well (YuNet already proposes large faces)
 
 
@@ -83,7 +85,7 @@ class DlibEngine(FaceEngine):
             if proposals:  # optional: without a YuNet file, HOG scans the whole image alone
                 from facesets.engines.yunet import YuNetDetector
                 try:
-                    self._proposer = YuNetDetector(yunet_model, score_threshold=0.5, threads=threads)
+                    self._proposer = YuNetDetector(yunet_model, score_threshold=PROPOSAL_SCORE, threads=threads)
                     self.decode_side = PROPOSAL_SIDE
                 except EngineUnavailable:
                     pass
@@ -162,13 +164,21 @@ class DlibEngine(FaceEngine):
         return sort_largest_first(found)
 
     def _confirm(self, source, proposal: Detection) -> Detection | None:
-        """HOG (upsample 0) on a crop around `proposal`, scaled so the face is HOG_FACE wide."""
+        """HOG on a crop around `proposal`; HOG is picky about scale, so a few face sizes are tried."""
+        for zoom in CONFIRM_ZOOMS:
+            det = self._confirm_at(source, proposal, HOG_FACE * zoom)
+            if det is not None:
+                return det
+        return None
+
+    def _confirm_at(self, source, proposal: Detection, face: float) -> Detection | None:
+        """HOG (upsample 0) on a crop around `proposal`, scaled so the face is `face` px wide."""
         box = proposal.box * source.scale
         side = float(max(box[2] - box[0], box[3] - box[1]))
         height, width = source.rgb.shape[:2]
         x0, y0 = max(0, int(box[0] - side * 0.6)), max(0, int(box[1] - side * 0.6))
         x1, y1 = min(width, int(box[2] + side * 0.6) + 1), min(height, int(box[3] + side * 0.6) + 1)
-        zoom = HOG_FACE / max(side, 1.0)
+        zoom = face / max(side, 1.0)
         crop = source.rgb[y0:y1, x0:x1]
         if abs(zoom - 1.0) > 0.02:
             crop = cv2.resize(crop, (max(1, round(crop.shape[1] * zoom)), max(1, round(crop.shape[0] * zoom))),
