@@ -29,14 +29,15 @@ def knn(X: np.ndarray, k: int, progress=None) -> tuple[np.ndarray, np.ndarray]:
     if n <= EXACT_LIMIT:
         index = faiss.IndexFlatIP(dim)
     else:
-        nlist = int(min(65536, 2 * math.sqrt(n)))
+        nlist = int(min(65536, 4 * math.sqrt(n)))
         quantizer = faiss.IndexFlatIP(dim)
         index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
-        index.cp.niter = 10            # coarse centroids only route queries: a rough k-means will do
+        index.cp.niter = 8             # coarse centroids only route queries: a rough k-means will do
+        index.cp.min_points_per_centroid = 16
         rng = np.random.default_rng(0)
-        sample = X[rng.choice(n, size=min(n, nlist * 32), replace=False)]
+        sample = X[np.sort(rng.choice(n, size=min(n, nlist * 20), replace=False))]
         index.train(sample)
-        index.nprobe = 10
+        index.nprobe = 8
     index.add(X)
     sims = np.empty((n, k_eff), np.float32)
     idx = np.empty((n, k_eff), np.int64)
