@@ -26,6 +26,15 @@ def find_yunet(explicit: str | Path | None = None) -> Path:
     )
 
 
+def _quiet_opencv() -> None:
+    """OpenCV's DNN prints a harmless 'Targets are not supported' warning per net: keep stderr
+    for our own one-line messages."""
+    try:
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    except AttributeError:  # pragma: no cover - older OpenCV builds
+        pass
+
+
 class YuNetDetector:
     def __init__(self, model: str | Path | None = None, score_threshold: float = 0.6,
                  threads: int | None = None):
@@ -37,6 +46,7 @@ class YuNetDetector:
     def _net(self):
         net = getattr(self._local, "net", None)
         if net is None:
+            _quiet_opencv()
             net = self._local.net = cv2.FaceDetectorYN.create(
                 str(self.path), "", (320, 320), self.score_threshold, 0.3, 5000)
         return net
