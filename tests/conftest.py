@@ -57,16 +57,25 @@ def copy_tree(src: Path, dst: Path) -> Path:
 # own copy. FACESETS_TEST_CACHE (a folder) keeps them across sessions while developing.
 
 def _cached_catalog(tmp_path_factory, name: str, sources: list[Path], engine_args: list[str]) -> Path:
+    """Built by one process; with pytest-xdist the workers share it (their temp folders have a
+    common parent) and the others wait on a lock while it is built."""
+    import fcntl
+
     cache = os.environ.get("FACESETS_TEST_CACHE")
-    root = Path(cache) if cache else tmp_path_factory.getbasetemp() / "catalog-cache"
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent
+    root = Path(cache) if cache else base / "catalog-cache"
     root.mkdir(parents=True, exist_ok=True)
     path = root / f"{name}.db"
-    if not path.exists():
-        staging = root / f"{name}.{os.getpid()}.building.db"
-        run_cli("embed", *sources, "--catalog", staging, *engine_args, "--quiet")
-        for suffix in ("-wal", "-shm"):
-            Path(str(staging) + suffix).unlink(missing_ok=True)
-        os.replace(staging, path)
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not path.exists():
+            staging = root / f"{name}.{os.getpid()}.building.db"
+            run_cli("embed", *sources, "--catalog", staging, *engine_args, "--quiet")
+            for suffix in ("-wal", "-shm"):
+                Path(str(staging) + suffix).unlink(missing_ok=True)
+            os.replace(staging, path)
     return path
 
 
