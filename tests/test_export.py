@@ -112,7 +112,10 @@ def test_contact_sheet_renders_in_chromium(lfw_run, tmp_path):
         page = browser.new_page()
         page.goto(sheet.as_uri())
         rows = page.locator(".row").count()
-        loaded = page.evaluate("Array.from(document.images).slice(0, 20).every(i => i.complete && i.naturalWidth > 0)")
+        # the first row is on screen, so its (lazy) crops load: wait until they have
+        first_row = "Array.from(document.querySelectorAll('.row')[0].querySelectorAll('img'))"
+        page.wait_for_function(f"{first_row}.every(i => i.complete)", timeout=30_000)
+        loaded = page.evaluate(f"{first_row}.length > 0 && {first_row}.every(i => i.naturalWidth === 512)")
         page.screenshot(path=str(tmp_path / "contact_sheet.png"), full_page=False)
         browser.close()
     manifest = json.loads((lfw_run / "facesets" / "manifest.json").read_text())
