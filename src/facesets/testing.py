@@ -15,7 +15,6 @@ from facesets.config import shared_dir
 
 def build_random_recogniser(path: str | Path, size: int = 112, dim: int = 512, seed: int = 0) -> Path:
     """An ArcFace-shaped ONNX (N x 3 x size x size -> N x dim) with random weights."""
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(seed)
@@ -35,12 +34,7 @@ def build_random_recogniser(path: str | Path, size: int = 112, dim: int = 512, s
         [helper.make_tensor_value_info("683", TensorProto.FLOAT, ["None", dim])],
         [numpy_helper.from_array(conv_w, "conv_w"), numpy_helper.from_array(fc_w, "fc_w")],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, str(path))
-    return path
+    return _save_model(graph, path)
 
 
 def build_iresnet50_recogniser(path: str | Path, size: int = 112, dim: int = 512, seed: int = 0,
@@ -48,7 +42,6 @@ def build_iresnet50_recogniser(path: str | Path, size: int = 112, dim: int = 512
     """A random-weight IResNet-50 (the w600k_r50 architecture, batch norms folded into the
     convolutions): the same FLOPs (~6.3 GMAC per face) and signature as the real recogniser,
     so benchmarks measure the real cost of recognition."""
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(seed)
@@ -99,12 +92,7 @@ def build_iresnet50_recogniser(path: str | Path, size: int = 112, dim: int = 512
         [helper.make_tensor_value_info("683", TensorProto.FLOAT, ["None", dim])],
         inits,
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, str(path))
-    return path
+    return _save_model(graph, path)
 
 
 RECOGNISERS = {"tiny": build_random_recogniser, "r50": build_iresnet50_recogniser}
@@ -122,3 +110,16 @@ def build_test_pack(models_dir: str | Path, pack: str = "buffalo_l", seed: int =
     shutil.copyfile(shared_dir() / "models" / "insightface" / "det_500m.onnx", folder / spec.detector)
     RECOGNISERS[recogniser](folder / spec.recogniser, seed=seed)
     return folder
+
+
+def _save_model(graph, path) -> Path:
+    """An opset-13 ONNX model of `graph` written to `path`."""
+    import onnx
+    from onnx import helper
+
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(path))
+    return path

@@ -148,6 +148,7 @@ def extend(catalog: Catalog, out: str | os.PathLike | None = None, link: str = "
         person_ids, centroids = people.person_centroids(catalog, gated=True)
         excluded = people.exclusions(catalog.conn)
         joined: dict[int, int] = {}
+        photo_of = dict(zip(new_ids.tolist(), files.tolist()))
         if len(new_ids) and len(person_ids):
             sims = X @ centroids.T
             for row in np.argsort(-sims.max(axis=1)):  # most confident first
@@ -155,7 +156,7 @@ def extend(catalog: Catalog, out: str | os.PathLike | None = None, link: str = "
                     person = int(person_ids[col])
                     if 1.0 - sims[row, col] > p.match_distance:
                         break
-                    if (int(new_ids[row]), person) in excluded or _photo_taken(catalog, files[row], person, joined, files, new_ids):
+                    if (int(new_ids[row]), person) in excluded or _photo_taken(catalog, files[row], person, joined, photo_of):
                         continue
                     joined[int(new_ids[row])] = person
                     break
@@ -183,14 +184,13 @@ def extend(catalog: Catalog, out: str | os.PathLike | None = None, link: str = "
     return stats
 
 
-def _photo_taken(catalog: Catalog, file_id: int, person: int, joined: dict, files, new_ids) -> bool:
+def _photo_taken(catalog: Catalog, file_id: int, person: int, joined: dict, photo_of: dict) -> bool:
     """Whether another face of this photo is already in `person` (cannot-link)."""
     row = catalog.conn.execute("SELECT 1 FROM faces WHERE file_id = ? AND person_id = ? LIMIT 1",
                                (int(file_id), person)).fetchone()
     if row:
         return True
-    positions = {int(f): i for i, f in enumerate(new_ids.tolist())}
-    return any(p == person and files[positions[f]] == file_id for f, p in joined.items())
+    return any(p == person and photo_of[f] == file_id for f, p in joined.items())
 
 
 def write_cluster_tree(catalog: Catalog, out, link: str, provenance: dict, progress=None) -> dict:

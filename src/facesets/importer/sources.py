@@ -218,11 +218,9 @@ def _sibling_origins(item: Source) -> dict[str, dict]:
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
+    from ..scan.walk import sha256_of
+
+    return sha256_of(str(path))
 
 
 def _load_json(path: Path):
