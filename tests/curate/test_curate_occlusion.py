@@ -7,31 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from curatehelp import _library, catalog_dump, library, tree_hashes  # noqa: F401
+from curatehelp import _library, catalog_dump, library, tiny_clip, tree_hashes  # noqa: F401
 from conftest import run_cli
 
 from facesets.catalog import Catalog
 from facesets.curate.occlusion import probabilities
-
-TINY = {"embed_dim": 32,
-        "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "head_width": 16, "patch_size": 16},
-        "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1}}
-
-
-@pytest.fixture(scope="module")
-def tiny_clip(tmp_path_factory):
-    open_clip = pytest.importorskip("open_clip")
-    torch = pytest.importorskip("torch")
-    folder = tmp_path_factory.mktemp("clip")
-    config = folder / "tiny-clip-test.json"
-    config.write_text(json.dumps(TINY))
-    open_clip.add_model_config(config)
-    torch.manual_seed(0)
-    model = open_clip.create_model("tiny-clip-test")
-    checkpoint = folder / "tiny.pt"
-    torch.save(model.state_dict(), checkpoint)
-    return ["--clip-model", "tiny-clip-test", "--clip-pretrained", str(checkpoint), "--clip-config", str(config)]
-
 
 def test_logit_scale_sharpens_softmax():
     image = np.array([[1.0, 0.0]])
