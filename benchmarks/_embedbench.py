@@ -28,6 +28,54 @@ def peak_rss_mb() -> float:
     return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
 
 
+class TreeRSS:
+    """Peak of the summed resident memory of this process and all its descendants (worker
+    processes included), sampled every `interval` seconds from /proc; 0 where there is none."""
+
+    def __init__(self, interval: float = 0.1):
+        import threading
+
+        self.peak_mb, self.interval = 0.0, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> "TreeRSS":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak_mb = max(self.peak_mb, sum(_rss_mb(pid) for pid in _tree(os.getpid())))
+            self._stop.wait(self.interval)
+
+
+def _tree(pid: int) -> list[int]:
+    pids, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        pids.append(current)
+        try:
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return pids
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 def ensure_photos(count: int, seed: int = 0, folder: str | None = None) -> Path:
     """The generated photo set (made once, then reused from the cache)."""
     out = Path(folder) if folder else CACHE / f"photos_n{count}_s{seed}"

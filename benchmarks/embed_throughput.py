@@ -31,7 +31,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _embedbench import (  # noqa: E402
-    CACHE, ensure_photos, match, peak_rss_mb, photo_paths, truth_faces, truth_recall,
+    CACHE, TreeRSS, ensure_photos, match, peak_rss_mb, photo_paths, truth_faces, truth_recall,
 )
 
 DET_SIZE = 640
@@ -198,8 +198,9 @@ def run_d(paths: list[Path], engine_name: str, workers: int | None, reduced: boo
             start = time.perf_counter()
             cpu0 = cpu_seconds()
             options = EmbedOptions(workers=workers, chip_upsample=1e9 if reduced else None)
-            result = embed(catalog, [folder], engine=engine, options=options,
-                           notice=lambda *_: None)
+            with TreeRSS() as tree:  # worker processes (dlib) count too
+                result = embed(catalog, [folder], engine=engine, options=options,
+                               notice=lambda *_: None)
             seconds = time.perf_counter() - start
             cpu = cpu_seconds() - cpu0
             rows = catalog.conn.execute(
@@ -209,12 +210,14 @@ def run_d(paths: list[Path], engine_name: str, workers: int | None, reduced: boo
     for row in rows:
         faces.setdefault(Path(row["path"]).name, []).append(
             ([row["x1"], row["y1"], row["x2"], row["y2"]], from_blob(row["embedding"])))
-    return {"seconds": seconds, "cpu_seconds": cpu, "faces": faces, "errors": result.errors}
+    return {"seconds": seconds, "cpu_seconds": cpu, "faces": faces, "errors": result.errors,
+            "tree_rss_mb": round(tree.peak_mb, 1)}
 
 
 def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    """CPU time of this process and its finished worker processes."""
+    return sum(u.ru_utime + u.ru_stime for u in
+               (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)))
 
 
 def child(variant: str, photos: Path, count: int, out: Path, workers: int | None) -> None:
@@ -229,7 +232,7 @@ def child(variant: str, photos: Path, count: int, out: Path, workers: int | None
         res = run_c_insightface(paths)
     else:
         res = run_d(paths, variant.split("_")[1], workers, reduced=variant.endswith("_reduced"))
-    res["peak_rss_mb"] = peak_rss_mb()
+    res["peak_rss_mb"] = max(peak_rss_mb(), res.pop("tree_rss_mb", 0.0))
     res["images"] = len(paths)
     if "faces" in res:
         res["faces"] = {k: [(list(map(float, b)), e.tolist()) for b, e in v] for k, v in res["faces"].items()}

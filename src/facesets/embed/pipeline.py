@@ -1,8 +1,9 @@
 """From pending files to faces with embeddings, committed in small batches.
 
 Worker threads decode (JPEGs in the DCT domain at the size the detector needs), detect and
-align ahead of the main thread (Pillow, OpenCV, dlib and onnxruntime release the GIL); the
-main thread embeds the chips of a whole batch in one recogniser call; each batch is one transaction:
+align ahead of the main thread (Pillow, OpenCV and onnxruntime release the GIL); the main
+thread embeds the chips of a whole batch in one recogniser call. dlib holds the GIL, so with
+it worker processes analyse and embed instead. Each batch is one transaction:
 a kill -9 loses at most the batch in flight and a re-run resumes where it stopped.
 """
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 import os
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import Callable, Iterable
 
 import cv2
@@ -20,15 +23,18 @@ from facesets.catalog import Catalog, to_blob
 from facesets.engines import EngineOptions, FaceEngine, load_engine
 from facesets.engines.base import sharpness
 from facesets.scan import DecodeError, read_image, scan
+from facesets.workers import default_workers, engine as worker_engine, engine_pool
 
 INPUT_MODES = ("photos", "crops", "aligned")
+PROCESS_MIN_FILES = 16  # fewer pending files: starting worker processes costs more than it saves
+PROCESS_CHUNK = 4       # files per task sent to a worker process (their chips embedded together)
 
 
 @dataclass
 class EmbedOptions:
     input_mode: str = "photos"
     batch_files: int = 16        # files per transaction
-    workers: int | None = None   # decode/detect threads (default: cores)
+    workers: int | None = None   # decode/detect threads, or processes for dlib (default: cores)
     reduced_decode: bool = True  # JPEGs decoded at the detector's size (DCT), re-read for small faces
     chip_upsample: float | None = None  # re-read a small face unless its chip upsamples it at most
     # this much (default: the engine's `chip_upsample`, measured by benchmarks/embed_throughput.py)
@@ -111,22 +117,54 @@ class _Work:
 def embed_pending(catalog: Catalog, engine: FaceEngine, model_id: int, run_id: int,
                   options: EmbedOptions, result: EmbedResult,
                   progress: ProgressHook | None = None) -> None:
-    """Workers decode, detect and align files ahead of the main thread, which embeds the chips
-    of `batch_files` files in one recogniser call and commits them in one transaction."""
-    pending = catalog.conn.execute(
-        "SELECT id, path FROM files WHERE status = 'pending' ORDER BY id").fetchall()
+    """Files are analysed (decoded, detected, aligned) ahead of the main thread, which embeds
+    the chips of `batch_files` files in one recogniser call and commits them in one transaction.
+    Engines that hold the GIL (dlib) analyse and embed in worker processes instead."""
+    pending = [dict(row) for row in catalog.conn.execute(
+        "SELECT id, path FROM files WHERE status = 'pending' ORDER BY id")]
     if progress:
         progress("embed", 0, len(pending))
-    workers = options.workers or max(1, len(os.sched_getaffinity(0)))
+    workers = options.workers or default_workers()
+    maker = engine.maker() if engine.holds_gil and workers > 1 and len(pending) >= PROCESS_MIN_FILES else None
+    if maker is not None:
+        analysed = _analysed_in_processes(maker, pending, options, workers)
+    else:
+        analysed = _analysed_in_threads(engine, pending, options, workers)
     batch: list[_Work] = []
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="analyse") as pool:
-        for work in _ahead(pool, lambda row: _analyse(row, engine, options), pending, 2 * workers):
+    with closing(analysed):
+        for work in analysed:
             batch.append(work)
             if len(batch) >= options.batch_files:
                 _finish_batch(catalog, engine, batch, model_id, run_id, options, result, progress)
                 batch = []
         if batch:
             _finish_batch(catalog, engine, batch, model_id, run_id, options, result, progress)
+
+
+def _analysed_in_threads(engine: FaceEngine, pending: list[dict], options: EmbedOptions, workers: int):
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="analyse") as pool:
+        yield from _ahead(pool, lambda row: _analyse(row, engine, options), pending, 2 * workers)
+
+
+def _analysed_in_processes(maker, pending: list[dict], options: EmbedOptions, workers: int):
+    """Each worker process analyses a few files and embeds their chips itself: only boxes,
+    landmarks and embeddings come back."""
+    chunks = [pending[i:i + PROCESS_CHUNK] for i in range(0, len(pending), PROCESS_CHUNK)]
+    pool = engine_pool(maker, workers)
+    try:
+        for works in _ahead(pool, partial(_analyse_and_embed, options=options), chunks, 2 * workers):
+            yield from works
+    finally:  # an interrupt or a failed commit: drop what is queued, let the running chunks end
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _analyse_and_embed(rows: list[dict], options: EmbedOptions) -> list[_Work]:
+    engine = worker_engine()
+    works = [_analyse(row, engine, options) for row in rows]
+    faces = [face for work in works for face in work.faces]
+    for face, vector in zip(faces, engine.embed_chips([face.pop("chip") for face in faces])):
+        face["embedding"] = vector
+    return works
 
 
 def _ahead(pool: ThreadPoolExecutor, fn, items, depth: int):
@@ -146,13 +184,9 @@ def _ahead(pool: ThreadPoolExecutor, fn, items, depth: int):
 
 
 def _finish_batch(catalog, engine, batch, model_id, run_id, options, result, progress) -> None:
-    chips = [face.pop("chip") for work in batch for face in work.faces]
-    vectors = engine.embed_chips(chips)
-    k = 0
-    for work in batch:
-        for face in work.faces:
-            face["embedding"] = vectors[k]
-            k += 1
+    faces = [face for work in batch for face in work.faces if "chip" in face]  # not yet embedded
+    for face, vector in zip(faces, engine.embed_chips([face.pop("chip") for face in faces])):
+        face["embedding"] = vector
     result.decoded += sum(1 for w in batch if w.error is None)
     _commit_batch(catalog, batch, model_id, run_id, options.input_mode, result)
     if progress:
@@ -160,10 +194,11 @@ def _finish_batch(catalog, engine, batch, model_id, run_id, options, result, pro
 
 
 def decode_side(engine: FaceEngine, options: EmbedOptions) -> int | None:
-    """The long side a JPEG is decoded at (DCT-domain downscale): what the detector needs."""
+    """The long side a JPEG is decoded at (DCT-domain downscale): what the detector needs.
+    None: full resolution."""
     if options.input_mode == "aligned" or not options.reduced_decode:
         return None
-    return getattr(engine, "decode_side", None) or engine.det_max_side
+    return getattr(engine, "decode_side", engine.det_max_side)
 
 
 def _analyse(row, engine: FaceEngine, options: EmbedOptions) -> _Work:

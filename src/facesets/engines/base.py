@@ -42,6 +42,11 @@ class FaceEngine(ABC):
     det_max_side: int      # images are downscaled to this long side before detection
 
     detector_calls = 0     # counted per instance; tests read it
+    holds_gil = False      # True: its calls hold the GIL, so parallel work needs processes
+
+    def maker(self):
+        """A picklable callable that builds an equal engine in a worker process, or None."""
+        return None
 
     @abstractmethod
     def detect(self, rgb: np.ndarray) -> list[Detection]:

@@ -5,6 +5,7 @@ which makes it the default on a fresh machine.
 """
 from __future__ import annotations
 
+import functools
 import threading
 from pathlib import Path
 
@@ -67,10 +68,13 @@ class DlibEngine(FaceEngine):
     chip_size = CHIP_SIZE
     face_px = round(CHIP_SIZE / (1 + 2 * CHIP_PADDING))  # the face box's side inside a chip
     chip_upsample = 2.0  # descriptors of chips upsampled 2x match full-resolution ones at cosine > 0.99
+    holds_gil = True     # dlib's Python bindings never release it
 
     def __init__(self, detector: str = "hog", yunet_model: str | Path | None = None,
                  det_max_side: int = 2000, upsample: int | None = None, threads: int | None = None,
                  proposals: bool = True):
+        self._args = dict(detector=detector, yunet_model=yunet_model, det_max_side=det_max_side,
+                          upsample=upsample, threads=threads, proposals=proposals)
         dlib, frm = _load_dlib()
         self._dlib = dlib
         self._frm = frm
@@ -95,6 +99,11 @@ class DlibEngine(FaceEngine):
         else:
             raise EngineUnavailable(f"unknown detector {detector!r} for the dlib engine (hog, yunet)")
         self.detector = detector
+
+    def maker(self):
+        yunet = self._proposer or self._yunet  # the file this process found, not a new search
+        return functools.partial(DlibEngine, **{**self._args, "upsample": self.upsample, "threads": 1,
+                                                "yunet_model": str(yunet.path) if yunet else None})
 
     @property
     def _shape(self):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from .. import workers as workers_mod
 from ..scan.decode import read_image
 from ..scan.paths import fs_path
 
@@ -83,34 +84,8 @@ def count_faces(engine, image: Image.Image) -> int:
     return len(engine.detect(np.asarray(image.convert("RGB"))))
 
 
-_worker_engine = None
-
-
-def _start_worker(make_engine) -> None:
-    global _worker_engine
-    _watch_parent()
-    _worker_engine = make_engine()
-
-
-def _watch_parent() -> None:
-    """Exit when the exporting process is gone: a worker holds both ends of its task queue, so
-    after a SIGKILL (or OOM kill) of the parent it would otherwise wait forever, holding a model."""
-    import os
-    import threading
-    import time
-
-    parent = os.getppid()
-
-    def watch():
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="facesets-parent-watch", daemon=True).start()
-
-
 def _count_png(data: bytes) -> int:
-    return count_faces(_worker_engine, Image.open(io.BytesIO(data)))
+    return count_faces(workers_mod.engine(), Image.open(io.BytesIO(data)))
 
 
 class CropChecker:
@@ -126,11 +101,7 @@ class CropChecker:
         self.pool = None
         self.engine = None
         if parallel and self.workers > 1:
-            from concurrent.futures import ProcessPoolExecutor
-            from multiprocessing import get_context
-
-            self.pool = ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"),
-                                            initializer=_start_worker, initargs=(make_engine,))
+            self.pool = workers_mod.engine_pool(make_engine, self.workers)
         else:
             self.engine = make_engine()
 
