@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 
 import cv2
-import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))

@@ -36,8 +36,8 @@ from _embedbench import (  # noqa: E402
 
 DET_SIZE = 640
 VARIANTS = ("a", "b", "c_dlib", "c_insightface", "d_dlib", "d_insightface")
-EXTRA = {"d_insightface_reduced": "insightface, chips cut from the DCT-reduced decode (no re-read)",
-         "d_dlib_reduced": "dlib, chips cut from the DCT-reduced decode (no re-read)"}
+EXTRA = {"d_insightface_reduced": "insightface with --reduced-decode (JPEGs decoded DCT-reduced to "
+                                  "SCRFD's size; small faces re-read for their chips)"}
 
 
 def models_dir() -> Path:
@@ -197,7 +197,7 @@ def run_d(paths: list[Path], engine_name: str, workers: int | None, reduced: boo
         with Catalog.open(Path(tmp) / "c.db", create=True) as catalog:
             start = time.perf_counter()
             cpu0 = cpu_seconds()
-            options = EmbedOptions(workers=workers, chip_upsample=1e9 if reduced else None)
+            options = EmbedOptions(workers=workers, reduced_decode=True if reduced else None)
             with TreeRSS() as tree:  # worker processes (dlib) count too
                 result = embed(catalog, [folder], engine=engine, options=options,
                                notice=lambda *_: None)

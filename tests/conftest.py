@@ -99,3 +99,14 @@ def lfw158_catalog(_lfw158_dlib, tmp_path) -> Path:
 def lfw_identity(path: str) -> str:
     """The labelled identity of an lfw photo: its folder name."""
     return Path(path).parent.name
+
+
+def bench_module(name: str):
+    """A script of benchmarks/ imported as a module (e.g. make_photos, the photo generator)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

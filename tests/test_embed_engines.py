@@ -6,10 +6,11 @@ import pytest
 
 from facesets import Catalog, embed
 from facesets.catalog import CatalogError, from_blob
+from facesets.embed import EmbedOptions
 from facesets.engines import EngineOptions, load_engine
 from facesets.scan import read_image
 
-from conftest import PHOTOS
+from conftest import FACES, PHOTOS, bench_module
 
 
 @pytest.fixture(scope="module")
@@ -67,3 +68,38 @@ def test_catalog_refuses_a_second_model(tmp_path, dlib_engine, insight_engine):
         with pytest.raises(CatalogError, match="refusing"):
             embed(cat, [PHOTOS / "t1.jpg"], engine=insight_engine)
         assert cat.counts()["faces"] == 1
+
+
+def test_insightface_embed_matches_insightface_own_loop(tmp_path, insight_engine, test_models):
+    """Full-resolution decode, SCRFD's own resize, chips cut from the full image: `facesets embed`
+    finds the faces and gives the embeddings of insightface's own loop (cv2.imread, SCRFD.detect,
+    norm_crop, get_feat) on 12 MP photos, upright and EXIF-rotated (5, 6)."""
+    import cv2
+    from insightface.utils import face_align
+
+    make = bench_module("make_photos")
+    src = tmp_path / "photos"
+    src.mkdir()
+    faces = [str(p) for p in make.face_files(FACES / "lfw158")]
+    names = [make.make_one(index, 0, faces, str(src))["file"] for index in (0, 4, 5)]  # orientations 1, 5, 6
+    with Catalog.open(tmp_path / "c.db", create=True) as cat:
+        embed(cat, [src], engine=insight_engine, notice=lambda *_: None)
+        rows = cat.conn.execute("SELECT files.path, x1, y1, x2, y2, embedding FROM faces "
+                                "JOIN files ON files.id = faces.file_id").fetchall()
+    det, rec = insight_engine._det, insight_engine._rec
+    compared = 0
+    for name in names:
+        bgr = cv2.imread(str(src / name))          # applies the EXIF orientation
+        boxes, kpss = det.detect(bgr, input_size=(insight_engine.det_size,) * 2)
+        keep = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) >= EmbedOptions().min_face
+        boxes, kpss = boxes[keep], kpss[keep]
+        ours = [r for r in rows if r["path"].endswith(name)]
+        assert len(ours) == len(boxes)
+        for box, kps in zip(boxes, kpss):
+            row = min(ours, key=lambda r: abs(r["x1"] - box[0]) + abs(r["y1"] - box[1]))
+            assert np.allclose([row["x1"], row["y1"], row["x2"], row["y2"]], box[:4], atol=0.05)
+            reference = np.asarray(rec.get_feat(face_align.norm_crop(bgr, kps, 112)), np.float32).ravel()
+            reference /= np.linalg.norm(reference)
+            assert float(np.dot(reference, from_blob(row["embedding"]))) > 0.9999
+            compared += 1
+    assert compared >= 3

@@ -1,8 +1,6 @@
 """Reduced (DCT) decoding keeps small faces findable and every coordinate in original pixels."""
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,22 +10,14 @@ from facesets.catalog import from_blob
 from facesets.embed import EmbedOptions
 from facesets.engines import EngineOptions, load_engine
 
-from conftest import FACES
+from conftest import FACES, bench_module
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _make_photos():
-    spec = importlib.util.spec_from_file_location("make_photos", ROOT / "benchmarks" / "make_photos.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
 def photo(tmp_path_factory):
     """One 12 MP JPEG stored rotated (EXIF orientation 6) with its faces' truth boxes."""
-    make = _make_photos()
+    make = bench_module("make_photos")
     folder = tmp_path_factory.mktemp("photo")
     faces = [str(p) for p in make.face_files(FACES / "lfw158")]
     # index 5 of seed 0 is orientation 6 with two faces, one of them about 150 px

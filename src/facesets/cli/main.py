@@ -46,8 +46,12 @@ def embed(
     device: str = DeviceOpt, detector: str = DetectorOpt,
     yunet_model: Optional[Path] = typer.Option(None, help="YuNet ONNX file for --detector yunet."),
     input_mode: str = typer.Option("photos", "--input", help="photos, crops (one face per image) or aligned (no detection)."),
-    workers: Optional[int] = typer.Option(None, help="Decode threads (default: number of cores)."),
+    workers: Optional[int] = typer.Option(None, help="Decode threads, or worker processes for dlib (default: number of cores)."),
     threads: Optional[int] = typer.Option(None, help="onnxruntime threads per model (default: cores)."),
+    reduced_decode: Optional[bool] = typer.Option(
+        None, "--reduced-decode/--full-decode",
+        help="Decode JPEGs DCT-reduced to the detector's size (default for dlib) or at full "
+             "resolution (default for insightface: the same faces and embeddings as insightface's own loop)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
     """Detect and embed every face under SOURCES. Re-run to resume or to add new photos."""
@@ -61,7 +65,7 @@ def embed(
             with progress_bars(not quiet) as hook:
                 result = run_embed(cat, sources,
                                    engine_options=engine_options(engine, pack, models, device, detector, yunet_model, threads),
-                                   options=EmbedOptions(input_mode=input_mode, workers=workers),
+                                   options=EmbedOptions(input_mode=input_mode, workers=workers, reduced_decode=reduced_decode),
                                    progress=hook, notice=notice)
         except (CatalogError, EngineUnavailable, ValueError) as exc:
             fail(str(exc))

@@ -16,7 +16,6 @@ from dataclasses import asdict, dataclass, field
 from functools import partial
 from typing import Callable, Iterable
 
-import cv2
 import numpy as np
 
 from facesets.catalog import Catalog, to_blob
@@ -35,7 +34,8 @@ class EmbedOptions:
     input_mode: str = "photos"
     batch_files: int = 16        # files per transaction
     workers: int | None = None   # decode/detect threads, or processes for dlib (default: cores)
-    reduced_decode: bool = True  # JPEGs decoded at the detector's size (DCT), re-read for small faces
+    reduced_decode: bool | None = None  # JPEGs decoded at the detector's size (DCT), re-read for
+    # small faces; None: the engine's choice (dlib: reduced; insightface: full, to match its own loop)
     chip_upsample: float | None = None  # re-read a small face unless its chip upsamples it at most
     # this much (default: the engine's `chip_upsample`, measured by benchmarks/embed_throughput.py)
     min_face: int = 20           # faces with a shorter box edge (original px) are ignored
@@ -112,6 +112,7 @@ class _Work:
     height: int = 0
     taken_at: str | None = None
     faces: list = field(default_factory=list)
+    image: object = None  # the decoded image, only until the main thread has detected in it
 
 
 def embed_pending(catalog: Catalog, engine: FaceEngine, model_id: int, run_id: int,
@@ -133,6 +134,8 @@ def embed_pending(catalog: Catalog, engine: FaceEngine, model_id: int, run_id: i
     batch: list[_Work] = []
     with closing(analysed):
         for work in analysed:
+            if work.image is not None:  # decoded only: this engine's models run here
+                _detect(work, engine, options)
             batch.append(work)
             if len(batch) >= options.batch_files:
                 _finish_batch(catalog, engine, batch, model_id, run_id, options, result, progress)
@@ -142,8 +145,11 @@ def embed_pending(catalog: Catalog, engine: FaceEngine, model_id: int, run_id: i
 
 
 def _analysed_in_threads(engine: FaceEngine, pending: list[dict], options: EmbedOptions, workers: int):
+    """Threads decode (and detect and align, unless the engine's models thread themselves: then
+    they only decode and every model call stays on the main thread, one at a time)."""
+    detect = not engine.threaded_models
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="analyse") as pool:
-        yield from _ahead(pool, lambda row: _analyse(row, engine, options), pending, 2 * workers)
+        yield from _ahead(pool, lambda row: _analyse(row, engine, options, detect), pending, 2 * workers)
 
 
 def _analysed_in_processes(maker, pending: list[dict], options: EmbedOptions, workers: int):
@@ -196,20 +202,37 @@ def _finish_batch(catalog, engine, batch, model_id, run_id, options, result, pro
 def decode_side(engine: FaceEngine, options: EmbedOptions) -> int | None:
     """The long side a JPEG is decoded at (DCT-domain downscale): what the detector needs.
     None: full resolution."""
-    if options.input_mode == "aligned" or not options.reduced_decode:
+    if options.input_mode == "aligned" or options.reduced_decode is False:
         return None
-    return getattr(engine, "decode_side", engine.det_max_side)
+    side = getattr(engine, "decode_side", engine.det_max_side)
+    if side is None and options.reduced_decode:
+        side = getattr(engine, "reduced_side", None)
+    return side
 
 
-def _analyse(row, engine: FaceEngine, options: EmbedOptions) -> _Work:
+def _analyse(row, engine: FaceEngine, options: EmbedOptions, detect: bool = True) -> _Work:
     work = _Work(row["id"], row["path"])
     try:
         image = read_image(row["path"], reduce_to=decode_side(engine, options))
         work.width, work.height, work.taken_at = image.width, image.height, image.taken_at
-        work.faces = _find_faces(engine, image, options, row["path"])
+        if options.input_mode != "aligned":
+            image.prepared = engine.prepare(image)
+        work.image = image
     except DecodeError as exc:
         work.error = str(exc)
+    if detect and work.image is not None:
+        _detect(work, engine, options)
     return work
+
+
+def _detect(work: _Work, engine: FaceEngine, options: EmbedOptions) -> None:
+    """Faces and their chips into `work`; the pixels are let go."""
+    try:
+        work.faces = _find_faces(engine, work.image, options, work.path)
+    except DecodeError as exc:  # a re-read for small faces failed
+        work.error = str(exc)
+    finally:
+        work.image = None
 
 
 def _find_faces(engine: FaceEngine, image, options: EmbedOptions, path=None) -> list[dict]:

@@ -43,6 +43,7 @@ class FaceEngine(ABC):
 
     detector_calls = 0     # counted per instance; tests read it
     holds_gil = False      # True: its calls hold the GIL, so parallel work needs processes
+    threaded_models = False  # True: each model call uses every core; concurrent calls only contend
 
     def maker(self):
         """A picklable callable that builds an equal engine in a worker process, or None."""
@@ -59,6 +60,11 @@ class FaceEngine(ABC):
     @abstractmethod
     def embed_chips(self, chips: list[np.ndarray]) -> np.ndarray:
         """L2-normalised float32 (n, dim) embeddings of aligned chips, batched."""
+
+    def prepare(self, image):
+        """The engine's own view of a decoded image (e.g. its detector's input), made in the
+        decode threads so the main thread only runs models; kept as `image.prepared`."""
+        return None
 
     def detect_image(self, image, reread) -> list[Detection]:
         """Faces of a `DecodedImage` (maybe DCT-reduced) in original pixels. `reread(scale)`

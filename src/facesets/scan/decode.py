@@ -11,7 +11,6 @@ import os
 import stat as statmod
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -56,6 +55,7 @@ class DecodedImage:
     height: int
     scale: float             # rgb pixels per original pixel (1.0 unless decoded reduced)
     taken_at: str | None
+    prepared: object = None  # what an engine derived from the pixels ahead of time (FaceEngine.prepare)
 
 
 def read_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS, reduce_to: int | None = None) -> DecodedImage:
