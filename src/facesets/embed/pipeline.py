@@ -9,6 +9,7 @@ a kill -9 loses at most the batch in flight and a re-run resumes where it stoppe
 from __future__ import annotations
 
 import os
+import threading
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
@@ -26,6 +27,7 @@ from facesets.workers import default_workers, engine as worker_engine, engine_po
 
 INPUT_MODES = ("photos", "crops", "aligned")
 PROCESS_MIN_FILES = 16  # fewer pending files: starting worker processes costs more than it saves
+DECODE_NICE = 10        # niceness of decode threads beside multi-threaded models (Linux)
 PROCESS_CHUNK = 4       # files per task sent to a worker process (their chips embedded together)
 
 
@@ -148,8 +150,18 @@ def _analysed_in_threads(engine: FaceEngine, pending: list[dict], options: Embed
     """Threads decode (and detect and align, unless the engine's models thread themselves: then
     they only decode and every model call stays on the main thread, one at a time)."""
     detect = not engine.threaded_models
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="analyse") as pool:
+    initializer = _yield_to_models if engine.threaded_models else None
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="analyse", initializer=initializer) as pool:
         yield from _ahead(pool, lambda row: _analyse(row, engine, options, detect), pending, 2 * workers)
+
+
+def _yield_to_models() -> None:
+    """Decode threads run at a lower priority than the model threads: a model's parallel ops
+    then do not wait on a thread the decoder holds, and decoding fills the gaps between ops."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), DECODE_NICE)
+    except (AttributeError, OSError):  # not Linux, or not allowed: same priority
+        pass
 
 
 def _analysed_in_processes(maker, pending: list[dict], options: EmbedOptions, workers: int):
