@@ -1,9 +1,11 @@
 """From pending files to faces with embeddings, committed in small batches.
 
-Worker threads decode (JPEGs in the DCT domain at the size the detector needs), detect and
-align ahead of the main thread (Pillow, OpenCV and onnxruntime release the GIL); the main
-thread embeds the chips of a whole batch in one recogniser call. dlib holds the GIL, so with
-it worker processes analyse and embed instead. Each batch is one transaction:
+Worker threads decode ahead of the main thread (JPEGs in the DCT domain at the size the
+detector needs, or at full resolution where the engine asks for it). With an engine whose
+models thread themselves (insightface) the threads only decode, at a lower priority, and the
+main thread runs detector and recogniser one call at a time, the chips of a whole batch in one
+recogniser call. dlib holds the GIL, so with it worker processes decode, detect and embed.
+Each batch is one transaction:
 a kill -9 loses at most the batch in flight and a re-run resumes where it stopped.
 """
 from __future__ import annotations
