@@ -71,3 +71,43 @@ def test_outputs_materialise_a_file_from_its_stored_non_utf8_path(tmp_path):
         target = tmp_path / "out" / f"{link}.jpg"
         materialise(catalog_path(os.fsdecode(raw)), target, link)
         assert target.read_bytes() == b"bytes of a photo"
+
+
+def test_fast_full_jpeg_decode_agrees_with_pillow_on_good_and_damaged_files(tmp_path, capfd):
+    """Full-resolution JPEGs are decoded by simplejpeg; the pixels, and what a damaged file
+    gives (pixels or a reason), are Pillow's, and libjpeg prints nothing on stderr."""
+    import numpy as np
+    from PIL import ImageOps
+
+    from facesets.scan import decode
+
+    rng = np.random.default_rng(3)
+    good = tmp_path / "good.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(rng.integers(0, 256, (480, 640, 3), dtype=np.uint8)).save(good, quality=90, exif=exif)
+    data = good.read_bytes()
+    n = len(data)
+    damaged = {"zeroed": data[: n // 2] + bytes(2000) + data[n // 2 + 2000:],
+               "scrambled": data[: n // 3] + rng.integers(0, 256, 200, dtype=np.uint8).tobytes() + data[n // 3 + 200:],
+               "spliced": data[: n // 2] + data[-2:], "truncated": data[: n // 2]}
+    files = {"good": good}
+    for name, content in damaged.items():
+        files[name] = tmp_path / f"{name}.jpg"
+        files[name].write_bytes(content)
+
+    def outcome(path):
+        try:
+            return read_image(path).rgb.tobytes()
+        except DecodeError as exc:
+            return str(exc)
+
+    fast = {name: outcome(path) for name, path in files.items()}
+    assert capfd.readouterr().err == ""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(decode, "_full_jpeg", lambda im, handle: None)   # Pillow only
+        pillow = {name: outcome(path) for name, path in files.items()}
+    assert fast == pillow
+    with Image.open(good) as im:
+        assert fast["good"] == np.asarray(ImageOps.exif_transpose(im).convert("RGB")).tobytes()
+    assert isinstance(fast["truncated"], str)

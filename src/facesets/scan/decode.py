@@ -123,23 +123,21 @@ def _decode(im: Image.Image, max_pixels: int, reduce_to: int | None, handle=None
 
 
 def _full_jpeg(im: Image.Image, handle) -> np.ndarray | None:
-    """A whole YCbCr JPEG decoded by OpenCV: the same pixels as Pillow (both libjpeg-turbo) in
-    about 40% of the time. None where Pillow should decode it: another mode, or no end marker
-    (a truncated file, whose error Pillow reports)."""
+    """A whole YCbCr JPEG decoded by simplejpeg: libjpeg-turbo like Pillow, the same pixels, in
+    half the time of Pillow's decode plus its array copy. Strict, so any libjpeg warning (corrupt
+    or truncated data) gives None and Pillow decodes the file as before, deciding what is an error."""
     if handle is None or im.format != "JPEG" or im.mode != "RGB":
         return None
-    import cv2
-
+    try:
+        import simplejpeg
+    except ImportError:  # pragma: no cover - a hard dependency
+        return None
     handle.seek(0)
-    data = handle.read()
-    if not data.rstrip(b"\0").endswith(b"\xff\xd9"):
+    try:
+        pixels = simplejpeg.decode_jpeg(handle.read(), colorspace="RGB", strict=True)
+    except ValueError:
         return None
-    as_rgb = getattr(cv2, "IMREAD_COLOR_RGB", None)  # OpenCV >= 4.10 decodes straight to RGB
-    pixels = cv2.imdecode(np.frombuffer(data, np.uint8),
-                          (cv2.IMREAD_COLOR if as_rgb is None else as_rgb) | cv2.IMREAD_IGNORE_ORIENTATION)
-    if pixels is None or pixels.shape[:2] != (im.size[1], im.size[0]):
-        return None
-    return pixels if as_rgb is not None else cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)
+    return pixels if pixels.shape[:2] == (im.size[1], im.size[0]) else None
 
 
 def _oriented_array(image: Image.Image | np.ndarray, orientation) -> np.ndarray:
