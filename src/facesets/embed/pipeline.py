@@ -181,9 +181,7 @@ def _analysed_in_processes(maker, pending: list[dict], options: EmbedOptions, wo
 def _analyse_and_embed(rows: list[dict], options: EmbedOptions) -> list[_Work]:
     engine = worker_engine()
     works = [_analyse(row, engine, options) for row in rows]
-    faces = [face for work in works for face in work.faces]
-    for face, vector in zip(faces, engine.embed_chips([face.pop("chip") for face in faces])):
-        face["embedding"] = vector
+    _embed_chips_of(engine, works)
     return works
 
 
@@ -203,10 +201,15 @@ def _ahead(pool: ThreadPoolExecutor, fn, items, depth: int):
         yield done
 
 
-def _finish_batch(catalog, engine, batch, model_id, run_id, options, result, progress) -> None:
-    faces = [face for work in batch for face in work.faces if "chip" in face]  # not yet embedded
+def _embed_chips_of(engine: FaceEngine, works: list[_Work]) -> None:
+    """Every chip not yet embedded (worker processes embed theirs) in one recogniser call."""
+    faces = [face for work in works for face in work.faces if "chip" in face]
     for face, vector in zip(faces, engine.embed_chips([face.pop("chip") for face in faces])):
         face["embedding"] = vector
+
+
+def _finish_batch(catalog, engine, batch, model_id, run_id, options, result, progress) -> None:
+    _embed_chips_of(engine, batch)
     result.decoded += sum(1 for w in batch if w.error is None)
     _commit_batch(catalog, batch, model_id, run_id, options.input_mode, result)
     if progress:

@@ -94,10 +94,8 @@ class CropChecker:
     inside one session and are checked in-process."""
 
     def __init__(self, make_engine, parallel: bool, workers: int | None = None):
-        import os
-
         self.make_engine = make_engine
-        self.workers = workers or max(1, min(os.cpu_count() or 1, 8))
+        self.workers = workers or min(workers_mod.default_workers(), 8)
         self.pool = None
         self.engine = None
         if parallel and self.workers > 1:
