@@ -36,6 +36,7 @@ from _embedbench import (  # noqa: E402
 
 DET_SIZE = 640
 VARIANTS = ("a", "b", "c_dlib", "c_insightface", "d_dlib", "d_insightface")
+DEVICE = "cpu"  # --device: onnxruntime provider for (b), (c) and (d) with insightface
 EXTRA = {"d_insightface_reduced": "insightface with --reduced-decode (JPEGs decoded DCT-reduced to "
                                   "SCRFD's size; small faces re-read for their chips)"}
 
@@ -78,16 +79,13 @@ def run_a(paths: list[Path]) -> dict:
     return {"seconds": time.perf_counter() - start, "cpu_seconds": cpu_seconds() - cpu0, "faces": faces}
 
 
-def _insight_models(threads: int | None = None):
+def _insight_models():
+    """The models as insightface's examples load them: default session options."""
     from insightface.model_zoo import get_model
-    import onnxruntime as ort
+    from facesets.engines.providers import choose_providers
 
     folder = models_dir() / "buffalo_l"
-    kwargs = {"providers": ["CPUExecutionProvider"]}
-    if threads:
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        kwargs["sess_options"] = opts
+    kwargs = {"providers": choose_providers(DEVICE)}
     det = get_model(str(folder / "det_10g.onnx"), **kwargs)
     det.prepare(0, input_size=(DET_SIZE, DET_SIZE), det_thresh=0.5)
     rec = get_model(str(folder / "w600k_r50.onnx"), **kwargs)
@@ -158,7 +156,8 @@ def run_c_insightface(paths: list[Path]) -> dict:
     from facesets.engines import EngineOptions, load_engine
     from facesets.scan import read_image
 
-    engine = load_engine(EngineOptions(engine="insightface", models=str(models_dir()), download=False))
+    engine = load_engine(EngineOptions(engine="insightface", models=str(models_dir()), download=False,
+                                       device=DEVICE))
     sample = paths[: min(8, len(paths))]
     inputs = []
     for p in sample:
@@ -187,6 +186,7 @@ def run_d(paths: list[Path], engine_name: str, workers: int | None, reduced: boo
     from facesets.engines import EngineOptions, load_engine
 
     options = EngineOptions(engine=engine_name, download=False,
+                            device=DEVICE if engine_name == "insightface" else "auto",
                             models=str(models_dir()) if engine_name == "insightface" else None)
     engine = load_engine(options)
     with tempfile.TemporaryDirectory() as tmp:
@@ -264,6 +264,8 @@ def main(argv=None) -> int:
     ap.add_argument("--photos", help="an existing folder of photos (default: generated)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=None, help="decode threads for (d)")
+    ap.add_argument("--device", default="cpu", help="onnxruntime provider for the insightface "
+                    "variants: cpu (default), cuda, directml, coreml")
     ap.add_argument("--only", default=",".join(VARIANTS),
                     help="comma-separated subset of " + ",".join(VARIANTS + tuple(EXTRA)))
     ap.add_argument("--reuse", default="", help="comma-separated variants whose last result on this "
@@ -272,6 +274,8 @@ def main(argv=None) -> int:
     ap.add_argument("--result", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     count = 300 if args.full else args.count
+    global DEVICE
+    DEVICE = args.device
     photos = ensure_photos(300 if args.full else count, args.seed, args.photos)
     if args.child:
         child(args.child, photos, count, Path(args.result), args.workers)
@@ -279,7 +283,7 @@ def main(argv=None) -> int:
     results = {}
     models_dir()
     for variant in args.only.split(","):
-        out = CACHE / "results" / f"{photos.name}_c{count}_{variant}.json"
+        out = CACHE / "results" / f"{photos.name}_c{count}_{variant}{'' if args.device == 'cpu' else '_' + args.device}.json"
         out.parent.mkdir(parents=True, exist_ok=True)
         if variant in args.reuse.split(",") and out.exists():
             results[variant] = json.loads(out.read_text())
@@ -290,6 +294,7 @@ def main(argv=None) -> int:
         cmd += ["--photos", str(photos)]
         if args.workers:
             cmd += ["--workers", str(args.workers)]
+        cmd += ["--device", args.device]
         print(f"running {variant} on {count} photos ...", flush=True)
         subprocess.run(cmd, check=True)
         results[variant] = json.loads(out.read_text())

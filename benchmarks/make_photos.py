@@ -25,8 +25,9 @@ import cv2
 import numpy as np
 from PIL import Image
 
-HERE = Path(__file__).resolve().parent
-DEFAULT_FACES = HERE.parent.parent / "shared" / "data" / "faces" / "lfw158"
+from facesets.config import shared_dir
+
+DEFAULT_FACES = shared_dir() / "data" / "faces" / "lfw158"  # FACESETS_SHARED moves it
 LFW_FACE_WIDTH = 55.0       # a detector's face box in a 250x250 LFW crop is about this wide
 HEAD = (25, 225)            # the square of the LFW crop that is pasted (head + a little background)
 TRANSPOSE = {               # stored = op(upright) so that applying the EXIF tag gives upright

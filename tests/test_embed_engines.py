@@ -103,3 +103,23 @@ def test_insightface_embed_matches_insightface_own_loop(tmp_path, insight_engine
             assert float(np.dot(reference, from_blob(row["embedding"]))) > 0.9999
             compared += 1
     assert compared >= 3
+
+
+def test_padded_recogniser_batches_give_the_same_embeddings(insight_engine):
+    """On an accelerator the recogniser always gets `batch_size` chips (one cuDNN algorithm
+    search, not one per batch size); the padding rows are cut off and change nothing."""
+    rng = np.random.default_rng(3)
+    chips = [rng.integers(0, 256, (112, 112, 3), dtype=np.uint8) for _ in range(5)]
+    plain = insight_engine.embed_chips(chips)
+    seen = []
+    get_feat = insight_engine._rec.get_feat
+    insight_engine._rec.get_feat = lambda batch: seen.append(len(batch)) or get_feat(batch)
+    insight_engine.pad_batches, insight_engine.batch_size = True, 4
+    try:
+        padded = insight_engine.embed_chips(chips)
+    finally:
+        insight_engine._rec.get_feat = get_feat
+        insight_engine.pad_batches, insight_engine.batch_size = False, 32
+    assert seen == [4, 4]
+    assert padded.shape == plain.shape == (5, insight_engine.dim)
+    assert np.allclose(padded, plain, atol=1e-5)

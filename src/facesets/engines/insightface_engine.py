@@ -61,6 +61,9 @@ class InsightFaceEngine(FaceEngine):
         self.detector = self.pack.detector
         self.batch_size = batch_size
         self.providers = list(self._rec.session.get_providers())
+        # On an accelerator every recogniser call gets the same batch shape: a new shape costs a
+        # cuDNN algorithm search (measured on an H100: 420 faces in 7.6 s unpadded, see README).
+        self.pad_batches = self.providers[0] != "CPUExecutionProvider"
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         return self._detect_bgr(np.ascontiguousarray(rgb[:, :, ::-1]))
@@ -97,7 +100,10 @@ class InsightFaceEngine(FaceEngine):
         outs = []
         for start in range(0, len(chips), self.batch_size):
             batch = [np.ascontiguousarray(c[:, :, ::-1]) for c in chips[start:start + self.batch_size]]
-            outs.append(np.asarray(self._rec.get_feat(batch), np.float32).reshape(len(batch), -1))
+            real = len(batch)
+            if self.pad_batches:
+                batch += [np.zeros_like(batch[0])] * (self.batch_size - real)
+            outs.append(np.asarray(self._rec.get_feat(batch), np.float32).reshape(len(batch), -1)[:real])
         return l2_normalise(np.concatenate(outs))
 
 
