@@ -13,6 +13,8 @@ of matching embeddings, images/s, faces/s and peak RSS. The last line is JSON.
 
     python benchmarks/embed_throughput.py            # 40 photos (about 10 min on 2 cores)
     python benchmarks/embed_throughput.py --full     # the 300-photo set
+    python benchmarks/embed_throughput.py --full --device cuda --only b,c_insightface,d_insightface
+        # insightface on a GPU (onnxruntime-gpu installed in place of onnxruntime)
 """
 from __future__ import annotations
 

@@ -111,3 +111,29 @@ def test_fast_full_jpeg_decode_agrees_with_pillow_on_good_and_damaged_files(tmp_
     with Image.open(good) as im:
         assert fast["good"] == np.asarray(ImageOps.exif_transpose(im).convert("RGB")).tobytes()
     assert isinstance(fast["truncated"], str)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_stored_pixels_map_onto_the_upright_image(tmp_path, orientation):
+    """A decoded photo keeps its pixels as stored; `stored_to_upright` says where each lands
+    in the upright image that `rgb` turns them into (Pillow's exif_transpose decides upright)."""
+    import numpy as np
+    from PIL import ImageOps
+
+    rng = np.random.default_rng(orientation)
+    pixels = rng.integers(0, 256, (24, 40, 3), dtype=np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / "p.png"  # lossless, so every pixel can be compared
+    Image.fromarray(pixels).save(path, exif=exif)
+    image = read_image(path)
+    assert image.orientation == orientation and (image.stored == pixels).all()
+    upright_shape = image.upright_shape
+    with Image.open(path) as im:
+        expected = np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
+    to_upright = image.stored_to_upright()
+    for y, x in [(0, 0), (23, 39), (5, 31), (17, 2)]:
+        ux, uy, _ = to_upright @ (x, y, 1)
+        assert (expected[int(uy), int(ux)] == pixels[y, x]).all()
+    assert (image.rgb == expected).all() and upright_shape == expected.shape[:2]
+    assert (image.width, image.height) == (expected.shape[1], expected.shape[0])

@@ -300,7 +300,7 @@ def _find_faces(engine: FaceEngine, image, options: EmbedOptions, path=None) -> 
         limit = options.chip_upsample or getattr(engine, "chip_upsample", 1.0)
         aligned = source.at(max(face_px / limit / max(f["short_edge"], 1.0) for f in faces))
         for face in faces:
-            face["chip"] = engine.align(aligned.rgb, face.pop("det").scaled(aligned.scale))
+            face["chip"] = engine.align_image(aligned, face.pop("det"))
             face["sharpness"] = sharpness(face["chip"])
     return faces
 

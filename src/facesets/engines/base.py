@@ -61,6 +61,10 @@ class FaceEngine(ABC):
     def embed_chips(self, chips: list[np.ndarray]) -> np.ndarray:
         """L2-normalised float32 (n, dim) embeddings of aligned chips, batched."""
 
+    def align_image(self, image, detection: Detection) -> np.ndarray:
+        """The chip of `detection` (original pixels) cut from a `DecodedImage`."""
+        return self.align(image.rgb, detection.scaled(image.scale))
+
     def prepare(self, image):
         """The engine's own view of a decoded image (e.g. its detector's input), made in the
         decode threads so the main thread only runs models; kept as `image.prepared`."""

@@ -7,16 +7,17 @@ time; the landmark models of the pack are used by `enrich`.
 from __future__ import annotations
 
 import os
+import warnings
 
+import cv2
 import numpy as np
 
 from facesets.engines.base import (
     Detection, EngineUnavailable, FaceEngine, l2_normalise, sort_largest_first,
 )
-import warnings
-
 from facesets.engines.packs import ensure_pack, get_pack
 from facesets.engines.providers import choose_providers, session_options
+from facesets.scan.decode import TRANSPOSING, oriented_array
 
 
 def load_onnx_model(path, device: str = "auto", threads: int | None = None):
@@ -79,9 +80,19 @@ class InsightFaceEngine(FaceEngine):
 
     def prepare(self, image) -> tuple[np.ndarray, float]:
         """SCRFD's input: the image resized to det_size as SCRFD.detect itself resizes it (before
-        the RGB->BGR copy, so only det_size pixels are copied). Runs in the decode threads."""
-        small = _scrfd_resized(image.rgb, self.det_size)
-        return np.ascontiguousarray(small[:, :, ::-1]), small.shape[0] / image.rgb.shape[0]
+        the RGB->BGR copy, so only det_size pixels are copied). Runs in the decode threads.
+        A rotated photo is resized as stored and the small result turned upright: the same
+        pixels for flips, at most 1 level apart on 7.5% of them for quarter turns."""
+        height, width = image.upright_shape
+        size = _scrfd_target(height, width, self.det_size)
+        if size is None:
+            small = image.rgb
+        elif image.orientation == 1:
+            small = cv2.resize(image.stored, size)
+        else:
+            stored_size = size[::-1] if image.orientation in TRANSPOSING else size
+            small = oriented_array(cv2.resize(image.stored, stored_size), image.orientation)
+        return np.ascontiguousarray(small[:, :, ::-1]), small.shape[0] / height
 
     def detect_image(self, image, reread) -> list[Detection]:
         bgr, factor = image.prepared or self.prepare(image)
@@ -93,6 +104,19 @@ class InsightFaceEngine(FaceEngine):
         with warnings.catch_warnings():  # scikit-image deprecation inside insightface
             warnings.simplefilter("ignore", FutureWarning)
             return face_align.norm_crop(rgb, landmark=detection.landmarks, image_size=self.chip_size)
+
+    def align_image(self, image, detection: Detection) -> np.ndarray:
+        """norm_crop's warp, composed with the photo's rotation and applied to the stored
+        pixels: the chip of the upright image without turning 12 MP (chips equal to 1 level)."""
+        if image.orientation == 1:
+            return super().align_image(image, detection)
+        from insightface.utils import face_align
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            upright = face_align.estimate_norm(detection.scaled(image.scale).landmarks, self.chip_size)
+        warp = (np.vstack([upright, (0.0, 0.0, 1.0)]) @ image.stored_to_upright())[:2]
+        return cv2.warpAffine(image.stored, warp, (self.chip_size, self.chip_size), borderValue=0.0)
 
     def embed_chips(self, chips: list[np.ndarray]) -> np.ndarray:
         if not chips:
@@ -115,12 +139,11 @@ def _scrfd_size(height: int, width: int, size: int) -> tuple[int, int]:
     return size, int(size * ratio)
 
 
-def _scrfd_resized(rgb: np.ndarray, size: int) -> np.ndarray:
-    """`rgb` resized exactly as SCRFD would resize it (bilinear is per channel, so RGB and BGR
-    give the same pixels); unchanged where SCRFD would resize the result again differently."""
-    import cv2
-
-    width, height = _scrfd_size(*rgb.shape[:2], size)
-    if (width, height) == (rgb.shape[1], rgb.shape[0]) or _scrfd_size(height, width, size) != (width, height):
-        return rgb
-    return cv2.resize(rgb, (width, height))
+def _scrfd_target(height: int, width: int, size: int) -> tuple[int, int] | None:
+    """(width, height) to resize an image to exactly as SCRFD would (bilinear is per channel,
+    so RGB and BGR give the same pixels); None where SCRFD would resize the result again
+    differently, or not at all."""
+    target = _scrfd_size(height, width, size)
+    if target == (width, height) or _scrfd_size(target[1], target[0], size) != target:
+        return None
+    return target

@@ -32,6 +32,7 @@ EXIF_DATETIME_ORIGINAL = 0x9003
 EXIF_DATETIME = 0x0132
 EXIF_IFD = 0x8769
 REASON_MAX = 160  # characters of a recorded reason
+TRANSPOSING = (5, 6, 7, 8)  # EXIF orientations that swap width and height
 
 
 class DecodeError(Exception):
@@ -50,12 +51,37 @@ def one_line(text: str, limit: int = REASON_MAX) -> str:
 
 @dataclass
 class DecodedImage:
-    rgb: np.ndarray          # uint8 (h, w, 3), orientation applied
-    width: int               # of the oriented image at full resolution
+    stored: np.ndarray       # uint8 (h, w, 3) as stored in the file: `orientation` not yet applied
+    width: int               # of the upright image at full resolution
     height: int
-    scale: float             # rgb pixels per original pixel (1.0 unless decoded reduced)
+    scale: float             # pixels per original pixel (1.0 unless decoded reduced)
     taken_at: str | None
+    orientation: int = 1     # EXIF orientation still to apply to `stored` (1: upright)
     prepared: object = None  # what an engine derived from the pixels ahead of time (FaceEngine.prepare)
+
+    @property
+    def rgb(self) -> np.ndarray:
+        """The upright pixels. Rotated on first use only: turning 12 MP costs a third of its
+        decode, and an engine that needs only a small resize and a few chips (insightface) cuts
+        both from `stored` through `stored_to_upright` and never asks for this."""
+        if self.orientation != 1:
+            self.stored, self.orientation = oriented_array(self.stored, self.orientation), 1
+        return self.stored
+
+    @property
+    def upright_shape(self) -> tuple[int, int]:
+        """(height, width) of `rgb`, without rotating anything."""
+        h, w = self.stored.shape[:2]
+        return (w, h) if self.orientation in TRANSPOSING else (h, w)
+
+    def stored_to_upright(self) -> np.ndarray:
+        """3x3 affine map from `stored` pixel coordinates to `rgb` pixel coordinates (pixel
+        centres on integers, exactly what the rotations and flips of `rgb` do)."""
+        h, w = self.stored.shape[0] - 1, self.stored.shape[1] - 1
+        rows = {1: ((1, 0, 0), (0, 1, 0)), 2: ((-1, 0, w), (0, 1, 0)), 3: ((-1, 0, w), (0, -1, h)),
+                4: ((1, 0, 0), (0, -1, h)), 5: ((0, 1, 0), (1, 0, 0)), 6: ((0, -1, h), (1, 0, 0)),
+                7: ((0, -1, h), (-1, 0, w)), 8: ((0, 1, 0), (-1, 0, w))}[self.orientation]
+        return np.array([*rows, (0, 0, 1)], np.float64)
 
 
 def read_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS, reduce_to: int | None = None) -> DecodedImage:
@@ -113,13 +139,15 @@ def _decode(im: Image.Image, max_pixels: int, reduce_to: int | None, handle=None
         # reading may load a PNG itself and swallow the error of a corrupt pixel stream
     exif = _safe_exif(im)
     orientation = exif.get(EXIF_ORIENTATION, 1) if exif else 1
+    if orientation not in range(1, 9):
+        orientation = 1
     taken_at = _taken_at(exif) if exif else None
-    rgb = _oriented_array(_to_rgb(im) if pixels is None else pixels, orientation)
-    if orientation in (5, 6, 7, 8):
+    stored = _pixel_array(_to_rgb(im)) if pixels is None else pixels
+    if orientation in TRANSPOSING:
         width, height = height, width
-    if rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise DecodeError(f"unsupported pixel layout {rgb.shape}")
-    return DecodedImage(rgb, width, height, scale, taken_at)
+    if stored.ndim != 3 or stored.shape[2] != 3:
+        raise DecodeError(f"unsupported pixel layout {stored.shape}")
+    return DecodedImage(stored, width, height, scale, taken_at, orientation)
 
 
 def _full_jpeg(im: Image.Image, handle) -> np.ndarray | None:
@@ -140,16 +168,17 @@ def _full_jpeg(im: Image.Image, handle) -> np.ndarray | None:
     return pixels if pixels.shape[:2] == (im.size[1], im.size[0]) else None
 
 
-def _oriented_array(image: Image.Image | np.ndarray, orientation) -> np.ndarray:
+def _pixel_array(image: Image.Image) -> np.ndarray:
+    rgb = np.asarray(image, dtype=np.uint8)
+    image.close()
+    return rgb
+
+
+def oriented_array(rgb: np.ndarray, orientation: int) -> np.ndarray:
     """Pixels as a contiguous uint8 array, EXIF orientation applied by OpenCV's blocked
     transposes (a numpy transpose of 12 MP costs as much as decoding it)."""
     import cv2
 
-    if isinstance(image, np.ndarray):
-        rgb = image
-    else:
-        rgb = np.asarray(image, dtype=np.uint8)
-        image.close()
     if orientation in (5, 7):
         rgb = cv2.transpose(rgb)  # 5 is exactly the transpose; 7 adds a half turn
         if orientation == 7:
