@@ -60,12 +60,14 @@ def run_a(paths: list[Path]) -> dict:
     """face_recognition's loop (load_image_file + face_locations(upsample=1) + face_encodings),
     with EXIF orientation applied so rotated photos are not a free miss."""
     import dlib
-    import face_recognition_models as frm
     from PIL import Image, ImageOps
 
+    from facesets.engines.dlib_engine import face_recognition_model  # not the package's own
+    # __init__: it imports pkg_resources, which setuptools >= 81 no longer ships
+
     hog = dlib.get_frontal_face_detector()
-    shape = dlib.shape_predictor(frm.pose_predictor_five_point_model_location())
-    net = dlib.face_recognition_model_v1(frm.face_recognition_model_location())
+    shape = dlib.shape_predictor(str(face_recognition_model("shape_predictor_5_face_landmarks.dat")))
+    net = dlib.face_recognition_model_v1(str(face_recognition_model("dlib_face_recognition_resnet_model_v1.dat")))
     faces = {}
     start = time.perf_counter()
     cpu0 = cpu_seconds()
@@ -161,6 +163,10 @@ def run_c_insightface(paths: list[Path]) -> dict:
     engine = load_engine(EngineOptions(engine="insightface", models=str(models_dir()), download=False,
                                        device=DEVICE))
     sample = paths[: min(8, len(paths))]
+    cpu0 = time.process_time()
+    for p in paths[:24]:  # what (d) does besides the models: full decode and SCRFD's resize, one thread
+        engine.prepare(read_image(p))
+    decode_cpu = (time.process_time() - cpu0) / len(paths[:24])
     inputs = []
     for p in sample:
         rgb = read_image(p, reduce_to=DET_SIZE * 2).rgb
@@ -179,7 +185,7 @@ def run_c_insightface(paths: list[Path]) -> dict:
     chips = (chips or [np.zeros((112, 112, 3), np.uint8)]) * 8
     rate, batch = _best_rate(lambda n: engine.embed_chips(chips[:n]), (1, 4, 16), lambda n: n)
     return {"det_seconds_per_image": det_seconds, "rec_faces_per_s": rate, "best_batch": batch,
-            "providers": engine.providers}
+            "providers": engine.providers, "decode_cpu_seconds_per_image": decode_cpu}
 
 
 def run_d(paths: list[Path], engine_name: str, workers: int | None, reduced: bool = False) -> dict:
@@ -257,6 +263,14 @@ def faces_of(res: dict) -> dict:
 
 def ceiling(c: dict, faces_per_image: float) -> float:
     return 1.0 / (c["det_seconds_per_image"] + faces_per_image / c["rec_faces_per_s"])
+
+
+def decode_bound(c: dict, faces_per_image: float, cores: int) -> float | None:
+    """The most (d) can reach where the models already keep every core busy: their time plus
+    the full-resolution decode's CPU time shared over the cores (no other overhead at all)."""
+    if "decode_cpu_seconds_per_image" not in c:
+        return None
+    return 1.0 / (1.0 / ceiling(c, faces_per_image) + c["decode_cpu_seconds_per_image"] / cores)
 
 
 def main(argv=None) -> int:
@@ -348,6 +362,13 @@ def report_figures(results: dict, photos: Path, count: int) -> dict:
                   f"{fpi:.2f} faces/image (det {c['det_seconds_per_image'] * 1000:.0f} ms/image, "
                   f"rec {c['rec_faces_per_s']:.1f} faces/s at batch {c['best_batch']}); "
                   f"d/ceiling = {fig['ceiling_share']:.2f}")
+            bound = decode_bound(c, fpi, len(os.sched_getaffinity(0)))
+            if bound and engine == "insightface":
+                fig["decode_bound_share"] = round(bound / fig["ceiling_images_per_s"], 3)
+                print(f"{d}: full-resolution decode + SCRFD resize "
+                      f"{c['decode_cpu_seconds_per_image'] * 1000:.1f} ms CPU/image; models + decode on "
+                      f"{len(os.sched_getaffinity(0))} cores allow at most {bound:.3f} images/s = "
+                      f"{fig['decode_bound_share']:.2f} of the ceiling")
     report.update({
         "ratio_dlib": report.get("dlib", {}).get("ratio"),
         "ratio_insightface": report.get("insightface", {}).get("ratio"),
