@@ -166,10 +166,10 @@ def run_c_insightface(paths: list[Path]) -> dict:
     engine = load_engine(EngineOptions(engine="insightface", models=str(models_dir()), download=False,
                                        device=DEVICE))
     sample = paths[: min(8, len(paths))]
-    cpu0 = time.process_time()
-    for p in paths[:24]:  # what (d) does besides the models: full decode and SCRFD's resize, one thread
+    decoded, cpu0 = paths[:24], time.process_time()
+    for p in decoded:  # what (d) does besides the models: full decode and SCRFD's resize, one thread
         engine.prepare(read_image(p))
-    decode_cpu = (time.process_time() - cpu0) / len(paths[:24])
+    decode_cpu = (time.process_time() - cpu0) / len(decoded)
     inputs = []
     for p in sample:
         rgb = read_image(p, reduce_to=DET_SIZE * 2).rgb
@@ -366,12 +366,13 @@ def report_figures(results: dict, photos: Path, count: int) -> dict:
                   f"rec {c['rec_faces_per_s']:.1f} faces/s at batch {c['best_batch']}"
                   f"{', one process on each of %d cores' % c['parallel'] if c.get('parallel', 1) > 1 else ''}); "
                   f"d/ceiling = {fig['ceiling_share']:.2f}")
-            bound = decode_bound(c, fpi, len(os.sched_getaffinity(0)))
+            cores = len(os.sched_getaffinity(0))
+            bound = decode_bound(c, fpi, cores)
             if bound and d == "d_insightface":
                 fig["decode_bound_share"] = round(bound / fig["ceiling_images_per_s"], 3)
                 print(f"{d}: full-resolution decode + SCRFD resize "
                       f"{c['decode_cpu_seconds_per_image'] * 1000:.1f} ms CPU/image; models + decode on "
-                      f"{len(os.sched_getaffinity(0))} cores allow at most {bound:.3f} images/s = "
+                      f"{cores} cores allow at most {bound:.3f} images/s = "
                       f"{fig['decode_bound_share']:.2f} of the ceiling")
     report.update({
         "ratio_dlib": report.get("dlib", {}).get("ratio"),

@@ -87,8 +87,6 @@ class InsightFaceEngine(FaceEngine):
         size = _scrfd_target(height, width, self.det_size)
         if size is None:
             small = image.rgb
-        elif image.orientation == 1:
-            small = cv2.resize(image.stored, size)
         else:
             stored_size = size[::-1] if image.orientation in TRANSPOSING else size
             small = oriented_array(cv2.resize(image.stored, stored_size), image.orientation)
@@ -106,10 +104,8 @@ class InsightFaceEngine(FaceEngine):
             return face_align.norm_crop(rgb, landmark=detection.landmarks, image_size=self.chip_size)
 
     def align_image(self, image, detection: Detection) -> np.ndarray:
-        """norm_crop's warp, composed with the photo's rotation and applied to the stored
-        pixels: the chip of the upright image without turning 12 MP (chips equal to 1 level)."""
-        if image.orientation == 1:
-            return super().align_image(image, detection)
+        """norm_crop's warp, composed with the photo's rotation (none: the identity) and applied
+        to the stored pixels: the chip of the upright image without turning 12 MP."""
         from insightface.utils import face_align
 
         with warnings.catch_warnings():

@@ -61,8 +61,8 @@ class DecodedImage:
 
     @property
     def rgb(self) -> np.ndarray:
-        """The upright pixels. Rotated on first use only: turning 12 MP costs a third of its
-        decode, and an engine that needs only a small resize and a few chips (insightface) cuts
+        """The upright pixels. Rotated on first use only: turning 12 MP costs almost half of
+        its decode, and an engine that needs only a small resize and a few chips (insightface) cuts
         both from `stored` through `stored_to_upright` and never asks for this."""
         if self.orientation != 1:
             self.stored, self.orientation = oriented_array(self.stored, self.orientation), 1
