@@ -39,7 +39,7 @@ def make_photos(out: Path, count: int, seed: int = 0) -> Path:
 
 def make_crops(out: Path, count: int) -> Path:
     """512x512 face crops (head and shoulders, as face-set tools cut them) from LFW photos."""
-    from facesets.scan import read_image
+    from facesets.media import read_image
 
     out.mkdir(parents=True, exist_ok=True)
     people = sorted(p for p in (FACES / "lfw158").iterdir() if p.is_dir())

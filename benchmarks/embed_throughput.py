@@ -137,7 +137,7 @@ def run_c_dlib(paths: list[Path]) -> dict:
     """dlib models alone: the engine's detection (HOG + YuNet proposals + HOG confirmations +
     shape) on pre-decoded images, descriptors on pre-aligned chips in the best batch."""
     from facesets.engines import EngineOptions, load_engine
-    from facesets.scan import read_image
+    from facesets.media import read_image
 
     engine = load_engine(EngineOptions(engine="dlib"))
     sample = paths[: min(8, len(paths))]
@@ -161,7 +161,7 @@ def run_c_insightface(paths: list[Path]) -> dict:
     each on the engine's own sessions."""
     import cv2
     from facesets.engines import EngineOptions, load_engine
-    from facesets.scan import read_image
+    from facesets.media import read_image
 
     engine = load_engine(EngineOptions(engine="insightface", models=str(models_dir()), download=False,
                                        device=DEVICE))

@@ -9,7 +9,7 @@ from facesets import Catalog, embed
 from facesets.catalog import CatalogError, from_blob
 from facesets.embed import EmbedOptions
 from facesets.engines import EngineOptions, load_engine
-from facesets.scan import read_image
+from facesets.media import read_image
 
 from conftest import FACES, PHOTOS, bench_module
 

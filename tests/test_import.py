@@ -26,7 +26,7 @@ IDENTITIES = ["Bill_McBride", "Ian_Thorpe", "Jacques_Rogge", "Jason_Kidd",
 
 def lfw_crop(path: Path, size: int = 512) -> np.ndarray:
     """A face crop as face-set tools cut them: LFW faces sit in the middle of 250x250 photos."""
-    from facesets.scan import read_image
+    from facesets.media import read_image
 
     rgb = read_image(str(path)).rgb
     h, w = rgb.shape[:2]

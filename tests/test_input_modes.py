@@ -28,7 +28,7 @@ def dlib_engine():
 
 def engine_chip(engine, path: Path) -> np.ndarray | None:
     """The chip the engine itself cuts (dlib: 150x150): what an aligned-chip folder holds."""
-    from facesets.scan import read_image
+    from facesets.media import read_image
 
     rgb = read_image(str(path)).rgb
     found = engine.detect(rgb)
@@ -175,7 +175,7 @@ def _side_by_side(*images: np.ndarray) -> np.ndarray:
 
 
 def test_crops_mode_records_no_face_and_several_faces(tmp_path, dlib_engine):
-    from facesets.scan import read_image
+    from facesets.media import read_image
 
     folder = tmp_path / "crops"
     folder.mkdir()
@@ -195,7 +195,7 @@ def test_crops_mode_records_no_face_and_several_faces(tmp_path, dlib_engine):
 
 
 def test_crops_mode_keeps_the_largest_face_of_a_multiface_crop(tmp_path, dlib_engine):
-    from facesets.scan import read_image
+    from facesets.media import read_image
 
     folder = tmp_path / "crops"
     folder.mkdir()
@@ -230,9 +230,9 @@ def test_insightface_aligned_places_the_face_where_export_crops_hold_it(tmp_path
     in the export's face box are within a few percent of what SCRFD finds, and the chip is much
     closer to the detected one than a plain resize of the crop."""
     from facesets.engines import EngineOptions, load_engine
-    from facesets.export.crops import CropSpec, cut_square, square_for
-    from facesets.importer.framing import aligned_face
-    from facesets.scan import read_image
+    from facesets.media.crops import CropSpec, cut_square, square_for
+    from facesets.embed.framing import aligned_face
+    from facesets.media import read_image
 
     engine = load_engine(EngineOptions(engine="insightface", models=str(test_models), device="cpu", download=False))
     folder = tmp_path / "crops"

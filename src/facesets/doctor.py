@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 
 from facesets.catalog import Catalog
-from facesets.scan.paths import fs_path
+from facesets.media.paths import fs_path
 
 USER_ASSIGNMENTS = ("user", "import")
 PLACEHOLDER_SOURCE = "restored by facesets doctor"

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import re
 import shutil
 import unicodedata
 from pathlib import Path
 from typing import Iterator
+
+from facesets.media.bundles import json_bytes
 
 LINK_MODES = ("copy", "hardlink", "symlink")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -47,8 +48,8 @@ def inside(root: str | os.PathLike, candidate: str | os.PathLike) -> Path:
 
 def materialise(source: str | os.PathLike, target: str | os.PathLike, link: str = "copy") -> None:
     """Put `source` at `target` by copy, hard link or symlink; the source is only read.
-    `source` may be a catalog path (non-UTF-8 names are stored escaped, see scan.paths)."""
-    from facesets.scan.paths import fs_path
+    `source` may be a catalog path (non-UTF-8 names are stored escaped, see media.paths)."""
+    from facesets.media.paths import fs_path
 
     source = fs_path(source)
     if link not in LINK_MODES:
@@ -102,9 +103,8 @@ def write_json(path: str | os.PathLike, data) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2, sort_keys=True, ensure_ascii=False, default=str)
-        handle.write("\n")
+    with open(tmp, "wb") as handle:
+        handle.write(json_bytes(data))
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)

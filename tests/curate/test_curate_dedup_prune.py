@@ -18,7 +18,7 @@ from facesets.curate.near import near_pairs
 from facesets.curate.prune import count_faces, engine_for
 from facesets.curate.tree import load_facesets
 from facesets.profiles import profile_for
-from facesets.scan.decode import read_image
+from facesets.media.decode import read_image
 
 
 # A near-duplicate LFW itself holds: two frames of one moment (same dress, pose, background).

@@ -21,7 +21,7 @@ import sys
 def _vanish_hook(suffix: str) -> None:
     import facesets.scan.walk as walk
 
-    original = walk.sha256_of
+    original = walk.sha256_file
 
     def hash_then_vanish(path):
         digest = original(path)
@@ -29,7 +29,7 @@ def _vanish_hook(suffix: str) -> None:
             os.unlink(path)
         return digest
 
-    walk.sha256_of = hash_then_vanish
+    walk.sha256_file = hash_then_vanish
 
 
 def _peak_hook(path: str) -> None:

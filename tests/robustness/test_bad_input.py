@@ -14,8 +14,8 @@ import pytest
 
 import badcorpus
 from conftest import run_cli
-from facesets.scan.decode import read_image
-from facesets.scan.paths import catalog_path, fs_path
+from facesets.media.decode import read_image
+from facesets.media.paths import catalog_path, fs_path
 from rbhelp import can_drop_root_file_access, drop_root_file_access, pipeline_args, run_hooked
 
 MAX_PEAK_BYTES = 1_600 * 2**20  # a 60 MP photo decodes to 180 MB of RGB; the run must stay sane

@@ -9,8 +9,8 @@ import struct
 import pytest
 from PIL import Image
 
-from facesets.scan import DecodeError, read_image
-from facesets.scan.paths import catalog_path, fs_path
+from facesets.media import DecodeError, read_image
+from facesets.media.paths import catalog_path, fs_path
 
 
 def test_any_file_name_is_storable_and_comes_back_byte_exact(tmp_path):
@@ -79,7 +79,7 @@ def test_fast_full_jpeg_decode_agrees_with_pillow_on_good_and_damaged_files(tmp_
     import numpy as np
     from PIL import ImageOps
 
-    from facesets.scan import decode
+    from facesets.media import decode
 
     rng = np.random.default_rng(3)
     good = tmp_path / "good.jpg"

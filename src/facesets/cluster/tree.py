@@ -15,7 +15,7 @@ from pathlib import Path
 from .. import outputs
 from ..catalog import Catalog
 from ..people import label as person_label
-from ..scan.paths import fs_path
+from ..media.paths import fs_path
 
 OWN_MARK = ".facesets-tree"
 

@@ -32,7 +32,7 @@ def byte_groups(catalog: Catalog) -> list[dict]:
 
 def face_thumb(path: str, box, size: int = 24) -> np.ndarray | None:
     """The face's neighbourhood (1.5 × its box) as a zero-mean, unit-norm grey thumbnail."""
-    from facesets.scan.decode import DecodeError, read_image
+    from facesets.media.decode import DecodeError, read_image
 
     try:
         rgb = read_image(path).rgb

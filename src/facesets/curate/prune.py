@@ -126,7 +126,7 @@ def multi_face_audit(engine, facesets: list[Faceset], skip: set, progress=None,
     import os
     from concurrent.futures import ThreadPoolExecutor
 
-    from facesets.scan.decode import DecodeError, read_image
+    from facesets.media.decode import DecodeError, read_image
 
     todo = [(f, c) for f in facesets for c in f.crops if (f.label, c.file) not in skip]
 

@@ -7,19 +7,17 @@ Nothing is ever deleted, except by undo removing a file that apply itself wrote.
 """
 from __future__ import annotations
 
-import hashlib
-import io
 import json
 import os
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from facesets.media.bundles import bundle_names, bundle_size, bundles_of, fsz_bytes, json_bytes
+from facesets.media.hashing import sha256_bytes, sha256_file
 from facesets.outputs import inside, safe_component
 
 QUARANTINES = ("_dropped", "_masked", "_merged", "_thin")
-ZIP_TIME = (1980, 1, 1, 0, 0, 0)
-TOP_N = 30
+DEFAULT_TOP_N = 30   # export --top-n default: the size of a new era set's top bundle
 
 
 @dataclass
@@ -48,14 +46,6 @@ def export_root(catalog, override: str | os.PathLike | None = None) -> Path | No
         return Path(override).resolve()
     row = catalog.conn.execute("SELECT out FROM exports ORDER BY id DESC LIMIT 1").fetchone()
     return Path(row[0]).resolve() if row else None
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def crop_file(entry: dict, index: int) -> str:
@@ -159,7 +149,7 @@ class TreeJournal:
         tmp = target.with_name(f".{target.name}.tmp")
         tmp.write_bytes(data)
         os.replace(tmp, target)
-        self.steps.append({"op": "write", "path": rel_path, "sha256": hashlib.sha256(data).hexdigest(),
+        self.steps.append({"op": "write", "path": rel_path, "sha256": sha256_bytes(data),
                            "backup": backup, "made_dirs": made})
 
     def make_dir(self, rel_path: str) -> None:
@@ -223,21 +213,6 @@ def undo_steps(root: Path, steps: list[dict]) -> None:
                 pass
 
 
-def fsz_bytes(pngs: list[bytes]) -> bytes:
-    """A roop faceset bundle: a stored zip of 0.png, 1.png, … best first, fixed timestamps."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
-        for index, data in enumerate(pngs):
-            info = zipfile.ZipInfo(f"{index}.png", date_time=ZIP_TIME)
-            info.compress_type = zipfile.ZIP_STORED
-            archive.writestr(info, data)
-    return buffer.getvalue()
-
-
-def json_bytes(data) -> bytes:
-    return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n").encode("utf-8")
-
-
 def rewrite_faceset(journal: TreeJournal, faceset: Faceset, keep: list[Crop], extra: dict | None = None) -> None:
     """After crops left a faceset: its manifest lists what is left and its bundles are rebuilt."""
     manifest = dict(faceset.manifest)
@@ -283,22 +258,22 @@ def append_crops(journal: TreeJournal, folder: str, additions: list[tuple[Path, 
 
 
 def rebuild_bundles(journal: TreeJournal, label: str, pngs: list[Path], parent: str = "") -> None:
-    """Rewrite `<label>_all.fsz` and `<label>_top30.fsz` where the tree has them (or `parent` is new)."""
-    root = journal.root
-    base = Path(parent) if parent else Path()
-    names = [n for n in (f"{label}_all.fsz", f"{label}_top{TOP_N}.fsz")]
-    existing = names if parent else [n for n in names if inside(root, base / n).exists()]
+    """Rewrite every bundle of `label` the tree has (`_all` and each `_topN`, with its own N);
+    a new faceset under `parent` gets an `_all` bundle and one of export's default size."""
+    base = journal.root / parent if parent else journal.root
+    names = bundles_of(base, label) if base.is_dir() else []
+    if parent and not names:
+        names = bundle_names(label, DEFAULT_TOP_N)
     data = [p.read_bytes() for p in pngs]
-    for name in existing:
-        chosen = data if name.endswith("_all.fsz") else data[:TOP_N]
-        journal.write(str(base / name), fsz_bytes(chosen))
+    for name in names:
+        size = bundle_size(name)
+        journal.write(str(Path(parent) / name) if parent else name, fsz_bytes(data if size is None else data[:size]))
 
 
 def faceset_outputs(root: Path, label: str) -> list[str]:
     """Everything export wrote for one faceset: its folder, bundles, single image, photos folder."""
     found = [label] if (root / label).exists() else []
-    found += sorted(p.name for p in root.glob(f"{label}_*.fsz")
-                    if p.name == f"{label}_all.fsz" or p.name.startswith(f"{label}_top"))
+    found += bundles_of(root, label)
     for extra in (f"single/{label}.png", f"photos/{label}"):
         if (root / extra).exists():
             found.append(extra)

@@ -25,7 +25,8 @@ import numpy as np
 from facesets.catalog import Catalog, to_blob
 from facesets.engines import EngineOptions, FaceEngine, load_engine
 from facesets.engines.base import sharpness
-from facesets.scan import DecodeError, read_image, scan
+from facesets.media import DecodeError, read_image
+from facesets.scan import scan
 from facesets.workers import default_workers, engine as worker_engine, engine_pool
 
 INPUT_MODES = ("photos", "crops", "aligned")
@@ -279,7 +280,7 @@ def _detect(work: _Work, engine: FaceEngine, options: EmbedOptions) -> None:
 
 def _find_faces(engine: FaceEngine, image, options: EmbedOptions, path=None) -> list[dict]:
     if options.input_mode == "aligned":  # no detector: the face is where crops put it
-        from facesets.importer.framing import aligned_face
+        from facesets.embed.framing import aligned_face
         face = aligned_face(engine, image.rgb)
         face["box"] = face["box"] / image.scale
         face["landmarks"] = None if face["landmarks"] is None else face["landmarks"] / image.scale

@@ -17,7 +17,7 @@ from facesets.engines.base import (
 )
 from facesets.engines.packs import ensure_pack, get_pack
 from facesets.engines.providers import choose_providers, session_options
-from facesets.scan.decode import TRANSPOSING, oriented_array
+from facesets.media.decode import TRANSPOSING, oriented_array
 
 
 def load_onnx_model(path, device: str = "auto", threads: int | None = None):

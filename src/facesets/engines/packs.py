@@ -19,6 +19,7 @@ from pathlib import Path
 
 from facesets.config import models_dirs
 from facesets.engines.base import EngineUnavailable
+from facesets.media.hashing import sha256_file
 
 RELEASE_URL = "https://github.com/deepinsight/insightface/releases/download/v0.7"
 
@@ -80,14 +81,6 @@ def find_pack_dir(pack: Pack, models: str | os.PathLike | None = None,
         if all((folder / name).is_file() for name in needed):
             return folder
     return None
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def verify_files(folder: Path, names: tuple[str, ...],

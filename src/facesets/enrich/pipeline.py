@@ -18,7 +18,7 @@ from facesets.catalog import Catalog, CatalogError, to_blob
 from facesets.enrich.landmarks import load_landmarker
 from facesets.enrich.pose import solve_pose
 from facesets.enrich.quality import score_rows
-from facesets.scan import DecodeError, read_image
+from facesets.media import DecodeError, read_image
 
 ProgressHook = Callable[[str, int, int | None], None]  # (phase, advance, total)
 

@@ -5,31 +5,23 @@
 - roop: OUT/<faceset>_top<N>.fsz and OUT/<faceset>_all.fsz, zips of stored N.png members only;
 - single: OUT/single/<faceset>.png, the one best crop (Deep-Live-Cam takes one source image);
 - folders: OUT/photos/<faceset>/, the original photos of the faceset's faces.
-Zip members carry a fixed timestamp and mode so the same faceset always gives the same bytes.
 """
 from __future__ import annotations
 
 import html
 import os
-import zipfile
 from pathlib import Path
 
 from .. import outputs
+from ..media.bundles import bundle_names, fsz_bytes
 
 TARGETS = ("roop", "facefusion", "single", "folders")
-ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
 def write_fsz(path: Path, pngs: list[bytes]) -> None:
-    """A roop-unleashed faceset bundle: a stored (uncompressed) zip of 0.png, 1.png, ..."""
+    """A roop-unleashed faceset bundle (media.bundles' format), written atomically."""
     tmp = path.with_name(f".{path.name}.tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as bundle:
-        for i, data in enumerate(pngs):
-            info = zipfile.ZipInfo(f"{i}.png", date_time=ZIP_TIME)
-            info.compress_type = zipfile.ZIP_STORED
-            info.create_system = 3
-            info.external_attr = 0o644 << 16
-            bundle.writestr(info, data)
+    tmp.write_bytes(fsz_bytes(pngs))
     os.replace(tmp, path)
 
 
@@ -44,9 +36,10 @@ def write_faceset(staging: Path, folder: str, pngs: list[bytes], manifest: dict,
         written["crops"].append(f"{folder}/{i}.png")
     outputs.write_json(crop_dir / "manifest.json", manifest)
     if "roop" in targets and pngs:
-        write_fsz(staging / f"{folder}_top{top_n}.fsz", pngs[:top_n])
-        write_fsz(staging / f"{folder}_all.fsz", pngs)
-        written["fsz"] = [f"{folder}_top{top_n}.fsz", f"{folder}_all.fsz"]
+        top, everything = bundle_names(folder, top_n)
+        write_fsz(staging / top, pngs[:top_n])
+        write_fsz(staging / everything, pngs)
+        written["fsz"] = [top, everything]
     if "single" in targets and pngs:
         (staging / "single").mkdir(exist_ok=True)
         (staging / "single" / f"{folder}.png").write_bytes(pngs[0])

@@ -22,7 +22,8 @@ from facesets.config import IMAGE_EXTENSIONS
 from facesets.engines import EngineOptions, FaceEngine
 from facesets.importer.archive import ImportRefused, check_archive, extract_members, open_bundle, read_manifest
 from facesets.outputs import safe_component, staged_dir, write_json
-from facesets.scan.paths import catalog_path
+from facesets.media.hashing import sha256_file
+from facesets.media.paths import catalog_path
 
 BUNDLE_SUFFIXES = (".fsz", ".zip")
 MARKER = ".import.json"           # in each managed folder: which bundle it holds
@@ -178,7 +179,7 @@ def _catalog_engine(catalog: Catalog, options: EngineOptions | None) -> EngineOp
 def _extract(catalog: Catalog, item: Source) -> None:
     """Put a checked bundle's images into its managed folder, unless that folder already
     holds exactly this bundle."""
-    digest = _sha256(item.path)
+    digest = sha256_file(item.path)
     root = managed_root(catalog)
     name = safe_component(item.path.stem, "bundle")
     folder = root / name
@@ -215,12 +216,6 @@ def _sibling_origins(item: Source) -> dict[str, dict]:
         except OSError:
             continue
     return _origins(manifest, same)
-
-
-def _sha256(path: Path) -> str:
-    from ..scan.walk import sha256_of
-
-    return sha256_of(str(path))
 
 
 def _load_json(path: Path):

@@ -8,7 +8,6 @@ write transaction, so readers and other writers never wait on a slow disk.
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import stat as statmod
 import time
@@ -18,7 +17,8 @@ from typing import Callable, Iterator
 
 from facesets.catalog import Catalog
 from facesets.config import IMAGE_EXTENSIONS
-from facesets.scan.paths import catalog_path
+from facesets.media.hashing import sha256_file
+from facesets.media.paths import catalog_path
 
 TRANSACTION_SECONDS = 0.25  # a scan never holds the write lock longer than this between files
 
@@ -123,14 +123,6 @@ def _file_reason(path: str, exc: OSError) -> str:
     return f"unreadable: {exc.strerror or exc}"
 
 
-def sha256_of(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 class _Writer:
     """Short write transactions: opened on the first write, closed after a few tenths of a
     second or before any slow step (hashing)."""
@@ -231,7 +223,7 @@ def _scan_one(writer: _Writer, path: str, run_id: int | None, stats: ScanStats, 
         return
     writer.commit()  # never hold the write lock while reading a file
     try:
-        digest = sha256_of(path)
+        digest = sha256_file(path)
         stats.hashed += 1
     except OSError as exc:
         if kind == "alias":

@@ -28,7 +28,7 @@ from starlette.templating import Jinja2Templates
 
 from facesets import people as P
 from facesets.catalog import Catalog
-from facesets.scan.decode import DecodeError
+from facesets.media.decode import DecodeError
 from facesets.web import queries, settings as S
 from facesets.web.finder import Finder
 from facesets.web.images import PLACEHOLDER, cached_thumbnail, face_thumbnail, photo_jpeg

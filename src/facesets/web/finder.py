@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from facesets.catalog import Catalog
-from facesets.scan.decode import read_image
+from facesets.media.decode import read_image
 from facesets.web.images import rgb_jpeg
 
 KEEP = 16  # uploaded photos remembered

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from facesets.scan.decode import DecodeError, read_image
+from facesets.media.decode import DecodeError, read_image
 
 THUMB = 160          # long side of a face thumbnail, pixels
 MARGIN = 0.35        # context around the face box, fraction of its size

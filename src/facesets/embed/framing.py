@@ -13,21 +13,13 @@ import cv2
 import numpy as np
 
 from facesets.engines.base import Detection
-from facesets.export.crops import HEADROOM, CropSpec
+from facesets.media.crops import crop_face_box
 
 CHIP_SLACK = 1.15      # up to this much above the engine's chip size, an image is a chip
 # arcface5 points relative to the box centre, in units of the box's long side: medians of
 # SCRFD det_500m on 180 lfw158 photos, mirrored (eyes, nose, mouth corners).
 MEAN_ARCFACE5 = np.array([[-0.165, -0.103], [0.165, -0.103], [0.0, 0.086], [-0.136, 0.242], [0.136, 0.242]],
                          np.float32)
-
-
-def crop_face_box(width: int, height: int, pad_ratio: float = CropSpec.pad_ratio,
-                  headroom: float = HEADROOM) -> np.ndarray:
-    """The face box (x1, y1, x2, y2) that `export.crops.square_for` leaves in a crop."""
-    side = min(width, height) / (1 + 2 * pad_ratio)
-    cx, cy = width / 2, height / 2 + headroom * side
-    return np.array([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2], np.float32)
 
 
 def aligned_face(engine, rgb: np.ndarray) -> dict:

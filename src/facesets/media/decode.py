@@ -2,7 +2,7 @@
 
 Failures raise `DecodeError` with a one-line reason that the catalog stores as is; no
 file, however malformed, raises anything else. Paths may be given in the catalog's
-stored form (see `scan.paths`).
+stored form (see `media.paths`).
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from facesets.config import MAX_PIXELS
-from facesets.scan.paths import fs_path
+from facesets.media.paths import fs_path
 
 try:  # HEIC/HEIF support is a hard dependency, but keep decoding alive without it
     import pillow_heif

@@ -1,0 +1,330 @@
+"""Faces: boxes and landmarks in original pixels, embeddings, refine's and enrich's verdicts.
+
+Embeddings are read into one preallocated float32 matrix (no list of rows, no joined copy),
+and a read for a subset of faces selects only that subset.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Iterable
+
+import numpy as np
+
+from facesets.catalog._sql import chunks, fill_matrix, from_blob, marks, to_blob
+from facesets.catalog.types import KEPT_ASSIGNMENTS, ClusterInput, FaceDetail, NewFace
+
+QUALITY_COMPONENTS = ("q_frontal", "q_det", "q_symmetry", "q_size", "q_sharp")
+# a face's rank within its person: best first (quality when enrich ran, else size and score)
+BEST_FIRST = "f.quality IS NULL, f.quality DESC, f.short_edge * f.det_score DESC, f.id"
+ASSIGNMENT_COLUMNS = ("person_id", "assigned_by", "clustered_run", "gate")
+
+
+@dataclass(frozen=True)
+class FaceFilter:
+    """Which faces a read covers, as Python values (the repository writes the SQL).
+
+    people: faces of these people (None: no restriction by person); unassigned: faces of no
+    person (alone, or in addition to `people`); new_only: faces no clustering has seen yet;
+    excluding_removed_from: leave out faces the user removed from that person."""
+    people: tuple[int, ...] | None = None
+    unassigned: bool = False
+    new_only: bool = False
+    excluding_removed_from: int | None = None
+
+    def sql(self) -> tuple[str, list]:
+        where, params = [], []
+        who = []
+        if self.people is not None:
+            who.append(f"f.person_id IN ({marks(len(self.people))})" if self.people else "0")
+            params += [int(p) for p in self.people]
+        if self.unassigned:
+            who.append("f.person_id IS NULL")
+        if who:
+            where.append("(" + " OR ".join(who) + ")")
+        if self.new_only:
+            where.append("f.clustered_run IS NULL")
+        if self.excluding_removed_from is not None:
+            where.append("f.id NOT IN (SELECT face_id FROM face_exclusions WHERE person_id = ?)")
+            params.append(int(self.excluding_removed_from))
+        return (" WHERE " + " AND ".join(where)) if where else "", params
+
+
+@dataclass(frozen=True)
+class QualityInput:
+    """What the composite quality of one face is computed from."""
+    id: int
+    landmarks: np.ndarray | None
+    landmarks_dense: np.ndarray | None
+    pitch: float | None
+    yaw: float | None
+    det_score: float
+    short_edge: float
+    sharpness: float | None
+    detector: str
+    landmark_scheme: str
+
+
+@dataclass(frozen=True)
+class FaceBox:
+    """A face's box and its photo: what enrich and the thumbnails cut from."""
+    id: int
+    file_id: int
+    box: tuple[float, float, float, float]
+    short_edge: float
+    path: str
+    width: int | None
+    height: int | None
+
+
+@dataclass(frozen=True)
+class GateInput:
+    ids: np.ndarray
+    people: np.ndarray
+    short_edge: np.ndarray
+    sharpness: np.ndarray      # NaN where unknown
+    det_score: np.ndarray
+    X: np.ndarray
+
+
+_DETAIL = ("SELECT f.id, f.file_id, f.person_id, fl.path, fl.sha256, fl.taken_at, f.x1, f.y1, f.x2, f.y2, "
+           "f.det_score, f.short_edge, f.quality, " + ", ".join(f"f.{c}" for c in QUALITY_COMPONENTS)
+           + ", f.embedding FROM faces f JOIN files fl ON fl.id = f.file_id")
+
+
+def _detail(row) -> FaceDetail:
+    return FaceDetail(row[0], row[1], row[2], row[3], row[4], row[5], (row[6], row[7], row[8], row[9]),
+                      row[10], row[11], row[12], dict(zip(QUALITY_COMPONENTS, row[13:18])), from_blob(row[18]))
+
+
+class FacesRepo:
+    def __init__(self, db):
+        self._db = db
+
+    # -- embed ---------------------------------------------------------------------------
+    def replace_unassigned(self, file_id: int, faces: list[NewFace], *, model_id: int, input_mode: str,
+                           run_id: int | None) -> None:
+        """A file's faces as just detected: faces nobody placed are replaced; a face a person
+        holds keeps its row (and its decisions) where the new detection has the same index."""
+        self._db._write("DELETE FROM faces WHERE file_id = ? AND person_id IS NULL", (file_id,))
+        self._db._write_many(
+            "INSERT OR REPLACE INTO faces(file_id, face_index, x1, y1, x2, y2, landmarks, det_score, "
+            "short_edge, sharpness, embedding, model_id, input_mode, created_run) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(file_id, index, *(float(v) for v in face.box),
+              to_blob(face.landmarks) if face.landmarks is not None else None, float(face.score),
+              float(face.short_edge), face.sharpness, to_blob(face.embedding), model_id, input_mode, run_id)
+             for index, face in enumerate(faces)])
+
+    # -- embeddings -------------------------------------------------------------------------
+    def count(self, where: FaceFilter = FaceFilter()) -> int:
+        sql, params = where.sql()
+        return self._db._read(f"SELECT COUNT(*) FROM faces f{sql}", params).fetchone()[0]
+
+    def embeddings(self, where: FaceFilter = FaceFilter()) -> tuple[np.ndarray, np.ndarray]:
+        """(face ids, float32 (n, dim) matrix) of the faces `where` selects, by id."""
+        columns, matrix = self._load("f.id", where)
+        return columns[:, 0].copy() if len(columns) else np.zeros(0, np.int64), matrix
+
+    def cluster_input(self, where: FaceFilter = FaceFilter()) -> ClusterInput:
+        """Ids, embeddings, photos, current people (-1: none) and kept flags (placed by a
+        user or an import) of the faces `where` selects."""
+        kept = ",".join(f"'{k}'" for k in KEPT_ASSIGNMENTS)
+        columns, matrix = self._load(
+            f"f.id, f.file_id, f.person_id, (f.assigned_by IN ({kept}) AND f.person_id IS NOT NULL)", where)
+        if not len(columns):
+            columns = np.zeros((0, 4), np.int64)
+        return ClusterInput(columns[:, 0].copy(), matrix, columns[:, 1].copy(), columns[:, 2].copy(),
+                            columns[:, 3] == 1)
+
+    def _load(self, select: str, where: FaceFilter) -> tuple[np.ndarray, np.ndarray]:
+        sql, params = where.sql()
+        n = self._db._read(f"SELECT COUNT(*) FROM faces f{sql}", params).fetchone()[0]
+        rows = self._db._read(f"SELECT {select}, f.embedding FROM faces f{sql} ORDER BY f.id", params)
+        return fill_matrix(rows, n, self._db.embedding_dim())
+
+    # -- refine's gate ----------------------------------------------------------------------
+    def gate_input(self) -> GateInput:
+        """Every assigned face with what refine's quality gate and outlier cut look at."""
+        n = self._db._read("SELECT COUNT(*) FROM faces WHERE person_id IS NOT NULL").fetchone()[0]
+        rows = self._db._read(
+            "SELECT id, person_id, short_edge, sharpness, det_score, embedding FROM faces "
+            "WHERE person_id IS NOT NULL ORDER BY person_id, id")
+        ids = np.empty(n, np.int64)
+        people = np.empty(n, np.int64)
+        values = np.empty((n, 3), np.float64)
+        matrix = np.empty((n, self._db.embedding_dim()), np.float32)
+        count = 0
+        for row in rows:
+            if count == n:
+                break
+            ids[count], people[count] = row[0], row[1]
+            values[count] = (row[2], np.nan if row[3] is None else row[3], row[4])
+            matrix[count] = np.frombuffer(row[5], np.float32)
+            count += 1
+        return GateInput(ids[:count], people[:count], values[:count, 0], values[:count, 1], values[:count, 2],
+                         matrix[:count])
+
+    def set_gates(self, verdicts: dict[int, str | None]) -> None:
+        """refine's verdict per face: None (in its person's faceset) or why it is left out."""
+        self._db._write_many("UPDATE faces SET gate = ? WHERE id = ?", [(v, int(f)) for f, v in verdicts.items()])
+
+    # -- people and photos --------------------------------------------------------------------
+    def person_in_photo(self, file_id: int, person_id: int) -> bool:
+        """Whether a face of this photo already belongs to `person_id` (cannot-link)."""
+        return self._db._read("SELECT 1 FROM faces WHERE file_id = ? AND person_id = ? LIMIT 1",
+                              (int(file_id), int(person_id))).fetchone() is not None
+
+    def person_photos(self, in_faceset_only: bool = False) -> list[tuple[int, int]]:
+        """(person id, photo id) of every assigned face (`in_faceset_only`: refine kept it)."""
+        extra = " AND gate IS NULL" if in_faceset_only else ""
+        return [(r[0], r[1]) for r in self._db._read(
+            f"SELECT person_id, file_id FROM faces WHERE person_id IS NOT NULL{extra} ORDER BY id")]
+
+    def set_clustered_run(self, face_ids: Iterable[int], run_id: int) -> None:
+        self._db._write_many("UPDATE faces SET clustered_run = ? WHERE id = ?", [(run_id, int(f)) for f in face_ids])
+
+    def ids_of_person(self, person_id: int) -> list[int]:
+        return [r[0] for r in self._db._read("SELECT id FROM faces WHERE person_id = ? ORDER BY id", (person_id,))]
+
+    def held(self, person_id: int, face_ids: Iterable[int]) -> list[int]:
+        """Those of `face_ids` that `person_id` holds now, in the order given."""
+        face_ids = [int(f) for f in face_ids]
+        held = set()
+        for part in chunks(face_ids):
+            held |= {r[0] for r in self._db._read(
+                f"SELECT id FROM faces WHERE person_id = ? AND id IN ({marks(len(part))})", (person_id, *part))}
+        return [f for f in face_ids if f in held]
+
+    def exists(self, face_id: int) -> bool:
+        return self._db._read("SELECT 1 FROM faces WHERE id = ?", (int(face_id),)).fetchone() is not None
+
+    def person_of(self, face_id: int) -> int | None:
+        row = self._db._read("SELECT person_id FROM faces WHERE id = ?", (int(face_id),)).fetchone()
+        return row[0] if row else None
+
+    def first_of_file(self, file_id: int) -> tuple[int, int | None, str | None] | None:
+        """(face id, person id, assigned by) of a file's first face (crops: its only one)."""
+        row = self._db._read("SELECT id, person_id, assigned_by FROM faces WHERE file_id = ? "
+                             "ORDER BY face_index LIMIT 1", (file_id,)).fetchone()
+        return (row[0], row[1], row[2]) if row else None
+
+    def set_origin(self, face_id: int, origin: dict) -> None:
+        """Where an imported crop's face came from (its original photo and box)."""
+        self._db._write("UPDATE faces SET origin = ? WHERE id = ?",
+                        (json.dumps(origin, sort_keys=True, default=str), int(face_id)))
+
+    def positions(self) -> list[tuple[int, int, str, int, int, float, float]]:
+        """(face id, photo id, photo path, photo width, height, box centre x, y) of every face."""
+        return [tuple(r) for r in self._db._read(
+            "SELECT faces.id, faces.file_id, files.path, files.width, files.height, "
+            "(faces.x1 + faces.x2) / 2, (faces.y1 + faces.y2) / 2 "
+            "FROM faces JOIN files ON files.id = faces.file_id ORDER BY faces.id")]
+
+    def file_of(self) -> dict[int, int]:
+        """Face id -> photo id, for every face."""
+        return dict(self._db._read("SELECT id, file_id FROM faces").fetchall())
+
+    def of_file(self, file_id: int) -> list[tuple[int, tuple[float, float, float, float], np.ndarray]]:
+        """(face id, box, embedding) of a photo's faces, in detection order."""
+        return [(r[0], (r[1], r[2], r[3], r[4]), from_blob(r[5])) for r in self._db._read(
+            "SELECT id, x1, y1, x2, y2, embedding FROM faces WHERE file_id = ? ORDER BY face_index", (file_id,))]
+
+    def box(self, face_id: int) -> FaceBox | None:
+        row = self._db._read(
+            "SELECT f.id, f.file_id, f.x1, f.y1, f.x2, f.y2, f.short_edge, fl.path, fl.width, fl.height "
+            "FROM faces f JOIN files fl ON fl.id = f.file_id WHERE f.id = ?", (int(face_id),)).fetchone()
+        return _box(row) if row else None
+
+    def best_photo(self, person_id: int) -> str | None:
+        """The photo of a person's best face (quality, then detector score)."""
+        row = self._db._read("SELECT files.path FROM faces JOIN files ON files.id = faces.file_id "
+                             "WHERE faces.person_id = ? ORDER BY faces.quality DESC, faces.det_score DESC LIMIT 1",
+                             (person_id,)).fetchone()
+        return row[0] if row else None
+
+    def best_face(self, person_id: int) -> int | None:
+        """The person's best face: the one shown on the grid."""
+        row = self._db._read(f"SELECT f.id FROM faces f WHERE f.person_id = ? ORDER BY {BEST_FIRST} LIMIT 1",
+                             (person_id,)).fetchone()
+        return row[0] if row else None
+
+    def taken_at_of_person(self, person_id: int) -> list[str | None]:
+        return [r[0] for r in self._db._read(
+            "SELECT files.taken_at FROM faces JOIN files ON files.id = faces.file_id WHERE faces.person_id = ?",
+            (person_id,))]
+
+    def details(self, face_ids: Iterable[int]) -> dict[int, FaceDetail]:
+        """Face id -> what passes and pages look at (photo, quality, person, embedding)."""
+        found: dict[int, FaceDetail] = {}
+        for part in chunks(face_ids):
+            for row in self._db._read(_DETAIL + f" WHERE f.id IN ({marks(len(part))})", part):
+                found[int(row[0])] = _detail(row)
+        return found
+
+    def faceset_picks(self, person_id: int) -> list[FaceDetail]:
+        """A person's faces that refine kept, on embedded photos, by id."""
+        return [_detail(r) for r in self._db._read(
+            _DETAIL + " WHERE f.person_id = ? AND f.gate IS NULL AND fl.status = 'done' ORDER BY f.id", (person_id,))]
+
+    def candidates(self, min_quality: float) -> list[FaceDetail]:
+        """Unassigned faces alone on their embedded photo, at least `min_quality` good."""
+        return [_detail(r) for r in self._db._read(
+            _DETAIL + " WHERE f.person_id IS NULL AND fl.n_faces = 1 AND fl.status = 'done' "
+            "AND COALESCE(f.quality, 0) >= ? ORDER BY f.id", (min_quality,))]
+
+    # -- enrich and quality ---------------------------------------------------------------------
+    def to_enrich(self, only_people: bool = True) -> list[FaceBox]:
+        """Faces not yet enriched (of people only, by default), grouped by photo."""
+        extra = " AND f.person_id IS NOT NULL" if only_people else ""
+        return [_box(r) for r in self._db._read(
+            "SELECT f.id, f.file_id, f.x1, f.y1, f.x2, f.y2, f.short_edge, fl.path, fl.width, fl.height "
+            f"FROM faces f JOIN files fl ON fl.id = f.file_id WHERE f.enriched_run IS NULL{extra} "
+            "ORDER BY f.file_id, f.id")]
+
+    def set_enrichment(self, results: Iterable[tuple[int, np.ndarray, tuple]], run_id: int) -> None:
+        """(face id, dense landmarks in original px, (pitch, yaw, roll)) per face."""
+        self._db._write_many(
+            "UPDATE faces SET landmarks_dense = ?, pitch = ?, yaw = ?, roll = ?, enriched_run = ? WHERE id = ?",
+            [(to_blob(dense), *pose, run_id, int(face_id)) for face_id, dense, pose in results])
+
+    def ids(self, unscored_only: bool = False) -> list[int]:
+        extra = " WHERE quality IS NULL" if unscored_only else ""
+        return [r[0] for r in self._db._read(f"SELECT id FROM faces{extra} ORDER BY id")]
+
+    def quality_inputs(self, face_ids: Iterable[int] | None = None) -> list[QualityInput]:
+        sql = ("SELECT faces.id, faces.landmarks, faces.landmarks_dense, faces.pitch, faces.yaw, "
+               "faces.det_score, faces.short_edge, faces.sharpness, models.detector, models.landmark_scheme "
+               "FROM faces JOIN models ON models.id = faces.model_id")
+        if face_ids is None:
+            rows = self._db._read(sql + " ORDER BY faces.id").fetchall()
+        else:
+            rows = []
+            for part in chunks(face_ids):
+                rows += self._db._read(sql + f" WHERE faces.id IN ({marks(len(part))})", part).fetchall()
+        return [QualityInput(r[0], from_blob(r[1], (-1, 2)), from_blob(r[2], (-1, 2)), *r[3:]) for r in rows]
+
+    def set_quality(self, scores: Iterable[tuple[int, dict]]) -> None:
+        """(face id, {q_frontal, q_det, q_symmetry, q_size, q_sharp, quality}) per face."""
+        self._db._write_many(
+            "UPDATE faces SET q_frontal = ?, q_det = ?, q_symmetry = ?, q_size = ?, q_sharp = ?, quality = ? "
+            "WHERE id = ?", [(*(q[k] for k in QUALITY_COMPONENTS), q["quality"], int(face_id)) for face_id, q in scores])
+
+    # -- curation snapshots -----------------------------------------------------------------------
+    def assignments(self, people: Iterable[int], face_ids: Iterable[int]) -> list[dict]:
+        """Where the faces of `people` and the faces `face_ids` are now (for undo)."""
+        people, face_ids = [int(p) for p in people], [int(f) for f in face_ids]
+        if not people and not face_ids:
+            return []
+        rows = self._db._read(
+            f"SELECT id, {', '.join(ASSIGNMENT_COLUMNS)} FROM faces WHERE person_id IN ({marks(len(people)) or 'NULL'}) "
+            f"OR id IN ({marks(len(face_ids)) or 'NULL'}) ORDER BY id", (*people, *face_ids))
+        return [dict(r) for r in rows]
+
+    def restore_assignments(self, rows: Iterable[dict]) -> None:
+        self._db._write_many(f"UPDATE faces SET {', '.join(f'{c} = ?' for c in ASSIGNMENT_COLUMNS)} WHERE id = ?",
+                             [(*(r[c] for c in ASSIGNMENT_COLUMNS), r["id"]) for r in rows])
+
+
+def _box(row) -> FaceBox:
+    return FaceBox(row[0], row[1], (row[2], row[3], row[4], row[5]), row[6], row[7], row[8], row[9])

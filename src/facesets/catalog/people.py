@@ -1,0 +1,269 @@
+"""People: rows whose numbers are never reused, and every change made to them.
+
+Every stage (cluster, extend, refine, the web UI, curation, import) changes people only through
+this repository, so user decisions are kept the same way everywhere:
+- a face the user removed from a person is recorded in `face_exclusions` and never rejoins it;
+- a face placed by the user or an import is never moved by clustering;
+- a merged person keeps its row (`merged_into`, status 'merged') so its number is never reused;
+- when people compete (a merge, a duplicate crop), `priority_key` decides, the same everywhere.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+import numpy as np
+
+from facesets.catalog._sql import chunks, marks
+from facesets.catalog.types import AssignedBy, Person, PersonStatus
+
+_COLUMNS = ("id, name, pinned, imported, source, merged_into, status, parent_id, era, faceset, cluster_run, "
+            "created_run")
+_PEOPLE = f"SELECT {_COLUMNS}, 0 FROM people"
+_WITH_COUNTS = (f"SELECT {', '.join('people.' + c.strip() for c in _COLUMNS.split(','))}, COUNT(faces.id) "
+                "FROM people JOIN faces ON faces.person_id = people.id")
+USER, IMPORT, CURATE = AssignedBy.USER, AssignedBy.IMPORT, AssignedBy.CURATE
+
+
+def _person(row) -> Person:
+    return Person(row[0], row[1], bool(row[2]), bool(row[3]), row[4], row[5], row[6], row[7], row[8],
+                  bool(row[9]), row[10], row[11], int(row[12] or 0))
+
+
+def priority_key(person: Person | dict) -> tuple:
+    """Who wins when people compete (merge target, owner of a shared crop): user-named or
+    pinned first, then the one with most faces, then the oldest number."""
+    get = person.get if isinstance(person, dict) else lambda key: getattr(person, key)
+    return (0 if (get("name") or get("pinned")) else 1, -int(get("n_faces") or 0), int(get("id")))
+
+
+class PeopleRepo:
+    def __init__(self, db):
+        self._db = db
+
+    # -- reading ---------------------------------------------------------------------------
+    def get(self, person_id: int, with_count: bool = False) -> Person | None:
+        if with_count:
+            row = self._db._read(_WITH_COUNTS.replace(" JOIN ", " LEFT JOIN ") + " WHERE people.id = ? "
+                                 "GROUP BY people.id", (int(person_id),)).fetchone()
+        else:
+            row = self._db._read(_PEOPLE + " WHERE id = ?", (int(person_id),)).fetchone()
+        return _person(row) if row else None
+
+    def all(self) -> list[Person]:
+        """Every person row there ever was (merged ones too), by number."""
+        return [_person(r) for r in self._db._read(_PEOPLE + " ORDER BY id")]
+
+    def active(self, *, top_level_only: bool = False, status: PersonStatus | None = None) -> list[Person]:
+        """People that hold faces now (not merged away), with their face counts, by number.
+        `top_level_only`: no era sets; `status`: only people with that status."""
+        where, params = ["people.merged_into IS NULL"], []
+        if top_level_only:
+            where.append("people.parent_id IS NULL")
+        if status is not None:
+            where.append("people.status = ?")
+            params.append(str(status))
+        return [_person(r) for r in self._db._read(
+            _WITH_COUNTS + f" WHERE {' AND '.join(where)} GROUP BY people.id ORDER BY people.id", params)]
+
+    def with_counts(self) -> dict[int, Person]:
+        """Every person row with the faces it holds (0 for merged ones)."""
+        return {p.id: p for p in (_person(r) for r in self._db._read(
+            _WITH_COUNTS.replace(" JOIN ", " LEFT JOIN ") + " GROUP BY people.id ORDER BY people.id"))}
+
+    def alive_ids(self) -> set[int]:
+        return {r[0] for r in self._db._read("SELECT id FROM people WHERE merged_into IS NULL")}
+
+    def count(self) -> int:
+        return self._db._read("SELECT COUNT(*) FROM people").fetchone()[0]
+
+    def facesets_count(self) -> int:
+        return self._db._read("SELECT COUNT(*) FROM people WHERE faceset = 1 AND merged_into IS NULL").fetchone()[0]
+
+    def eras_of(self, person_id: int) -> list[Person]:
+        """A person's era sets that still stand, by number."""
+        return [_person(r) for r in self._db._read(
+            _PEOPLE + " WHERE parent_id = ? AND merged_into IS NULL ORDER BY id", (int(person_id),))]
+
+    def imported_sources(self) -> list[tuple[int, str]]:
+        """(id, source) of imported people, by number."""
+        return [(r[0], r[1]) for r in self._db._read(
+            "SELECT id, source FROM people WHERE imported = 1 AND source IS NOT NULL ORDER BY id")]
+
+    def resolve(self, person_id: int) -> int:
+        """Follow merges to the person that holds the faces now."""
+        seen = set()
+        while person_id not in seen:
+            seen.add(person_id)
+            row = self._db._read("SELECT merged_into FROM people WHERE id = ?", (person_id,)).fetchone()
+            if not row or row[0] is None:
+                return person_id
+            person_id = row[0]
+        return person_id
+
+    def by_name(self, name: str) -> list[int]:
+        """People (not merged away) called `name`, case-insensitively."""
+        return [r[0] for r in self._db._read(
+            "SELECT id FROM people WHERE name = ? COLLATE NOCASE AND merged_into IS NULL ORDER BY id", (name,))]
+
+    def find(self, text: str) -> Person | None:
+        """A person by number, name or label (person_012), followed through merges."""
+        for person in self.all():
+            if text in (str(person.id), person.name, person.label):
+                return self.get(self.resolve(person.id))
+        return None
+
+    def exclusions(self) -> set[tuple[int, int]]:
+        """Every (face, person) pair the user ruled out."""
+        return {(int(f), int(p)) for f, p in self._db._read("SELECT face_id, person_id FROM face_exclusions")}
+
+    def removed_count(self, person_id: int) -> int:
+        return self._db._read("SELECT COUNT(*) FROM face_exclusions WHERE person_id = ?",
+                              (int(person_id),)).fetchone()[0]
+
+    def centroids(self, person_ids: Iterable[int] | None = None, gated: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(person ids, L2-normalised centroid matrix) of the people's faces, by person id.
+
+        With `gated`, faces refine left out (faces.gate not NULL) are ignored, unless a person
+        has nothing else. Faces are read one person at a time: memory is one person's faces."""
+        where, params = "person_id IS NOT NULL", []
+        if person_ids is not None:
+            ids = [int(p) for p in person_ids]
+            where += f" AND person_id IN ({marks(len(ids))})" if ids else " AND 0"
+            params = ids
+        dim = self._db.embedding_dim()
+        found, rows_of = [], []
+        current, members, kept = None, [], []
+
+        def close():
+            if current is None:
+                return
+            matrix = np.frombuffer(b"".join(members), np.float32).reshape(len(members), -1)
+            use = np.array(kept) if gated and any(kept) else np.ones(len(members), bool)
+            found.append(current)
+            rows_of.append(matrix[use].mean(axis=0))
+
+        for person, gate, blob in self._db._read(
+                f"SELECT person_id, gate, embedding FROM faces WHERE {where} ORDER BY person_id, id", params):
+            if person != current:
+                close()
+                current, members, kept = person, [], []
+            members.append(blob)
+            kept.append(gate is None)
+        close()
+        if not found:
+            return np.zeros(0, np.int64), np.zeros((0, dim), np.float32)
+        centroids = np.stack(rows_of).astype(np.float32)
+        norms = np.linalg.norm(centroids, axis=1, keepdims=True)
+        return np.array(found, np.int64), centroids / np.maximum(norms, 1e-12)
+
+    def snapshot(self, person_ids: Iterable[int]) -> list[dict]:
+        """The rows of these people and of those merged into them, as they are now (for undo)."""
+        ids = [int(p) for p in person_ids]
+        if not ids:
+            return []
+        return [dict(r) for r in self._db._read(
+            f"SELECT * FROM people WHERE id IN ({marks(len(ids))}) OR merged_into IN ({marks(len(ids))}) ORDER BY id",
+            (*ids, *ids))]
+
+    # -- changing ---------------------------------------------------------------------------
+    def create(self, *, name: str | None = None, run_id: int | None = None, imported: bool = False,
+               source: str | None = None, parent_id: int | None = None, era: str | None = None,
+               pinned: bool = False, status: PersonStatus = PersonStatus.ACTIVE, faceset: bool = False) -> int:
+        """A new person numbered after every person there ever was."""
+        cur = self._db._write(
+            "INSERT INTO people(name, pinned, imported, source, parent_id, era, created_run, status, faceset) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (name, int(pinned), int(imported), source, parent_id, era, run_id, str(status), int(faceset)))
+        return int(cur.lastrowid)
+
+    def assign(self, face_ids: Iterable[int], person_id: int | None, by: str, run_id: int | None = None) -> None:
+        """Point faces at a person (None: unassigned). Clears refine's gate verdict."""
+        self._db._write_many(
+            "UPDATE faces SET person_id = ?, assigned_by = ?, clustered_run = ?, gate = NULL WHERE id = ?",
+            [(person_id, str(by) if person_id is not None else None, run_id, int(f)) for f in face_ids])
+
+    def remove_faces(self, face_ids: Iterable[int], person_id: int) -> None:
+        """The user says these faces are not this person: unassign and remember it."""
+        face_ids = [int(f) for f in face_ids]
+        with self._db.transaction():
+            self._db._write_many("INSERT OR IGNORE INTO face_exclusions(face_id, person_id) VALUES (?, ?)",
+                                 [(f, person_id) for f in face_ids])
+            self._db._write_many("UPDATE faces SET person_id = NULL, assigned_by = ?, gate = NULL "
+                                 "WHERE id = ? AND person_id = ?", [(str(USER), f, person_id) for f in face_ids])
+
+    def move_faces(self, face_ids: Iterable[int], to_person: int) -> None:
+        """The user moves faces to another person: excluded from where they were, pinned where they go."""
+        face_ids = [int(f) for f in face_ids]
+        with self._db.transaction():
+            for face_id in face_ids:
+                row = self._db._read("SELECT person_id FROM faces WHERE id = ?", (face_id,)).fetchone()
+                if row and row[0] is not None and row[0] != to_person:
+                    self._db._write("INSERT OR IGNORE INTO face_exclusions(face_id, person_id) VALUES (?, ?)",
+                                    (face_id, row[0]))
+            for part in chunks(face_ids):
+                self._db._write(f"DELETE FROM face_exclusions WHERE person_id = ? AND face_id IN ({marks(len(part))})",
+                                (to_person, *part))
+            self.assign(face_ids, to_person, USER)
+
+    def split_faces(self, face_ids: Iterable[int], name: str | None = None) -> int:
+        """The user splits faces off into a new person."""
+        with self._db.transaction():
+            person_id = self.create(name=name, pinned=True)
+            self.move_faces(face_ids, person_id)
+        return person_id
+
+    def merge_winner(self, person_ids: Iterable[int]) -> Person:
+        """The person a merge of these keeps (see `priority_key`)."""
+        people = [p for p in (self.get(self.resolve(int(i)), with_count=True) for i in person_ids) if p]
+        return min(people, key=priority_key)
+
+    def merge(self, sources: Iterable[int], into: int, by: str = USER) -> None:
+        """Fold people into one; the folded rows stay (status 'merged') so numbers are never
+        reused. A name the user gave is kept: an unnamed target takes the one name among them."""
+        sources = [int(s) for s in sources if int(s) != int(into)]
+        with self._db.transaction():
+            target = self.get(into)
+            names = {p.name for p in (self.get(s) for s in sources) if p and p.name}
+            for source in sources:
+                self._db._write("UPDATE faces SET person_id = ?, assigned_by = CASE WHEN assigned_by IN (?, ?) "
+                                "THEN assigned_by ELSE ? END WHERE person_id = ?",
+                                (into, str(USER), str(IMPORT), str(by), source))
+                self._db._write("UPDATE people SET merged_into = ?, status = 'merged' WHERE id = ?", (into, source))
+                self._db._write("UPDATE people SET merged_into = ? WHERE merged_into = ?", (into, source))
+            if target is not None and not target.name and len(names) == 1:
+                self.rename(into, names.pop())
+
+    def rename(self, person_id: int, name: str | None) -> None:
+        """A user-named person is pinned: it stays primary in consolidation."""
+        self._db._write("UPDATE people SET name = ?, pinned = CASE WHEN ? IS NULL THEN pinned ELSE 1 END "
+                        "WHERE id = ?", (name or None, name or None, person_id))
+
+    def set_status(self, person_id: int, status: PersonStatus, faceset: bool | None = None) -> None:
+        if faceset is None:
+            self._db._write("UPDATE people SET status = ? WHERE id = ?", (str(status), int(person_id)))
+        else:
+            self._db._write("UPDATE people SET status = ?, faceset = ? WHERE id = ?",
+                            (str(status), int(faceset), int(person_id)))
+
+    def set_facesets(self, person_ids: Iterable[int]) -> None:
+        """refine's verdict: exactly these people are big enough to export."""
+        with self._db.transaction():
+            self._db._write("UPDATE people SET faceset = 0")
+            self._db._write_many("UPDATE people SET faceset = 1 WHERE id = ?", [(int(p),) for p in person_ids])
+
+    def set_cluster_run(self, person_id: int, run_id: int) -> None:
+        self._db._write("UPDATE people SET cluster_run = ? WHERE id = ?", (run_id, int(person_id)))
+
+    def restore(self, rows: Iterable[dict]) -> None:
+        """Put back people rows a snapshot saved."""
+        for person in rows:
+            columns = [c for c in person if c != "id"]
+            self._db._write(f"UPDATE people SET {', '.join(f'{c} = ?' for c in columns)} WHERE id = ?",
+                            (*(person[c] for c in columns), person["id"]))
+
+    def delete_created(self, person_ids: Iterable[int]) -> None:
+        """People an undone operation created go (their numbers stay used); their faces are unassigned."""
+        for person in person_ids:
+            self._db._write("UPDATE faces SET person_id = NULL WHERE person_id = ?", (int(person),))
+            self._db._write("DELETE FROM people WHERE id = ?", (int(person),))
+

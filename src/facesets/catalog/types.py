@@ -1,0 +1,203 @@
+"""The values the catalog hands out and takes back: statuses as enums, rows as small dataclasses.
+
+Enums are `StrEnum`s, so they compare equal to the text stored in SQLite and to the strings older
+callers pass; rows are frozen dataclasses, so a caller cannot mistake a copy for a live record.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+
+class FileStatus(enum.StrEnum):
+    PENDING = "pending"      # scanned, not embedded yet
+    DONE = "done"            # embedded, holds faces
+    NOFACE = "noface"        # embedded, no face found
+    MULTIFACE = "multiface"  # crops mode: several faces in a crop (the largest is kept)
+    ERROR = "error"          # unreadable; `error` says why
+    MISSING = "missing"      # gone from disk; its faces and people are kept
+
+
+class PersonStatus(enum.StrEnum):
+    ACTIVE = "active"
+    MASKED = "masked"        # curation: occluded faceset quarantined
+    MERGED = "merged"        # folded into another person (merged_into)
+    THIN = "thin"            # curation: too small to stand alone
+
+
+class RunStatus(enum.StrEnum):
+    RUNNING = "running"
+    DONE = "done"
+    INTERRUPTED = "interrupted"
+    FAILED = "failed"
+
+
+class OperationStatus(enum.StrEnum):
+    PLANNED = "planned"
+    APPLIED = "applied"
+    UNDONE = "undone"
+
+
+class AssignedBy(enum.StrEnum):
+    """Who put a face where it is; clustering never moves the faces of KEPT_ASSIGNMENTS."""
+    CLUSTER = "cluster"
+    REFINE = "refine"
+    EXTEND = "extend"
+    USER = "user"
+    IMPORT = "import"
+    CURATE = "curate"
+
+
+KEPT_ASSIGNMENTS = (AssignedBy.USER, AssignedBy.IMPORT)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    id: int
+    engine: str
+    model: str
+    dim: int
+    detector: str
+    landmark_scheme: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.engine}/{self.model}"
+
+
+@dataclass(frozen=True)
+class FileRow:
+    id: int
+    path: str
+    size: int
+    mtime_ns: int
+    sha256: str | None
+    status: str
+    error: str | None = None
+    width: int | None = None
+    height: int | None = None
+    taken_at: str | None = None
+    n_faces: int | None = None
+    done_run: int | None = None
+
+
+@dataclass(frozen=True)
+class AliasRow:
+    id: int
+    path: str
+    file_id: int
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class Person:
+    id: int
+    name: str | None = None
+    pinned: bool = False
+    imported: bool = False
+    source: str | None = None
+    merged_into: int | None = None
+    status: str = PersonStatus.ACTIVE
+    parent_id: int | None = None
+    era: str | None = None
+    faceset: bool = False
+    cluster_run: int | None = None
+    created_run: int | None = None
+    n_faces: int = 0             # faces it holds now (0 where the query did not count them)
+
+    @property
+    def label(self) -> str:
+        """What a person is called in folder names and pages: its name, else person_NNN."""
+        return person_label(self.id, self.name)
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "label": self.label}
+
+
+def person_label(person_id: int, name: str | None) -> str:
+    return name or f"person_{int(person_id):03d}"
+
+
+@dataclass(frozen=True)
+class RunRow:
+    id: int
+    command: str
+    status: str
+    params: dict
+    stats: dict | None
+    started_at: str
+    finished_at: str | None
+
+
+@dataclass(frozen=True)
+class Operation:
+    id: int
+    command: str
+    status: str
+    plan: dict
+    journal: dict | None
+
+
+@dataclass(frozen=True)
+class ExportRow:
+    id: int
+    out: str
+    targets: list
+    params: dict
+    run_id: int | None
+    created_at: str
+
+
+@dataclass
+class NewFace:
+    """One detected face as embed commits it; boxes and landmarks in original pixels."""
+    box: np.ndarray
+    landmarks: np.ndarray | None
+    score: float
+    short_edge: float
+    sharpness: float | None
+    embedding: np.ndarray
+
+
+@dataclass(frozen=True)
+class ClusterInput:
+    """What clustering reads: face ids, their embeddings, photos, current person (-1: none),
+    and whether the face's place was decided by a user or an import (kept)."""
+    ids: np.ndarray
+    X: np.ndarray
+    files: np.ndarray
+    current: np.ndarray
+    kept: np.ndarray
+
+    def __iter__(self):   # unpacks like the tuple it replaces
+        return iter((self.ids, self.X, self.files, self.current, self.kept))
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass(frozen=True)
+class FaceDetail:
+    """A face with what curation, export and the pages look at (embedding included)."""
+    id: int
+    file_id: int
+    person_id: int | None
+    path: str
+    sha256: str | None
+    taken_at: str | None
+    box: tuple[float, float, float, float]
+    det_score: float
+    short_edge: float
+    quality: float | None
+    components: dict = field(default_factory=dict)
+    embedding: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def composite(self) -> float:
+        """Composite quality; before enrich ran, detector score x size stands in."""
+        if self.quality is not None:
+            return float(self.quality)
+        return float(self.det_score or 0) * 0.01 + float(self.short_edge or 0) * 1e-4
