@@ -17,7 +17,6 @@ import numpy as np
 from facesets.catalog import Catalog
 from facesets.media.paths import fs_path
 
-USER_ASSIGNMENTS = ("user", "import")
 PLACEHOLDER_SOURCE = "restored by facesets doctor"
 NORM_TOLERANCE = 1e-3
 
@@ -67,106 +66,80 @@ class _Check:
 # -- the checks -------------------------------------------------------------------------
 
 def _sqlite_find(cat: Catalog) -> list:
-    rows = [r[0] for r in cat.conn.execute("PRAGMA quick_check").fetchall()]
-    return [] if rows == ["ok"] else rows
+    return cat.integrity.quick_check()
 
 
 def _orphan_faces_find(cat: Catalog) -> list:
-    return cat.conn.execute("SELECT DISTINCT file_id FROM faces WHERE file_id NOT IN (SELECT id FROM files) "
-                            "ORDER BY file_id").fetchall()
+    return cat.integrity.orphan_face_files()
 
 
 def _orphan_faces_repair(cat: Catalog, rows: list) -> int:
-    with cat.transaction() as conn:
-        for row in rows:
-            conn.execute("INSERT INTO files(id, path, size, mtime_ns, status, error) VALUES (?, ?, 0, 0, 'missing', ?)",
-                         (row[0], f"\x00orphan:{row[0]}", "file record was lost; faces kept by facesets doctor"))
+    cat.integrity.recreate_missing_files(rows, "file record was lost; faces kept by facesets doctor")
     return len(rows)
 
 
 def _orphan_aliases_find(cat: Catalog) -> list:
-    return cat.conn.execute("SELECT id, path FROM aliases WHERE file_id NOT IN (SELECT id FROM files) "
-                            "ORDER BY id").fetchall()
+    return cat.integrity.orphan_aliases()
 
 
 def _delete_aliases(cat: Catalog, rows: list) -> int:
-    with cat.transaction() as conn:
-        conn.executemany("DELETE FROM aliases WHERE id = ?", [(r["id"],) for r in rows])
+    cat.integrity.delete_aliases(alias_id for alias_id, _ in rows)
     return len(rows)
 
 
 def _missing_people_find(cat: Catalog) -> list:
-    return cat.conn.execute(
-        "SELECT person_id FROM faces WHERE person_id IS NOT NULL "
-        "UNION SELECT merged_into FROM people WHERE merged_into IS NOT NULL "
-        "UNION SELECT person_id FROM face_exclusions "
-        "EXCEPT SELECT id FROM people ORDER BY 1").fetchall()
+    return cat.integrity.missing_people()
 
 
 def _missing_people_repair(cat: Catalog, rows: list) -> int:
-    with cat.transaction() as conn:
-        for row in rows:
-            conn.execute("INSERT INTO people(id, source) VALUES (?, ?)", (row[0], PLACEHOLDER_SOURCE))
+    cat.integrity.recreate_people(rows, PLACEHOLDER_SOURCE)
     return len(rows)
 
 
 def _dangling_exclusions_find(cat: Catalog) -> list:
-    return cat.conn.execute("SELECT face_id, person_id FROM face_exclusions "
-                            "WHERE face_id NOT IN (SELECT id FROM faces) ORDER BY face_id").fetchall()
+    return cat.integrity.dangling_exclusions()
 
 
 def _missing_sources_find(cat: Catalog) -> list:
     """Files and aliases whose path is gone from disk (files already marked missing excluded)."""
     found = []
-    for row in cat.conn.execute("SELECT id, path, sha256, status FROM files WHERE status != 'missing' ORDER BY id"):
-        if not os.path.lexists(fs_path(row["path"])):
-            found.append(("file", row["id"], row["path"], row["sha256"]))
-    for row in cat.conn.execute("SELECT id, path FROM aliases ORDER BY id"):
-        if not os.path.lexists(fs_path(row["path"])):
-            found.append(("alias", row["id"], row["path"], None))
+    for file_id, path, sha in cat.integrity.present_files():
+        if not os.path.lexists(fs_path(path)):
+            found.append(("file", file_id, path, sha))
+    for alias_id, path in cat.integrity.all_aliases():
+        if not os.path.lexists(fs_path(path)):
+            found.append(("alias", alias_id, path, None))
     return found
 
 
 def _missing_sources_repair(cat: Catalog, rows: list) -> int:
-    known = cat.conn.execute("SELECT COUNT(*) FROM files WHERE sha256 IS NOT NULL AND status != 'missing'").fetchone()[0]
+    known = cat.integrity.known_content_count()
     gone = sum(1 for kind, _, _, sha in rows if kind == "file" and sha is not None)
     if known and gone == known:
         return 0  # every source is gone: an unmounted disk, not a deletion; leave it as it is
     done = 0
-    with cat.transaction() as conn:
+    with cat.transaction():
         for kind, row_id, _path, sha in rows:
             if kind == "alias":
-                conn.execute("DELETE FROM aliases WHERE id = ?", (row_id,))
+                cat.files.delete_alias(row_id)
             elif sha is None:  # an error record without content: only the reason is lost
-                conn.execute("DELETE FROM files WHERE id = ? AND NOT EXISTS "
-                             "(SELECT 1 FROM faces WHERE faces.file_id = files.id)", (row_id,))
-            else:
-                _promote_alias_or_mark_missing(conn, row_id)
+                cat.files.forget_if_faceless(row_id)
+            elif not cat.files.promote_alias(row_id, usable=lambda path: os.path.lexists(fs_path(path))):
+                cat.files.mark_missing(row_id)  # no other copy of the same bytes is still there
             done += 1
     return done
-
-
-def _promote_alias_or_mark_missing(conn, file_id: int) -> None:
-    for alias in conn.execute("SELECT id, path, size, mtime_ns FROM aliases WHERE file_id = ? ORDER BY path",
-                              (file_id,)).fetchall():
-        if os.path.lexists(fs_path(alias["path"])):  # another copy of the same bytes is still there
-            conn.execute("DELETE FROM aliases WHERE id = ?", (alias["id"],))
-            conn.execute("UPDATE files SET path = ?, size = ?, mtime_ns = ? WHERE id = ?",
-                         (alias["path"], alias["size"], alias["mtime_ns"], file_id))
-            return
-    conn.execute("UPDATE files SET status = 'missing' WHERE id = ?", (file_id,))
 
 
 def _no_model_find(cat: Catalog) -> list:
     if cat.get_meta("embedding_model") is not None:
         return []
-    return cat.conn.execute("SELECT models.id, engine, model, COUNT(*) AS n FROM faces JOIN models "
-                            "ON models.id = faces.model_id GROUP BY models.id ORDER BY n DESC").fetchall()
+    return cat.integrity.model_face_counts()
 
 
 def _no_model_repair(cat: Catalog, rows: list) -> int:
+    _, engine, model, _ = rows[0]
     with cat.transaction():
-        cat.set_meta("embedding_model", f"{rows[0]['engine']}/{rows[0]['model']}")
+        cat.set_meta("embedding_model", f"{engine}/{model}")
     return len(rows)
 
 
@@ -176,23 +149,18 @@ def _bad_embeddings_find(cat: Catalog) -> list:
     model = cat.embedding_model()
     if model is None:
         return []
-    same = {r[0] for r in cat.conn.execute("SELECT id FROM models WHERE engine = ? AND model = ?",
-                                           (model.engine, model.model))}
+    same = cat.integrity.model_ids(model.engine, model.model)
     bad = []
-    for row in cat.conn.execute("SELECT faces.id, faces.file_id, faces.model_id, faces.embedding, faces.assigned_by, "
-                                "EXISTS (SELECT 1 FROM face_exclusions e WHERE e.face_id = faces.id) AS excluded "
-                                "FROM faces ORDER BY faces.id"):
-        reason = _embedding_problem(row, same, model.dim)
+    for face_id, file_id, model_id, blob, user in cat.integrity.embeddings_to_check():
+        reason = _embedding_problem(model_id, blob, same, model.dim)
         if reason:
-            user = row["assigned_by"] in USER_ASSIGNMENTS or bool(row["excluded"])
-            bad.append((row["id"], row["file_id"], reason, user))
+            bad.append((face_id, file_id, reason, user))
     return bad
 
 
-def _embedding_problem(row, same_model: set[int], dim: int) -> str | None:
-    if row["model_id"] not in same_model:
+def _embedding_problem(model_id: int, blob: bytes | None, same_model: set[int], dim: int) -> str | None:
+    if model_id not in same_model:
         return "other model"
-    blob = row["embedding"]
     if blob is None or len(blob) != dim * 4:
         return "wrong length"
     vector = np.frombuffer(blob, dtype=np.float32)
@@ -207,44 +175,34 @@ def _bad_embeddings_repair(cat: Catalog, rows: list) -> int:
     """Faces without a user decision are dropped and their photo re-queued for embedding;
     faces carrying one are kept as they are (reported, never deleted)."""
     free = [r for r in rows if not r[3]]
-    files = sorted({r[1] for r in free})
-    with cat.transaction() as conn:
-        conn.executemany("DELETE FROM faces WHERE id = ?", [(r[0],) for r in free])
-        for file_id in files:
-            remaining = conn.execute("SELECT COUNT(*) FROM faces WHERE file_id = ?", (file_id,)).fetchone()[0]
-            if remaining == 0:
-                conn.execute("UPDATE files SET status = 'pending', n_faces = NULL, done_run = NULL "
-                             "WHERE id = ? AND status IN ('done', 'noface')", (file_id,))
+    cat.integrity.drop_faces_and_requeue(r[0] for r in free)
     return len(free)
 
 
 def _faceless_done_find(cat: Catalog) -> list:
-    return cat.conn.execute("SELECT id, path FROM files WHERE status = 'done' AND NOT EXISTS "
-                            "(SELECT 1 FROM faces WHERE faces.file_id = files.id) ORDER BY id").fetchall()
+    return cat.integrity.faceless_done()
 
 
 def _faceless_done_repair(cat: Catalog, rows: list) -> int:
-    with cat.transaction() as conn:
-        conn.executemany("UPDATE files SET status = 'pending', n_faces = NULL, done_run = NULL WHERE id = ?",
-                         [(r["id"],) for r in rows])
+    with cat.transaction():
+        cat.files.requeue(file_id for file_id, _ in rows)
     return len(rows)
 
 
 def _stale_runs_find(cat: Catalog) -> list:
-    if _writer_active(cat):
+    if cat.writer_active():
         return []
-    return cat.conn.execute("SELECT id, command, started_at FROM runs WHERE status = 'running' ORDER BY id").fetchall()
+    return cat.runs.running()
 
 
 def _stale_runs_repair(cat: Catalog, rows: list) -> int:
-    with cat.transaction() as conn:
-        conn.executemany("UPDATE runs SET status = 'interrupted', "
-                         "finished_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?", [(r["id"],) for r in rows])
+    with cat.transaction():
+        cat.runs.mark_interrupted(r.id for r in rows)
     return len(rows)
 
 
 def _merge_cycles_find(cat: Catalog) -> list:
-    parents = dict(cat.conn.execute("SELECT id, merged_into FROM people WHERE merged_into IS NOT NULL"))
+    parents = cat.integrity.merge_links()
     cyclic = []
     for start in parents:
         seen, node = set(), start
@@ -256,26 +214,6 @@ def _merge_cycles_find(cat: Catalog) -> list:
     return cyclic
 
 
-def _writer_active(cat: Catalog) -> bool:
-    """Whether another process holds the catalog's writer lock right now."""
-    if cat._lock_fd is not None:  # we hold it ourselves
-        return False
-    import fcntl
-
-    lock_path = cat.path.with_name(cat.path.name + ".lock")
-    if not lock_path.exists():
-        return False
-    fd = os.open(lock_path, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return False
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-
-
 CHECKS: list[_Check] = [
     _Check("sqlite", _sqlite_find,
            lambda r: ("SQLite reports damage", "not repairable here: restore a backup or use sqlite3 .recover", False),
@@ -283,14 +221,14 @@ CHECKS: list[_Check] = [
     _Check("orphan_faces", _orphan_faces_find,
            lambda r: (f"faces point at {len(r)} file record(s) that no longer exist",
                       "re-create those file records, marked missing; faces and their people are kept", True),
-           _orphan_faces_repair, lambda r: f"file id {r[0]}"),
+           _orphan_faces_repair, lambda r: f"file id {r}"),
     _Check("orphan_aliases", _orphan_aliases_find,
            lambda r: (f"{len(r)} alias(es) point at no file", "forget them; the next scan finds the copies again", True),
-           _delete_aliases, lambda r: r["path"]),
+           _delete_aliases, lambda r: r[1]),
     _Check("missing_people", _missing_people_find,
            lambda r: (f"faces, merges or removals refer to {len(r)} person record(s) that no longer exist",
                       "re-create those people (unnamed) so every assignment, merge and removal is kept", True),
-           _missing_people_repair, lambda r: f"person id {r[0]}"),
+           _missing_people_repair, lambda r: f"person id {r}"),
     _Check("dangling_exclusions", _dangling_exclusions_find,
            lambda r: (f"{len(r)} removal(s) refer to faces that no longer exist",
                       "kept: removals are user decisions and harmless", False),
@@ -302,8 +240,8 @@ CHECKS: list[_Check] = [
            _missing_sources_repair, lambda r: f"{r[0]} {r[2]}"),
     _Check("no_embedding_model", _no_model_find,
            lambda r: ("faces exist but the catalog does not name its embedding model",
-                      f"record {r[0]['engine']}/{r[0]['model']} (the model of most faces)", True),
-           _no_model_repair, lambda r: f"{r['engine']}/{r['model']}: {r['n']} faces"),
+                      f"record {r[0][1]}/{r[0][2]} (the model of most faces)", True),
+           _no_model_repair, lambda r: f"{r[1]}/{r[2]}: {r[3]} faces"),
     _Check("embedding_model_mismatch", _bad_embeddings_find,
            lambda r: (f"{len(r)} face(s) hold embeddings that do not match the catalog's model "
                       f"({', '.join(sorted({x[2] for x in r}))})",
@@ -313,11 +251,11 @@ CHECKS: list[_Check] = [
     _Check("faceless_done", _faceless_done_find,
            lambda r: (f"{len(r)} photo(s) are marked embedded with faces but hold none",
                       "re-queue them for embedding", True),
-           _faceless_done_repair, lambda r: r["path"]),
+           _faceless_done_repair, lambda r: r[1]),
     _Check("stale_runs", _stale_runs_find,
            lambda r: (f"{len(r)} run(s) still marked running but no facesets process holds the catalog",
                       "mark them interrupted", True),
-           _stale_runs_repair, lambda r: f"run {r['id']} {r['command']} started {r['started_at']}"),
+           _stale_runs_repair, lambda r: f"run {r.id} {r.command} started {r.started_at}"),
     _Check("merge_cycles", _merge_cycles_find,
            lambda r: (f"{len(r)} people are merged into each other in a cycle",
                       "not repaired automatically: merges are user decisions; un-merge one of them", False),

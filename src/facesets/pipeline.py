@@ -18,8 +18,9 @@ EXPORT_DIR = "facesets"
 
 def run(sources, out: str | os.PathLike, catalog: Catalog | None = None,
         engine_options: EngineOptions | None = None, targets=("roop", "folders"), export_options: dict | None = None,
-        progress=None, notice=print) -> dict:
-    """Run every stage; returns each stage's stats. Re-running resumes or extends."""
+        progress=None) -> dict:
+    """Run every stage; returns each stage's stats. Re-running resumes or extends. The writer
+    lock is held from the first stage to the last, so no other writer slips in between."""
     from .cluster import cluster, extend, refine
     from .embed import embed
     from .enrich import enrich
@@ -30,28 +31,26 @@ def run(sources, out: str | os.PathLike, catalog: Catalog | None = None,
     own = catalog is None
     catalog = catalog or Catalog.open(out / CATALOG_NAME)
     try:
-        report: dict = {}
-        result = embed(catalog, sources, engine_options=engine_options, progress=progress, notice=notice)
-        report["embed"] = {"files": result.files_scanned, "faces": result.faces, "errors": result.errors,
-                           "no_face": result.no_face}
-        if result.interrupted:
-            raise KeyboardInterrupt
-        # first time until cluster AND refine have both finished once: a run killed between
-        # them (people written, refine's clustering not) must redo both, not extend
-        done = {r[0] for r in catalog.conn.execute(
-            "SELECT DISTINCT command FROM runs WHERE status = 'done' AND command IN ('cluster', 'refine')")}
-        first = done != {"cluster", "refine"} or catalog.conn.execute(
-            "SELECT COUNT(*) FROM people").fetchone()[0] == 0
-        if first:
-            report["cluster"] = cluster(catalog, progress=progress)
-        else:
-            report["extend"] = extend(catalog, progress=progress)
-        report["refine"] = refine(catalog, progress=progress, recluster=first)
-        report["enrich"] = enrich(catalog, progress=progress, notice=notice)
-        report["export"] = export(catalog, out / EXPORT_DIR, targets=targets, progress=progress,
-                                  engine_options=engine_options if engine_options and engine_options.engine != "auto"
-                                  else None, **(export_options or {}))
-        return report
+        with catalog.writer("run"):
+            report: dict = {}
+            result = embed(catalog, sources, engine_options=engine_options, progress=progress)
+            report["embed"] = {"files": result.files_scanned, "faces": result.faces, "errors": result.errors,
+                               "no_face": result.no_face}
+            if result.interrupted:
+                raise KeyboardInterrupt
+            # first time until cluster AND refine have both finished once: a run killed between
+            # them (people written, refine's clustering not) must redo both, not extend
+            first = catalog.runs.finished(("cluster", "refine")) != {"cluster", "refine"} or catalog.people.count() == 0
+            if first:
+                report["cluster"] = cluster(catalog, progress=progress)
+            else:
+                report["extend"] = extend(catalog, progress=progress)
+            report["refine"] = refine(catalog, progress=progress, recluster=first)
+            report["enrich"] = enrich(catalog, progress=progress)
+            report["export"] = export(catalog, out / EXPORT_DIR, targets=targets, progress=progress,
+                                      engine_options=engine_options if engine_options and engine_options.engine != "auto"
+                                      else None, **(export_options or {}))
+            return report
     finally:
         if own:
             catalog.close()

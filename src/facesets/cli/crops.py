@@ -34,7 +34,7 @@ def import_(
         try:
             with progress_bars(not quiet) as hook:
                 result = import_sources(cat, sources, engine_options=engine_options(
-                    engine, pack, models, device, detector, None, threads), progress=hook, notice=notice)
+                    engine, pack, models, device, detector, None, threads), progress=hook)
         except ImportRefused as exc:
             fail(escape(f"import refused: {exc}"))   # member names are the bundle author's text
         except (CatalogError, EngineUnavailable, ValueError) as exc:

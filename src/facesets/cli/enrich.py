@@ -30,7 +30,7 @@ def enrich(
         try:
             with progress_bars(not quiet) as hook:
                 stats = run_enrich(cat, progress=hook, only_people=not all_faces,
-                                   models=str(models) if models else None, device=device, notice=notice)
+                                   models=str(models) if models else None, device=device)
         except (CatalogBusy, CatalogError, EngineUnavailable) as exc:
             fail(str(exc))
     out.print(f"enriched {stats['enriched']} of {stats['todo']} faces with {stats['landmarker']}"

@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 
 from facesets.catalog import Catalog, CatalogError
-from facesets.cli.ui import fail, notice, out, progress_bars
+from facesets.cli.ui import attach_logging, fail, notice, out, progress_bars
 from facesets.engines import EngineOptions, EngineUnavailable
 
 app = typer.Typer(
@@ -66,7 +66,7 @@ def embed(
                 result = run_embed(cat, sources,
                                    engine_options=engine_options(engine, pack, models, device, detector, yunet_model, threads),
                                    options=EmbedOptions(input_mode=input_mode, workers=workers, reduced_decode=reduced_decode),
-                                   progress=hook, notice=notice)
+                                   progress=hook)
         except (CatalogError, EngineUnavailable, ValueError) as exc:
             fail(str(exc))
     out.print(f"files {result.files_scanned} (new {result.files_new}, aliases {result.aliases_new}), "
@@ -86,8 +86,7 @@ def status(catalog: Path = CatalogOpt,
     with open_catalog(catalog, create=False) as cat:
         counts = cat.counts()
         model = cat.embedding_model()
-        reasons = dict(cat.conn.execute(
-            "SELECT error, COUNT(*) FROM files WHERE status = 'error' GROUP BY error ORDER BY 2 DESC"))
+        reasons = cat.files.error_reasons()
         if as_json:
             out.print_json(json.dumps({**counts, "model": model.key if model else None, "errors_by_reason": reasons}))
         else:
@@ -98,8 +97,8 @@ def status(catalog: Path = CatalogOpt,
             for reason, count in reasons.items():
                 out.print(f"  {count:6d}  {reason}", highlight=False)
         if errors:
-            for row in cat.errors():
-                typer.echo(f"{row['path']}\t{row['error']}")
+            for path, reason in cat.errors():
+                typer.echo(f"{path}\t{reason}")
 
 
 @app.command()
@@ -128,6 +127,7 @@ def _register_rooms() -> None:
 
 
 _register_rooms()
+attach_logging()
 
 
 def main() -> None:  # pragma: no cover

@@ -50,7 +50,7 @@ def run_cmd(
                              targets=target or ("roop", "folders"),
                              export_options=dict(top_n=top_n, out_size=out_size, pad_ratio=pad_ratio,
                                                  candidates=candidates),
-                             progress=hook, notice=notice)
+                             progress=hook)
         except (CatalogBusy, CatalogError, EngineUnavailable, ValueError) as exc:
             fail(str(exc))
         except OSError as exc:  # disk full, I/O error: one line; the export is staged, so the old one stays

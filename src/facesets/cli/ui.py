@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import sys
 from typing import Iterator
 
@@ -25,6 +26,22 @@ def notice(message: str) -> None:
     from rich.markup import escape
 
     console.print(f"[yellow]{escape(str(message))}[/]", highlight=False)
+
+
+class _Notices(logging.Handler):
+    """The library's messages (the "facesets" logger) as yellow notices on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        notice(record.getMessage())
+
+
+def attach_logging() -> None:
+    """Show the library's notices (INFO and up) on the console, once."""
+    logger = logging.getLogger("facesets")
+    if not any(isinstance(h, _Notices) for h in logger.handlers):
+        logger.addHandler(_Notices())
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
 
 
 class _Rate(TextColumn):

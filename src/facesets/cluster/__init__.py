@@ -1,10 +1,9 @@
 """Identity clustering: `cluster`, `refine`, `extend` over the catalog, and the algorithms
 (facesets' default and the baselines it is measured against) with scikit-learn's `fit` shape."""
-from ..people import person_centroids
 from .algorithms import AverageLinkage, CosineDBSCAN, GraphAverageLinkage, ImmichIncremental
 from .params import ClusterParams, default_algorithm
 from .stages import cluster, cluster_params, extend, gate_people, refine
 
-__all__ = ["cluster", "refine", "extend", "gate_people", "cluster_params", "person_centroids",
+__all__ = ["cluster", "refine", "extend", "gate_people", "cluster_params",
            "ClusterParams", "default_algorithm", "GraphAverageLinkage", "AverageLinkage",
            "CosineDBSCAN", "ImmichIncremental"]

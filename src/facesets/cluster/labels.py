@@ -18,19 +18,16 @@ def main_face_labels(catalog: Catalog, fixes: dict[str, str] | None = None) -> t
     identity (LFW crops centre the labelled person); any other face is an unknown bystander and
     gets a label of its own. `fixes` maps file names to corrected identities."""
     fixes = LFW_LABEL_FIXES if fixes is None else fixes
-    rows = catalog.conn.execute(
-        "SELECT faces.id, faces.file_id, files.path, files.width, files.height, "
-        "(faces.x1 + faces.x2) / 2 AS cx, (faces.y1 + faces.y2) / 2 AS cy "
-        "FROM faces JOIN files ON files.id = faces.file_id ORDER BY faces.id").fetchall()
+    rows = catalog.faces.positions()
     best: dict[int, tuple[float, int]] = {}
-    for r in rows:
-        off = (r["cx"] - r["width"] / 2) ** 2 + (r["cy"] - r["height"] / 2) ** 2
-        if r["file_id"] not in best or off < best[r["file_id"]][0]:
-            best[r["file_id"]] = (off, r["id"])
+    for face_id, file_id, _path, width, height, cx, cy in rows:
+        off = (cx - width / 2) ** 2 + (cy - height / 2) ** 2
+        if file_id not in best or off < best[file_id][0]:
+            best[file_id] = (off, face_id)
     main = {face_id for _, face_id in best.values()}
     ids, labels = [], []
-    for r in rows:
-        path = Path(r["path"])
-        ids.append(r["id"])
-        labels.append(fixes.get(path.name, path.parent.name) if r["id"] in main else f"bystander:{r['id']}")
+    for face_id, _file_id, path, *_ in rows:
+        path = Path(path)
+        ids.append(face_id)
+        labels.append(fixes.get(path.name, path.parent.name) if face_id in main else f"bystander:{face_id}")
     return ids, labels

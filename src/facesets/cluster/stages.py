@@ -8,17 +8,15 @@ optional photo tree written from the catalog):
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 from pathlib import Path
 
 import numpy as np
 
-from .. import people
-from ..catalog import Catalog, CatalogError
+from ..catalog import AssignedBy, Catalog, CatalogError, FaceFilter, FileStatus
 from ..profiles import profile_for
-from .assign import load_faces, people_from_labels
+from .assign import people_from_labels
 from .params import ClusterParams, default_algorithm, refine_algorithm
 from .tree import folder_name, write_photo_tree
 
@@ -32,25 +30,6 @@ def cluster_params(catalog: Catalog, overrides: dict | None = None) -> ClusterPa
     return ClusterParams.from_profile(profile_for(model.key), {**saved, **(overrides or {})})
 
 
-@contextlib.contextmanager
-def _stage(catalog: Catalog, command: str, params: ClusterParams, extra: dict | None = None):
-    catalog.acquire_writer_lock(command)
-    run_id = catalog.start_run(command, {**params.as_dict(), **(extra or {})})
-    stats: dict = {}
-    try:
-        yield run_id, stats
-    except KeyboardInterrupt:
-        catalog.finish_run(run_id, "interrupted", stats)
-        raise
-    except BaseException:
-        catalog.finish_run(run_id, "failed", stats)
-        raise
-    else:
-        catalog.finish_run(run_id, "done", stats)
-    finally:
-        catalog.release_writer_lock()
-
-
 def _provenance(catalog: Catalog, command: str, params: ClusterParams, run_id: int) -> dict:
     model = catalog.embedding_model()
     return {"command": command, "run": run_id, "engine": model.engine, "model": model.model,
@@ -62,8 +41,9 @@ def cluster(catalog: Catalog, out: str | os.PathLike | None = None, link: str = 
             params: dict | None = None, progress=None) -> dict:
     """Cluster every face by identity into people and optionally write OUT/person_NNN/."""
     p = cluster_params(catalog, params)
-    with _stage(catalog, "cluster", p, {"out": str(out) if out else None}) as (run_id, stats):
-        ids, X, files, current, kept = load_faces(catalog)
+    with catalog.stage("cluster", {**p.as_dict(), "out": str(out) if out else None}) as run:
+        run_id, stats = run.id, run.stats
+        ids, X, files, current, kept = catalog.faces.cluster_input()
         labels = default_algorithm(catalog_profile(catalog), p).fit(X, files, progress=progress).labels_ \
             if len(ids) else np.zeros(0, np.int64)
         stats.update(people_from_labels(catalog, ids, labels, current, kept, run_id))
@@ -83,9 +63,10 @@ def refine(catalog: Catalog, out: str | os.PathLike | None = None, link: str = "
            params: dict | None = None, progress=None, recluster: bool = True) -> dict:
     """Refine's clustering (initial cut + centroid merge), then gate faces and pick facesets."""
     p = cluster_params(catalog, params)
-    with _stage(catalog, "refine", p, {"out": str(out) if out else None}) as (run_id, stats):
+    with catalog.stage("refine", {**p.as_dict(), "out": str(out) if out else None}) as run:
+        run_id, stats = run.id, run.stats
         if recluster:
-            ids, X, files, current, kept = load_faces(catalog)
+            ids, X, files, current, kept = catalog.faces.cluster_input()
             labels = refine_algorithm(p).fit(X, files, progress=progress).labels_ \
                 if len(ids) else np.zeros(0, np.int64)
             stats.update(people_from_labels(catalog, ids, labels, current, kept, run_id, by="refine"))
@@ -100,37 +81,26 @@ def refine(catalog: Catalog, out: str | os.PathLike | None = None, link: str = "
 def gate_people(catalog: Catalog, p: ClusterParams) -> dict:
     """Quality gate, then outlier rejection against the centroid (people of 4+ faces), then
     the size filter. Verdicts go to faces.gate (NULL: in the faceset) and people.faceset."""
-    rows = catalog.conn.execute(
-        "SELECT id, person_id, short_edge, sharpness, det_score, embedding FROM faces "
-        "WHERE person_id IS NOT NULL ORDER BY person_id, id").fetchall()
-    verdicts: dict[int, str | None] = {}
-    by_person: dict[int, list] = {}
-    for r in rows:
-        reason = None
-        if r["short_edge"] < p.min_short:
-            reason = "small"
-        elif r["sharpness"] is not None and r["sharpness"] < p.min_blur:
-            reason = "blur"
-        elif r["det_score"] < p.min_det:
-            reason = "detector"
-        verdicts[r["id"]] = reason
-        by_person.setdefault(r["person_id"], []).append(r)
+    faces = catalog.faces.gate_input()
+    reasons = np.full(len(faces.ids), None, dtype=object)
+    reasons[faces.det_score < p.min_det] = "detector"
+    reasons[faces.sharpness < p.min_blur] = "blur"          # NaN (unknown) compares False
+    reasons[faces.short_edge < p.min_short] = "small"       # the first failing gate names it
     facesets = []
-    for person, members in by_person.items():
-        good = [r for r in members if verdicts[r["id"]] is None]
+    for person in np.unique(faces.people):   # faces come ordered by person, then id
+        members = np.flatnonzero(faces.people == person)
+        good = members[reasons[members] == None]  # noqa: E711 - elementwise on an object array
         if len(good) >= 4:
-            E = np.frombuffer(b"".join(r["embedding"] for r in good), np.float32).reshape(len(good), -1)
+            E = faces.X[good]
             centroid = E.mean(axis=0)
             centroid /= max(np.linalg.norm(centroid), 1e-12)
-            for r, d in zip(good, 1.0 - E @ centroid):
-                if d > p.outlier_distance:
-                    verdicts[r["id"]] = "outlier"
-        if sum(verdicts[r["id"]] is None for r in members) >= p.min_faces:
-            facesets.append(person)
-    with catalog.transaction() as conn:
-        conn.executemany("UPDATE faces SET gate = ? WHERE id = ?", [(v, f) for f, v in verdicts.items()])
-        conn.execute("UPDATE people SET faceset = 0")
-        conn.executemany("UPDATE people SET faceset = 1 WHERE id = ?", [(f,) for f in facesets])
+            reasons[good[1.0 - E @ centroid > p.outlier_distance]] = "outlier"
+        if sum(reasons[m] is None for m in members) >= p.min_faces:
+            facesets.append(int(person))
+    verdicts = dict(zip(faces.ids.tolist(), reasons.tolist()))
+    with catalog.transaction():
+        catalog.faces.set_gates(verdicts)
+        catalog.people.set_facesets(facesets)
     counts: dict[str, int] = {}
     for v in verdicts.values():
         counts[v or "kept"] = counts.get(v or "kept", 0) + 1
@@ -143,10 +113,11 @@ def extend(catalog: Catalog, out: str | os.PathLike | None = None, link: str = "
     profile's match distance; never a person the user removed them from, never two faces of
     one photo) or, among themselves and earlier singletons, found new people."""
     p = cluster_params(catalog, params)
-    with _stage(catalog, "extend", p) as (run_id, stats):
-        new_ids, X, files, _, _ = load_faces(catalog, "faces.clustered_run IS NULL AND faces.person_id IS NULL")
-        person_ids, centroids = people.person_centroids(catalog, gated=True)
-        excluded = people.exclusions(catalog.conn)
+    with catalog.stage("extend", p.as_dict()) as run:
+        run_id, stats = run.id, run.stats
+        new_ids, X, files, _, _ = catalog.faces.cluster_input(FaceFilter(unassigned=True, new_only=True))
+        person_ids, centroids = catalog.people.centroids(gated=True)
+        excluded = catalog.people.exclusions()
         joined: dict[int, int] = {}
         photo_of = dict(zip(new_ids.tolist(), files.tolist()))
         if len(new_ids) and len(person_ids):
@@ -160,12 +131,12 @@ def extend(catalog: Catalog, out: str | os.PathLike | None = None, link: str = "
                         continue
                     joined[int(new_ids[row])] = person
                     break
-        with catalog.transaction() as conn:
+        with catalog.transaction():
             for face_id, person in joined.items():
-                people.assign_faces(conn, [face_id], person, "extend", run_id)
+                catalog.people.assign([face_id], person, AssignedBy.EXTEND, run_id)
         stats["joined"] = len(joined)
         # the rest cluster among themselves and with earlier singletons
-        rest_ids, R, rest_files, current, kept = load_faces(catalog, "faces.person_id IS NULL")
+        rest_ids, R, rest_files, current, kept = catalog.faces.cluster_input(FaceFilter(unassigned=True))
         if len(rest_ids):
             labels = default_algorithm(catalog_profile(catalog), p).fit(R, rest_files).labels_
             result = people_from_labels(catalog, rest_ids, labels, current, kept, run_id, by="extend")
@@ -186,41 +157,35 @@ def extend(catalog: Catalog, out: str | os.PathLike | None = None, link: str = "
 
 def _photo_taken(catalog: Catalog, file_id: int, person: int, joined: dict, photo_of: dict) -> bool:
     """Whether another face of this photo is already in `person` (cannot-link)."""
-    row = catalog.conn.execute("SELECT 1 FROM faces WHERE file_id = ? AND person_id = ? LIMIT 1",
-                               (int(file_id), person)).fetchone()
-    if row:
+    if catalog.faces.person_in_photo(file_id, person):
         return True
     return any(p == person and photo_of[f] == file_id for f, p in joined.items())
 
 
 def write_cluster_tree(catalog: Catalog, out, link: str, provenance: dict, progress=None) -> dict:
     """OUT/person_NNN/ (every photo of that person, aliases too), _singletons/, _noface/."""
-    rows = {r["id"]: r for r in people.active_people(catalog)}
-    groups: dict[str, list[int]] = {}
-    people_rows = {}
-    for r in catalog.conn.execute("SELECT person_id, file_id FROM faces WHERE person_id IS NOT NULL"):
-        if r[0] in rows:
-            name = folder_name(rows[r[0]], "person")
-            groups.setdefault(name, []).append(r[1])
-            people_rows[name] = rows[r[0]]
-    singles = [r[0] for r in catalog.conn.execute(
-        "SELECT files.id FROM files WHERE files.status = 'done' AND NOT EXISTS "
-        "(SELECT 1 FROM faces WHERE faces.file_id = files.id AND faces.person_id IS NOT NULL)")]
-    noface = [r[0] for r in catalog.conn.execute("SELECT id FROM files WHERE status = 'noface'")]
-    return write_photo_tree(catalog, out, groups, {"_singletons": singles, "_noface": noface},
-                            "manifest.json", provenance, link, people_rows, progress)
+    groups, people_rows = _person_folders(catalog, "person", catalog.people.active(), in_faceset_only=False)
+    extra = {"_singletons": catalog.files.done_without_people(),
+             "_noface": catalog.files.ids_with_status(FileStatus.NOFACE)}
+    return write_photo_tree(catalog, out, groups, extra, "manifest.json", provenance, link, people_rows, progress)
 
 
 def write_faceset_tree(catalog: Catalog, out, link: str, provenance: dict, progress=None) -> dict:
     """OUT/faceset_NNN/: the photos of each faceset's kept faces, with refine_manifest.json."""
-    rows = {r["id"]: r for r in people.active_people(catalog) if r["faceset"]}
-    groups: dict[str, list[int]] = {}
-    people_rows = {}
-    for r in catalog.conn.execute("SELECT person_id, file_id FROM faces WHERE person_id IS NOT NULL "
-                                  "AND gate IS NULL"):
-        if r[0] in rows:
-            name = folder_name(rows[r[0]], "faceset")
-            groups.setdefault(name, []).append(r[1])
-            people_rows[name] = rows[r[0]]
+    facesets = [p for p in catalog.people.active() if p.faceset]
+    groups, people_rows = _person_folders(catalog, "faceset", facesets, in_faceset_only=True)
     return write_photo_tree(catalog, out, groups, {}, "refine_manifest.json", provenance, link,
                             people_rows, progress)
+
+
+def _person_folders(catalog: Catalog, prefix: str, chosen, in_faceset_only: bool):
+    """Folder name -> photo ids of each chosen person's faces, and folder name -> person."""
+    rows = {p.id: p for p in chosen}
+    groups: dict[str, list[int]] = {}
+    people_rows = {}
+    for person_id, file_id in catalog.faces.person_photos(in_faceset_only):
+        if person_id in rows:
+            name = folder_name(rows[person_id], prefix)
+            groups.setdefault(name, []).append(file_id)
+            people_rows[name] = rows[person_id]
+    return groups, people_rows

@@ -9,21 +9,19 @@ from __future__ import annotations
 
 import os
 import time
-from collections import defaultdict
 from pathlib import Path
 
 from .. import outputs
-from ..catalog import Catalog
-from ..people import label as person_label
+from ..catalog import Catalog, Person
 from ..media.paths import fs_path
 
 OWN_MARK = ".facesets-tree"
 
 
-def folder_name(person_row, prefix: str) -> str:
+def folder_name(person: Person, prefix: str) -> str:
     """person_007, or person_007_Ada_Lovelace once the person is named."""
-    base = f"{prefix}_{person_row['id']:03d}"
-    return f"{base}_{outputs.safe_component(person_row['name'])}" if person_row["name"] else base
+    base = f"{prefix}_{person.id:03d}"
+    return f"{base}_{outputs.safe_component(person.name)}" if person.name else base
 
 
 def _check_owned(out: Path, catalog: Catalog) -> None:
@@ -32,22 +30,6 @@ def _check_owned(out: Path, catalog: Catalog) -> None:
     if (out / OWN_MARK).exists():
         return
     raise ValueError(f"{out} holds files facesets did not write; choose an empty or new folder")
-
-
-def _photo_locations(catalog: Catalog, file_ids) -> dict[int, list[tuple[str, str | None]]]:
-    """Every location (first path and aliases) of each photo, with its sha256."""
-    ids = sorted(set(int(f) for f in file_ids))
-    places: dict[int, list] = defaultdict(list)
-    for chunk in range(0, len(ids), 900):
-        part = ids[chunk:chunk + 900]
-        marks = ",".join("?" * len(part))
-        for r in catalog.conn.execute(f"SELECT id, path, sha256 FROM files WHERE id IN ({marks})", part):
-            places[r[0]].append((r[1], r[2]))
-        for r in catalog.conn.execute(
-                f"SELECT aliases.file_id, aliases.path, files.sha256 FROM aliases JOIN files "
-                f"ON files.id = aliases.file_id WHERE aliases.file_id IN ({marks}) ORDER BY aliases.path", part):
-            places[r[0]].append((r[1], r[2]))
-    return places
 
 
 def _put(staging: Path, previous: Path, folder: str, source: str, sha: str | None, link: str) -> str:
@@ -69,14 +51,14 @@ def _put(staging: Path, previous: Path, folder: str, source: str, sha: str | Non
 
 def write_photo_tree(catalog: Catalog, out: str | os.PathLike, groups: dict[str, list[int]],
                      extra: dict[str, list[int]], manifest_name: str, provenance: dict,
-                     link: str = "copy", people_rows: dict[str, object] | None = None,
+                     link: str = "copy", people_rows: dict[str, Person] | None = None,
                      progress=None) -> dict:
     """Write folders of photos: `groups` maps a folder name to its faces' photo ids (people),
     `extra` maps folders such as _singletons/_noface to photo ids. Every alias is materialised."""
     out = Path(out)
     _check_owned(out, catalog)
     all_files = {f for ids in list(groups.values()) + list(extra.values()) for f in ids}
-    places = _photo_locations(catalog, all_files)
+    places = catalog.files.locations(all_files)
     total = sum(len(set(v)) for v in groups.values()) + sum(len(set(v)) for v in extra.values())
     manifest = {"provenance": provenance, "people": [], "generated_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
     with outputs.staged_dir(out) as staging:
@@ -93,9 +75,9 @@ def write_photo_tree(catalog: Catalog, out: str | os.PathLike, groups: dict[str,
                     progress("writing", 1, total)
             if folder in groups:
                 row = (people_rows or {}).get(folder)
-                manifest["people"].append({"folder": folder, "person": row["id"] if row else None,
-                                           "name": row["name"] if row else None,
-                                           "label": person_label(row) if row else folder,
+                manifest["people"].append({"folder": folder, "person": row.id if row else None,
+                                           "name": row.name if row else None,
+                                           "label": row.label if row else folder,
                                            "photos": len(set(file_ids)), "files": entries})
             else:
                 manifest[folder.strip("_")] = entries

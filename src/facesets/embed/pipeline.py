@@ -22,7 +22,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from facesets.catalog import Catalog, to_blob
+from facesets.catalog import Catalog, FileStatus, NewFace
 from facesets.engines import EngineOptions, FaceEngine, load_engine
 from facesets.engines.base import sharpness
 from facesets.media import DecodeError, read_image
@@ -71,41 +71,37 @@ ProgressHook = Callable[[str, int, int | None], None]  # (phase, advance, total)
 
 def embed(catalog: Catalog, sources: Iterable[str | os.PathLike], engine: FaceEngine | None = None,
           engine_options: EngineOptions | None = None, options: EmbedOptions | None = None,
-          progress: ProgressHook | None = None, notice=print) -> EmbedResult:
-    """Scan `sources` into the catalog, then embed every pending file. Resumable."""
+          progress: ProgressHook | None = None) -> EmbedResult:
+    """Scan `sources` into the catalog, then embed every pending file. Resumable: Ctrl-C keeps
+    every committed batch and returns a result with `interrupted` set."""
     options = options or EmbedOptions()
     if options.input_mode not in INPUT_MODES:
         raise ValueError(f"unknown input mode {options.input_mode!r} ({', '.join(INPUT_MODES)})")
     sources = [os.fspath(s) for s in sources]
     if engine is not None:  # a given engine is checked against the catalog before any work
         catalog.register_model(engine.engine, engine.model, engine.dim, engine.detector, engine.landmark_scheme)
-    catalog.acquire_writer_lock("embed")
     described = engine.describe() if engine is not None else asdict(engine_options or EngineOptions())
     params = {"sources": sources, "engine": described, **asdict(options)}
-    run_id = catalog.start_run("embed", params)
-    result = EmbedResult(run_id)
-    status = "failed"
+    result = EmbedResult(0)
     try:
-        stats = scan(catalog, sources, run_id,
-                     progress=(lambda _p: progress("scan", 1, None)) if progress else None)
-        result.files_scanned, result.files_new, result.aliases_new = stats.seen, stats.new_files, stats.new_aliases
-        pending = catalog.conn.execute("SELECT 1 FROM files WHERE status = 'pending' LIMIT 1").fetchone()
-        if pending or catalog.embedding_model() is None:
-            # models load only when there is work: a re-run over an unchanged tree is a scan
-            engine = engine or load_engine(engine_options, notice=notice)
-            model = catalog.register_model(engine.engine, engine.model, engine.dim, engine.detector,
-                                           engine.landmark_scheme)
-            embed_pending(catalog, engine, model.id, run_id, options, result, progress)
-        status = "done"
+        with catalog.stage("embed", params) as run:
+            result.run_id, run.stats = run.id, result
+            try:
+                stats = scan(catalog, sources, run.id,
+                             progress=(lambda _p: progress("scan", 1, None)) if progress else None)
+                result.files_scanned, result.files_new, result.aliases_new = \
+                    stats.seen, stats.new_files, stats.new_aliases
+                if catalog.files.has_pending() or catalog.embedding_model() is None:
+                    # models load only when there is work: a re-run over an unchanged tree is a scan
+                    engine = engine or load_engine(engine_options)
+                    model = catalog.register_model(engine.engine, engine.model, engine.dim, engine.detector,
+                                                   engine.landmark_scheme)
+                    embed_pending(catalog, engine, model.id, run.id, options, result, progress)
+            finally:
+                result.error_reasons = catalog.files.error_reasons()
+                result.errors = sum(result.error_reasons.values())
     except KeyboardInterrupt:
         result.interrupted = True
-        status = "interrupted"
-    finally:
-        result.error_reasons = dict(catalog.conn.execute(
-            "SELECT error, COUNT(*) FROM files WHERE status = 'error' GROUP BY error").fetchall())
-        result.errors = sum(result.error_reasons.values())
-        catalog.finish_run(run_id, status, result.as_dict())
-        catalog.release_writer_lock()
     return result
 
 
@@ -128,8 +124,7 @@ def embed_pending(catalog: Catalog, engine: FaceEngine, model_id: int, run_id: i
     """Files are analysed (decoded, detected, aligned) ahead of the main thread, which embeds
     the chips of `batch_files` files in one recogniser call and commits them in one transaction.
     Engines that hold the GIL (dlib) analyse and embed in worker processes instead."""
-    pending = [dict(row) for row in catalog.conn.execute(
-        "SELECT id, path FROM files WHERE status = 'pending' ORDER BY id")]
+    pending = [{"id": file_id, "path": path} for file_id, path in catalog.files.pending()]
     if progress:
         progress("embed", 0, len(pending))
     workers = options.workers or default_workers()
@@ -324,35 +319,26 @@ class Rereader:
 
 def _commit_batch(catalog: Catalog, batch: list[_Work], model_id: int, run_id: int,
                   input_mode: str, result: EmbedResult) -> None:
-    with catalog.transaction() as conn:
+    with catalog.transaction():
         for work in batch:
             if work.error is not None:
-                conn.execute("UPDATE files SET status = 'error', error = ?, done_run = ? WHERE id = ?",
-                             (work.error, run_id, work.file_id))
+                catalog.files.mark_error(work.file_id, work.error, run_id)
                 continue
             faces = work.faces
             found = len(faces)
             if input_mode == "crops":  # the largest face; the file still says how many there were
                 faces = sorted(faces, key=lambda f: -float((f["box"][2] - f["box"][0]) * (f["box"][3] - f["box"][1])))[:1]
-            conn.execute("DELETE FROM faces WHERE file_id = ? AND person_id IS NULL", (work.file_id,))
-            for index, face in enumerate(faces):
-                lm = face["landmarks"]
-                conn.execute(
-                    "INSERT OR REPLACE INTO faces(file_id, face_index, x1, y1, x2, y2, landmarks, det_score, "
-                    "short_edge, sharpness, embedding, model_id, input_mode, created_run) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (work.file_id, index, *(float(v) for v in face["box"]),
-                     to_blob(lm) if lm is not None else None, face["score"], face["short_edge"],
-                     face["sharpness"], to_blob(face["embedding"]), model_id, input_mode, run_id))
+            catalog.faces.replace_unassigned(
+                work.file_id, [NewFace(f["box"], f["landmarks"], f["score"], f["short_edge"], f["sharpness"],
+                                       f["embedding"]) for f in faces],
+                model_id=model_id, input_mode=input_mode, run_id=run_id)
             if input_mode == "crops" and found != 1:
-                status = "noface" if found == 0 else "multiface"
+                status = FileStatus.NOFACE if found == 0 else FileStatus.MULTIFACE
             else:
-                status = "done" if faces else "noface"
-            conn.execute(
-                "UPDATE files SET status = ?, error = NULL, width = ?, height = ?, taken_at = ?, model_id = ?, "
-                "input_mode = ?, n_faces = ?, done_run = ? WHERE id = ?",
-                (status, work.width, work.height, work.taken_at, model_id, input_mode,
-                 found, run_id, work.file_id))
+                status = FileStatus.DONE if faces else FileStatus.NOFACE
+            catalog.files.mark_embedded(work.file_id, status, width=work.width, height=work.height,
+                                        taken_at=work.taken_at, model_id=model_id, input_mode=input_mode,
+                                        n_faces=found, run_id=run_id)
             result.embedded_files += 1
             result.faces += len(faces)
             result.no_face += int(not faces)

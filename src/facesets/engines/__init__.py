@@ -1,17 +1,18 @@
 """Face engines behind one interface (`FaceEngine`), and how one is chosen.
 
 `load_engine("auto")` picks InsightFace when a pack's weights are present locally, else
-the offline dlib engine, and says which through `notice`.
+the offline dlib engine, and says which on the "facesets" logger.
 """
 from __future__ import annotations
 
-import os
+import logging
 from dataclasses import dataclass
 
 from facesets.engines.base import Detection, EngineUnavailable, FaceEngine, eye_centres
 from facesets.engines.packs import PACKS, find_pack_dir, get_pack
 
 ENGINES = ("auto", "dlib", "insightface")
+log = logging.getLogger("facesets")
 
 
 @dataclass
@@ -26,7 +27,8 @@ class EngineOptions:
     download: bool = True
 
 
-def load_engine(options: EngineOptions | None = None, notice=print) -> FaceEngine:
+def load_engine(options: EngineOptions | None = None) -> FaceEngine:
+    """The engine `options` ask for (default: auto, dlib unless InsightFace weights are here)."""
     options = options or EngineOptions()
     name = options.engine
     if name not in ENGINES:
@@ -36,7 +38,7 @@ def load_engine(options: EngineOptions | None = None, notice=print) -> FaceEngin
             name = "insightface"
         else:
             name = "dlib"
-            notice(f"engine: dlib (no InsightFace {options.pack} weights found; "
+            log.warning(f"engine: dlib (no InsightFace {options.pack} weights found; "
                    f"use --engine insightface to download them)")
     if name == "insightface":
         from facesets.engines.insightface_engine import InsightFaceEngine

@@ -6,6 +6,7 @@ for dlib the caller solves it from the 68 points).
 """
 from __future__ import annotations
 
+import logging
 import warnings
 from pathlib import Path
 
@@ -14,6 +15,8 @@ import numpy as np
 from facesets.engines.base import EngineUnavailable
 from facesets.engines.dlib_engine import face_recognition_model
 from facesets.enrich.pose import pose_from_3d68
+
+log = logging.getLogger("facesets")
 
 DLIB_68 = "shape_predictor_68_face_landmarks.dat"
 
@@ -65,7 +68,7 @@ class InsightFaceDense:
 
 
 def load_landmarker(engine: str, model: str, models: str | None = None, device: str = "auto",
-                    threads: int | None = None, notice=print):
+                    threads: int | None = None):
     """The landmarker for a catalog's engine; dlib's when the pack's landmark models are absent."""
     if engine == "insightface":
         from facesets.engines.packs import PACKS, find_pack_dir
@@ -76,6 +79,6 @@ def load_landmarker(engine: str, model: str, models: str | None = None, device: 
             folder = find_pack_dir(pack, models, needed=(pack.landmarks_2d, pack.landmarks_3d))
         if folder is not None:
             return InsightFaceDense(folder, pack, device, threads)
-        notice(f"enrich: {model.split('/', 1)[0]} landmark models (2d106det, 1k3d68) not found; "
+        log.warning(f"enrich: {model.split('/', 1)[0]} landmark models (2d106det, 1k3d68) not found; "
                "using dlib's 68-point predictor and solvePnP instead")
     return Dlib68()

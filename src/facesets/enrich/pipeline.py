@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from facesets.catalog import Catalog, CatalogError, to_blob
+from facesets.catalog import Catalog, CatalogError
 from facesets.enrich.landmarks import load_landmarker
 from facesets.enrich.pose import solve_pose
 from facesets.enrich.quality import score_rows
@@ -27,7 +27,7 @@ MIN_FACE_DECODED = 100  # photos are decoded reduced (JPEG DCT draft) while thei
 
 def enrich(catalog: Catalog, progress: ProgressHook | None = None, batch: int = 64,
            only_people: bool = True, models: str | None = None, device: str = "auto",
-           workers: int = 2, notice=print) -> dict:
+           workers: int = 2) -> dict:
     """Persist dense landmarks and pitch/yaw/roll of faces not yet enriched, and score them.
 
     Returns stats: enriched, failed (unreadable photo), faces_per_s, run_id, interrupted.
@@ -35,61 +35,47 @@ def enrich(catalog: Catalog, progress: ProgressHook | None = None, batch: int = 
     model = catalog.embedding_model()
     if model is None:
         raise CatalogError(f"{catalog.path} holds no faces yet: run facesets embed first")
-    landmarker = load_landmarker(model.engine, model.model, models, device, notice=notice)
-    held = catalog._lock_fd is not None   # `facesets run` holds the lock across its stages
-    catalog.acquire_writer_lock("enrich")
+    landmarker = load_landmarker(model.engine, model.model, models, device)
     params = {"only_people": only_people, "batch": batch, "landmarker": landmarker.name}
-    run_id = catalog.start_run("enrich", params)
-    stats = {"run_id": run_id, "landmarker": landmarker.name, "todo": 0, "enriched": 0,
+    stats = {"run_id": None, "landmarker": landmarker.name, "todo": 0, "enriched": 0,
              "failed": 0, "failed_files": 0, "interrupted": False}
-    status, started = "failed", time.perf_counter()
+    started = time.perf_counter()
     try:
-        todo = _pending(catalog, only_people)
-        stats["todo"] = len(todo)
-        if progress:
-            progress("enrich", 0, len(todo))
-        with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="enrich-decode") as pool:
-            for chunk in _file_batches(todo, batch):
-                results, failed_files = _process(landmarker, chunk, pool)
-                with catalog.transaction() as conn:
-                    conn.executemany(
-                        "UPDATE faces SET landmarks_dense = ?, pitch = ?, yaw = ?, roll = ?, enriched_run = ? "
-                        "WHERE id = ?", [(to_blob(d), *p, run_id, fid) for fid, d, p in results])
-                    score_rows(conn, [fid for fid, _, _ in results])
-                stats["enriched"] += len(results)
-                stats["failed"] += sum(len(faces) for faces in failed_files)
-                stats["failed_files"] += len(failed_files)
+        with catalog.stage("enrich", params) as run:
+            stats["run_id"], run.stats = run.id, stats
+            try:
+                todo = catalog.faces.to_enrich(only_people)
+                stats["todo"] = len(todo)
                 if progress:
-                    progress("enrich", sum(len(faces) for faces in chunk), None)
-        status = "done"
+                    progress("enrich", 0, len(todo))
+                with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="enrich-decode") as pool:
+                    for chunk in _file_batches(todo, batch):
+                        results, failed_files = _process(landmarker, chunk, pool)
+                        with catalog.transaction():
+                            catalog.faces.set_enrichment(results, run.id)
+                            score_rows(catalog, [fid for fid, _, _ in results])
+                        stats["enriched"] += len(results)
+                        stats["failed"] += sum(len(faces) for faces in failed_files)
+                        stats["failed_files"] += len(failed_files)
+                        if progress:
+                            progress("enrich", sum(len(faces) for faces in chunk), None)
+            except KeyboardInterrupt:
+                stats["interrupted"] = True
+                raise
+            finally:
+                elapsed = time.perf_counter() - started
+                stats["seconds"] = round(elapsed, 3)
+                stats["faces_per_s"] = round(stats["enriched"] / elapsed, 2) if elapsed > 0 else None
     except KeyboardInterrupt:
-        stats["interrupted"] = True
-        status = "interrupted"
-    finally:
-        elapsed = time.perf_counter() - started
-        stats["seconds"] = round(elapsed, 3)
-        stats["faces_per_s"] = round(stats["enriched"] / elapsed, 2) if elapsed > 0 else None
-        catalog.finish_run(run_id, status, stats)
-        if not held:
-            catalog.release_writer_lock()
+        pass   # what was committed stays; the run says interrupted
     return stats
-
-
-def _pending(catalog: Catalog, only_people: bool) -> list:
-    where = "faces.enriched_run IS NULL"
-    if only_people:
-        where += " AND faces.person_id IS NOT NULL"
-    return catalog.conn.execute(
-        "SELECT faces.id, faces.file_id, faces.x1, faces.y1, faces.x2, faces.y2, faces.short_edge, "
-        f"files.path, files.width, files.height FROM faces JOIN files ON files.id = faces.file_id "
-        f"WHERE {where} ORDER BY faces.file_id, faces.id").fetchall()
 
 
 def _file_batches(rows: list, size: int) -> list[list[list]]:
     """Batches of about `size` faces, each a list of per-file face lists (a file is never split)."""
     files: list[list] = []
     for row in rows:
-        if files and files[-1][0]["file_id"] == row["file_id"]:
+        if files and files[-1][0].file_id == row.file_id:
             files[-1].append(row)
         else:
             files.append([row])
@@ -108,12 +94,12 @@ def _file_batches(rows: list, size: int) -> list[list[list]]:
 def _decode(faces: list):
     """The photo at a resolution that keeps every face of it at least MIN_FACE_DECODED px."""
     first = faces[0]
-    long_side = max(first["width"] or 0, first["height"] or 0)
-    smallest = max(1.0, min(float(f["short_edge"]) for f in faces))
+    long_side = max(first.width or 0, first.height or 0)
+    smallest = max(1.0, min(float(f.short_edge) for f in faces))
     reduce_to = math.ceil(long_side * MIN_FACE_DECODED / smallest)
     reduce_to = reduce_to if 0 < reduce_to < long_side else None
     try:
-        return read_image(first["path"], reduce_to=reduce_to)
+        return read_image(first.path, reduce_to=reduce_to)
     except DecodeError:
         return None
 
@@ -126,10 +112,10 @@ def _process(landmarker, chunk: list[list], pool) -> tuple[list, list]:
             failed.append(faces)
             continue
         for face in faces:
-            box = np.array([face["x1"], face["y1"], face["x2"], face["y2"]], np.float64) * image.scale
+            box = np.array(face.box, np.float64) * image.scale
             dense, pose = landmarker.locate(image.rgb, box)
             dense = (np.asarray(dense, np.float64) / image.scale).astype(np.float32)
             if pose is None:
                 pose = solve_pose(dense, landmarker.scheme, (image.width, image.height))
-            results.append((int(face["id"]), dense, pose if pose is not None else (None, None, None)))
+            results.append((face.id, dense, pose if pose is not None else (None, None, None)))
     return results, failed

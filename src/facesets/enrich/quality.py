@@ -11,7 +11,8 @@ from typing import Iterable
 
 import numpy as np
 
-from facesets.catalog import Catalog, from_blob
+from facesets.catalog import Catalog
+from facesets.catalog.faces import QualityInput
 from facesets.enrich.pose import LEFT_EYE_68, MOUTH_CORNERS_68, NOSE_TIP_68, RIGHT_EYE_68, five_point_pose
 
 # The one place the weights live (they sum to 1).
@@ -87,49 +88,28 @@ def composite(components: dict) -> float:
     return float(sum(WEIGHTS[k] * components[k] for k in COMPONENTS))
 
 
-def face_quality(row, scheme: str, detector: str) -> dict:
-    """The five components and `quality` of one faces row (joined with files.width/height)."""
-    dense = from_blob(row["landmarks_dense"], (-1, 2))
-    five = from_blob(row["landmarks"], (-1, 2))
-    pitch, yaw = row["pitch"], row["yaw"]
+def face_quality(face: QualityInput) -> dict:
+    """The five components and `quality` of one face."""
+    scheme, dense, five = face.landmark_scheme, face.landmarks_dense, face.landmarks
+    pitch, yaw = face.pitch, face.yaw
     if (pitch is None or yaw is None) and five is not None:
         pitch, yaw = five_point_pose(five, scheme) or (None, None)
     comps = {
         "q_frontal": q_frontal(pitch, yaw),
-        "q_det": q_det(float(row["det_score"]), detector),
+        "q_det": q_det(float(face.det_score), face.detector),
         "q_symmetry": q_symmetry(dense, five, scheme),
-        "q_size": q_size(float(row["short_edge"])),
-        "q_sharp": q_sharp(row["sharpness"]),
+        "q_size": q_size(float(face.short_edge)),
+        "q_sharp": q_sharp(face.sharpness),
     }
     comps["quality"] = composite(comps)
     return comps
 
 
-_SELECT = ("SELECT faces.id, faces.landmarks, faces.landmarks_dense, faces.pitch, faces.yaw, "
-           "faces.det_score, faces.short_edge, faces.sharpness, files.width, files.height, "
-           "models.detector, models.landmark_scheme FROM faces JOIN files ON files.id = faces.file_id "
-           "JOIN models ON models.id = faces.model_id")
-_UPDATE = ("UPDATE faces SET q_frontal = ?, q_det = ?, q_symmetry = ?, q_size = ?, q_sharp = ?, "
-           "quality = ? WHERE id = ?")
-
-
-def score_rows(conn, face_ids: Iterable[int] | None = None) -> int:
-    """Compute and store quality inside the caller's transaction; returns faces scored."""
-    if face_ids is None:
-        rows = conn.execute(_SELECT + " ORDER BY faces.id").fetchall()
-    else:
-        ids = [int(i) for i in face_ids]
-        rows = []
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            rows += conn.execute(_SELECT + f" WHERE faces.id IN ({','.join('?' * len(chunk))})",
-                                 chunk).fetchall()
-    updates = []
-    for row in rows:
-        q = face_quality(row, row["landmark_scheme"], row["detector"])
-        updates.append((*(q[k] for k in COMPONENTS), q["quality"], row["id"]))
-    conn.executemany(_UPDATE, updates)
-    return len(updates)
+def score_rows(catalog: Catalog, face_ids: Iterable[int] | None = None) -> int:
+    """Compute and store quality (inside the caller's transaction, if any); returns faces scored."""
+    scores = [(face.id, face_quality(face)) for face in catalog.faces.quality_inputs(face_ids)]
+    catalog.faces.set_quality(scores)
+    return len(scores)
 
 
 def score_faces(catalog: Catalog, face_ids: Iterable[int] | None = None, missing_only: bool = False,
@@ -137,15 +117,13 @@ def score_faces(catalog: Catalog, face_ids: Iterable[int] | None = None, missing
     """Compute and store the quality of `face_ids` (default: every face; with `missing_only`
     only those without one yet), in short transactions. Returns faces scored."""
     if face_ids is None:
-        where = " WHERE quality IS NULL" if missing_only else ""
-        face_ids = [r[0] for r in catalog.conn.execute(f"SELECT id FROM faces{where} ORDER BY id")]
+        face_ids = catalog.faces.ids(unscored_only=missing_only)
     elif missing_only:
         ids = set(int(i) for i in face_ids)
-        face_ids = [r[0] for r in catalog.conn.execute("SELECT id FROM faces WHERE quality IS NULL ORDER BY id")
-                    if r[0] in ids]
+        face_ids = [f for f in catalog.faces.ids(unscored_only=True) if f in ids]
     ids = list(face_ids)
     done = 0
     for start in range(0, len(ids), chunk):
-        with catalog.transaction() as conn:
-            done += score_rows(conn, ids[start:start + chunk])
+        with catalog.transaction():
+            done += score_rows(catalog, ids[start:start + chunk])
     return done

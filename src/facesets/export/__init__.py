@@ -7,7 +7,6 @@ one rename, so a crash or a full disk never leaves a half-written export.
 """
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ class EngineMaker:
     options: EngineOptions
 
     def __call__(self):
-        engine = load_engine(self.options, notice=lambda *_: None)
+        engine = load_engine(self.options)
         if hasattr(engine, "upsample") and engine.upsample is None:
             engine.upsample = 1   # a 512 crop: upsampled once, bystanders down to ~40 px are found
         return engine
@@ -63,85 +62,89 @@ def export(catalog: Catalog, out: str | os.PathLike, targets=("roop", "folders")
     if out.exists() and any(out.iterdir()) and not (out / OWN_MARK).exists():
         raise ValueError(f"{out} holds files facesets did not write; choose an empty or new folder")
     from ..cluster.stages import cluster_params
-    from ..enrich.quality import score_faces
 
     p = cluster_params(catalog, params)
     profile = profile_for(model.key)
     spec = CropSpec(out_size, pad_ratio)
-    unscored = [r[0] for r in catalog.conn.execute("SELECT id FROM faces WHERE quality IS NULL")]
+    run_params = {"out": str(out.resolve()), "targets": list(targets), "top_n": top_n, "out_size": out_size,
+                  "pad_ratio": pad_ratio, "candidates": candidates}
+    with catalog.stage("export", run_params) as run:
+        stats = run.stats
+        stats.update({"facesets": 0, "crops": 0, "rejected_crops": 0})
+        _export(catalog, out, run.id, stats, targets, top_n, spec, p, profile, candidates, link, engine_options,
+                progress, workers)
+        catalog.exports.add(out.resolve(), list(targets),
+                            {"top_n": top_n, "out_size": out_size, "pad_ratio": pad_ratio}, run.id)
+    return stats
+
+
+def _export(catalog: Catalog, out: Path, run_id: int, stats: dict, targets, top_n: int, spec: CropSpec, p, profile,
+            candidates: bool, link: str, engine_options, progress, workers) -> None:
+    """Gate, rank, cut, check and write every faceset into a staging tree swapped in at the end."""
+    from ..enrich.quality import score_faces
+
+    model = catalog.embedding_model()
+    unscored = catalog.faces.ids(unscored_only=True)
     if unscored:  # cheap (~4000 faces/s); candidates need unassigned faces scored too
         score_faces(catalog, unscored)
-    facesets = select_facesets(catalog, profile, lambda row: folder_name(row, "faceset"))
+    facesets = select_facesets(catalog, profile, lambda person: folder_name(person, "faceset"))
     maker = engine_maker(catalog, engine_options)
-    run_id = catalog.start_run("export", {"out": str(out.resolve()), "targets": list(targets), "top_n": top_n,
-                                         "out_size": out_size, "pad_ratio": pad_ratio, "candidates": candidates})
     total = sum(len(f.picks) for f in facesets)
-    stats = {"facesets": 0, "crops": 0, "rejected_crops": 0}
     rejected = []
     listing, sheet = [], []
-    try:
-        with outputs.staged_dir(out) as staging, \
-                CropChecker(maker, parallel=maker.options.engine == "dlib", workers=workers) as checker:
-            (staging / OWN_MARK).write_text("written by facesets; safe to delete with the folder\n")
-            for faceset in facesets:
-                images = make_crops(faceset.picks, spec)
-                encoded = {f: png_bytes(i) for f, i in images.items() if not isinstance(i, str)}
-                found_in = dict(zip(encoded, checker.counts(list(encoded.values()))))
-                pngs, faces = [], []
-                for pick in faceset.picks:
-                    image = images[pick.face_id]
-                    found = found_in.get(pick.face_id, -1)
-                    if progress:
-                        progress("export crops", 1, total)
-                    if found != 1:
-                        reason = image if isinstance(image, str) else f"{found} faces in crop"
-                        rejected.append({"face_id": pick.face_id, "source": pick.path, "reason": reason,
-                                         "faceset": faceset.folder})
-                        continue
-                    faces.append({"rank": len(pngs), "file": f"{len(pngs)}.png", "face_id": pick.face_id,
-                                  "source": pick.path, "box": [round(v, 1) for v in pick.box],
-                                  "det_score": round(pick.det_score, 4), "short_edge": round(pick.short_edge, 1),
-                                  "quality": round(pick.quality, 4),
-                                  "components": {k: (round(v, 4) if v is not None else None)
-                                                 for k, v in pick.components.items()},
-                                  "taken_at": pick.taken_at})
-                    pngs.append(encoded[pick.face_id])
-                if not pngs:
+    with outputs.staged_dir(out) as staging, \
+            CropChecker(maker, parallel=maker.options.engine == "dlib", workers=workers) as checker:
+        (staging / OWN_MARK).write_text("written by facesets; safe to delete with the folder\n")
+        for faceset in facesets:
+            images = make_crops(faceset.picks, spec)
+            encoded = {f: png_bytes(i) for f, i in images.items() if not isinstance(i, str)}
+            found_in = dict(zip(encoded, checker.counts(list(encoded.values()))))
+            pngs, faces = [], []
+            for pick in faceset.picks:
+                image = images[pick.face_id]
+                found = found_in.get(pick.face_id, -1)
+                if progress:
+                    progress("export crops", 1, total)
+                if found != 1:
+                    reason = image if isinstance(image, str) else f"{found} faces in crop"
+                    rejected.append({"face_id": pick.face_id, "source": pick.path, "reason": reason,
+                                     "faceset": faceset.folder})
                     continue
-                manifest = {"person": faceset.person_id, "name": faceset.name, "folder": faceset.folder,
-                            "faces": faces, "dropped_by_gates": faceset.dropped}
-                photos = sorted({face["source"] for face in faces})
-                written = write_faceset(staging, faceset.folder, pngs, manifest, targets, top_n, photos, link)
-                listing.append({"person": faceset.person_id, "name": faceset.name, "folder": faceset.folder,
-                                "faces": len(pngs), **{k: v for k, v in written.items() if k != "crops"}})
-                sheet.append({"person": faceset.person_id, "label": faceset.name or faceset.folder,
-                              "count": len(pngs), "crops": written["crops"]})
-                stats["facesets"] += 1
-                stats["crops"] += len(pngs)
-            stats["rejected_crops"] = len(rejected)
-            placed = {}
-            if candidates:
-                from .candidates import write_candidates
-                placed = write_candidates(catalog, staging, facesets, profile, p, link)
-                stats["candidates"] = sum(len(v) for v in placed.values())
-            outputs.write_json(staging / "manifest.json", {
-                "provenance": {"engine": model.engine, "model": model.model, "detector": model.detector,
-                               "profile": profile.name, "run": run_id,
-                               "parameters": {"targets": list(targets), "top_n": top_n, "out_size": out_size,
-                                              "pad_ratio": pad_ratio, "export_outlier": profile.export_outlier,
-                                              "export_min_short": profile.export_min_short,
-                                              "near_duplicate_similarity": profile.near_duplicate_similarity,
-                                              **p.as_dict()},
-                               "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")},
-                "facesets": listing, "rejected_crops": rejected, "candidates": placed,
-                "masked": [], "merged": [], "thin": []})
-            contact_sheet(staging / "index.html", f"facesets export ({len(listing)} facesets)", sheet)
-    except BaseException as exc:
-        catalog.finish_run(run_id, "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed", stats)
-        raise
-    catalog.finish_run(run_id, "done", stats)
-    with catalog.transaction() as conn:
-        conn.execute("INSERT INTO exports(out, targets, params, run_id) VALUES (?, ?, ?, ?)",
-                     (str(out.resolve()), json.dumps(list(targets)),
-                      json.dumps({"top_n": top_n, "out_size": out_size, "pad_ratio": pad_ratio}), run_id))
-    return stats
+                faces.append({"rank": len(pngs), "file": f"{len(pngs)}.png", "face_id": pick.face_id,
+                              "source": pick.path, "box": [round(v, 1) for v in pick.box],
+                              "det_score": round(pick.det_score, 4), "short_edge": round(pick.short_edge, 1),
+                              "quality": round(pick.quality, 4),
+                              "components": {k: (round(v, 4) if v is not None else None)
+                                             for k, v in pick.components.items()},
+                              "taken_at": pick.taken_at})
+                pngs.append(encoded[pick.face_id])
+            if not pngs:
+                continue
+            manifest = {"person": faceset.person_id, "name": faceset.name, "folder": faceset.folder,
+                        "faces": faces, "dropped_by_gates": faceset.dropped}
+            photos = sorted({face["source"] for face in faces})
+            written = write_faceset(staging, faceset.folder, pngs, manifest, targets, top_n, photos, link)
+            listing.append({"person": faceset.person_id, "name": faceset.name, "folder": faceset.folder,
+                            "faces": len(pngs), **{k: v for k, v in written.items() if k != "crops"}})
+            sheet.append({"person": faceset.person_id, "label": faceset.name or faceset.folder,
+                          "count": len(pngs), "crops": written["crops"]})
+            stats["facesets"] += 1
+            stats["crops"] += len(pngs)
+        stats["rejected_crops"] = len(rejected)
+        placed = {}
+        if candidates:
+            from .candidates import write_candidates
+            placed = write_candidates(catalog, staging, facesets, profile, p, link)
+            stats["candidates"] = sum(len(v) for v in placed.values())
+        outputs.write_json(staging / "manifest.json", {
+            "provenance": {"engine": model.engine, "model": model.model, "detector": model.detector,
+                           "profile": profile.name, "run": run_id,
+                           "parameters": {"targets": list(targets), "top_n": top_n, "out_size": spec.out_size,
+                                          "pad_ratio": spec.pad_ratio, "export_outlier": profile.export_outlier,
+                                          "export_min_short": profile.export_min_short,
+                                          "near_duplicate_similarity": profile.near_duplicate_similarity,
+                                          **p.as_dict()},
+                           "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")},
+            "facesets": listing, "rejected_crops": rejected, "candidates": placed,
+            "masked": [], "merged": [], "thin": []})
+        contact_sheet(staging / "index.html", f"facesets export ({len(listing)} facesets)", sheet)

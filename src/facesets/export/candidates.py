@@ -11,27 +11,18 @@ from pathlib import Path
 import numpy as np
 
 from .. import outputs
-from ..catalog import Catalog, from_blob
+from ..catalog import Catalog
 from ..profiles import Profile
-
-
-def candidate_faces(catalog: Catalog, min_quality: float):
-    rows = catalog.conn.execute(
-        "SELECT faces.id, faces.file_id, files.path, faces.embedding, faces.quality FROM faces "
-        "JOIN files ON files.id = faces.file_id WHERE faces.person_id IS NULL AND files.n_faces = 1 "
-        "AND files.status = 'done' AND COALESCE(faces.quality, 0) >= ? ORDER BY faces.id",
-        (min_quality,)).fetchall()
-    return rows
 
 
 def write_candidates(catalog: Catalog, staging: Path, facesets, profile: Profile, params, link: str) -> dict:
     from ..cluster.params import default_algorithm
 
-    rows = candidate_faces(catalog, profile.candidate_min_quality)
+    rows = catalog.faces.candidates(profile.candidate_min_quality)
     placed: dict[str, list[str]] = {}
     if not rows:
         return placed
-    E = np.stack([from_blob(r["embedding"]) for r in rows])
+    E = np.stack([r.embedding for r in rows])
     leftovers = list(range(len(rows)))
     if facesets:
         centroids = np.stack([f.centroid for f in facesets])
@@ -41,21 +32,21 @@ def write_candidates(catalog: Catalog, staging: Path, facesets, profile: Profile
         for i, row in enumerate(rows):
             if 1.0 - sims[i, best[i]] <= profile.match_distance:
                 folder = f"to_{facesets[best[i]].folder}"
-                _put(staging, folder, row["path"], link, placed)
+                _put(staging, folder, row.path, link, placed)
             else:
                 leftovers.append(i)
     if len(leftovers) >= 2:
         labels = default_algorithm(profile, params).fit(E[leftovers],
-                                                         np.array([rows[i]["file_id"] for i in leftovers])).labels_
+                                                         np.array([rows[i].file_id for i in leftovers])).labels_
         groups: dict[int, list[int]] = {}
         for i, label in zip(leftovers, labels):
             if label >= 0:
                 groups.setdefault(int(label), []).append(i)
         number = 0
-        for members in sorted((m for m in groups.values() if len(m) >= 2), key=lambda m: rows[m[0]]["id"]):
+        for members in sorted((m for m in groups.values() if len(m) >= 2), key=lambda m: rows[m[0]].id):
             number += 1
             for i in members:
-                _put(staging, f"new_{number:03d}", rows[i]["path"], link, placed)
+                _put(staging, f"new_{number:03d}", rows[i].path, link, placed)
     return placed
 
 

@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..catalog import Catalog, from_blob
-from ..people import active_people
+from ..catalog import Catalog, FaceDetail, PersonStatus
 from ..profiles import Profile
 
 
@@ -30,6 +29,11 @@ class Pick:
     embedding: np.ndarray = field(repr=False)
 
 
+def _pick(face: FaceDetail) -> Pick:
+    return Pick(face.id, face.file_id, face.path, face.box, face.det_score, face.short_edge, face.quality or 0.0,
+                face.components, face.taken_at, face.embedding)
+
+
 @dataclass
 class Faceset:
     person_id: int
@@ -45,30 +49,15 @@ class Faceset:
         return c / max(np.linalg.norm(c), 1e-12)
 
 
-_FACES = ("SELECT faces.id, faces.file_id, files.path, files.taken_at, faces.x1, faces.y1, faces.x2, "
-          "faces.y2, faces.det_score, faces.short_edge, faces.embedding, faces.quality, faces.q_frontal, "
-          "faces.q_det, faces.q_symmetry, faces.q_size, faces.q_sharp FROM faces JOIN files "
-          "ON files.id = faces.file_id WHERE faces.person_id = ? AND faces.gate IS NULL "
-          "AND files.status = 'done' ORDER BY faces.id")
-
-
-def _pick(row) -> Pick:
-    components = {k: row[k] for k in ("q_frontal", "q_det", "q_symmetry", "q_size", "q_sharp")}
-    return Pick(row["id"], row["file_id"], row["path"], (row["x1"], row["y1"], row["x2"], row["y2"]),
-                row["det_score"], row["short_edge"], row["quality"] or 0.0, components, row["taken_at"],
-                from_blob(row["embedding"]))
-
-
 def select_facesets(catalog: Catalog, profile: Profile, folder_of) -> list[Faceset]:
     """Every person marked as a faceset by refine, with its faces gated and ranked."""
     out = []
-    for person in active_people(catalog):
-        if not person["faceset"] or person["status"] not in (None, "active"):
+    for person in catalog.people.active():
+        if not person.faceset or person.status not in (None, PersonStatus.ACTIVE):
             continue
-        picks = [_pick(r) for r in catalog.conn.execute(_FACES, (person["id"],))]
-        kept, dropped = gate_picks(picks, profile)
+        kept, dropped = gate_picks([_pick(f) for f in catalog.faces.faceset_picks(person.id)], profile)
         if kept:
-            out.append(Faceset(person["id"], person["name"], folder_of(person), kept, dropped))
+            out.append(Faceset(person.id, person.name, folder_of(person), kept, dropped))
     return out
 
 

@@ -16,8 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from facesets import people
-from facesets.catalog import Catalog
+from facesets.catalog import KEPT_ASSIGNMENTS, AssignedBy, Catalog, FileStatus
 from facesets.config import IMAGE_EXTENSIONS
 from facesets.engines import EngineOptions, FaceEngine
 from facesets.importer.archive import ImportRefused, check_archive, extract_members, open_bundle, read_manifest
@@ -119,7 +118,7 @@ def _label(path: Path) -> str:
 
 def import_sources(catalog: Catalog, sources: Iterable[str | os.PathLike],
                    engine_options: EngineOptions | None = None, progress: ProgressHook | None = None,
-                   engine: FaceEngine | None = None, notice=print) -> ImportResult:
+                   engine: FaceEngine | None = None) -> ImportResult:
     """Import bundles and crop folders as imported people. Every bundle is checked before
     anything is written; one refused bundle refuses the whole import (ImportRefused)."""
     from facesets.embed import EmbedOptions, embed
@@ -136,30 +135,19 @@ def import_sources(catalog: Catalog, sources: Iterable[str | os.PathLike],
                     raise ImportRefused(f"{item.path.name}: holds no images")
         else:
             item.origins = _origins(_load_json(item.path / "manifest.json"), {p.name: p.name for p in item.crops})
-    catalog.acquire_writer_lock("import")
-    try:
+    with catalog.writer("import"):   # extraction, embedding and assignment: one writer throughout
         for n, item in enumerate(items):
             if item.kind == "bundle":
                 _extract(catalog, item)
             if progress:
                 progress("import", 1, len(items) if n == 0 else None)
-    finally:
-        catalog.release_writer_lock()
-    crops = [str(p) for item in items for p in item.crops]
-    embedded = embed(catalog, crops, engine=engine, engine_options=engine_options,
-                     options=EmbedOptions(input_mode="crops"), progress=progress, notice=notice)
-    result = ImportResult(sources=len(items), crops=len(crops), embed=embedded.as_dict())
-    catalog.acquire_writer_lock("import")
-    try:
-        result.run_id = catalog.start_run("import", {"sources": [str(i.path) for i in items]})
-        status = "failed"
-        try:
+        crops = [str(p) for item in items for p in item.crops]
+        embedded = embed(catalog, crops, engine=engine, engine_options=engine_options,
+                         options=EmbedOptions(input_mode="crops"), progress=progress)
+        result = ImportResult(sources=len(items), crops=len(crops), embed=embedded.as_dict())
+        with catalog.stage("import", {"sources": [str(i.path) for i in items]}) as run:
+            result.run_id, run.stats = run.id, result
             _assign(catalog, items, result)
-            status = "done"
-        finally:
-            catalog.finish_run(result.run_id, status, {k: v for k, v in result.as_dict().items() if k != "people"})
-    finally:
-        catalog.release_writer_lock()
     return result
 
 
@@ -271,17 +259,17 @@ def _origins(manifest, names: dict[str, str]) -> dict[str, dict]:
     return origins
 
 
-def _person_for(conn, item: Source, run_id: int, cache: dict[str, int]) -> int:
+def _person_for(catalog: Catalog, item: Source, run_id: int, cache: dict[str, int]) -> int:
     """The imported person of this faceset: found again by its source, or created."""
     if item.key in cache:
         return cache[item.key]
-    for row in conn.execute("SELECT id, source FROM people WHERE imported = 1 AND source IS NOT NULL ORDER BY id"):
-        if group_key(row["source"]) == item.key:
-            person_id = people.resolve(conn, row["id"])
+    for person_id, source in catalog.people.imported_sources():
+        if group_key(source) == item.key:
+            person_id = catalog.people.resolve(person_id)
             break
     else:
-        person_id = people.create_person(conn, name=person_name(item.label),
-                                         run_id=run_id, imported=True, source=str(item.path))
+        person_id = catalog.people.create(name=person_name(item.label), run_id=run_id, imported=True,
+                                          source=str(item.path))
     cache[item.key] = person_id
     return person_id
 
@@ -292,46 +280,37 @@ def person_name(label: str) -> str | None:
     return (match.group(1) or None) if match else label
 
 
-def _file_id(conn, path: Path) -> int | None:
-    key = catalog_path(str(path))
-    row = conn.execute("SELECT id FROM files WHERE path = ?", (key,)).fetchone()
-    if row is None:
-        row = conn.execute("SELECT file_id FROM aliases WHERE path = ?", (key,)).fetchone()
-    return None if row is None else int(row[0])
-
-
 def _assign(catalog: Catalog, items: list[Source], result: ImportResult) -> None:
     """Faces of each source go to its person; a user's placement or exclusion is kept."""
     cache: dict[str, int] = {}
-    excluded = people.exclusions(catalog.conn)
-    with catalog.transaction() as conn:
+    excluded = catalog.people.exclusions()
+    with catalog.transaction():
         for item in items:
-            person_id = _person_for(conn, item, result.run_id, cache)
+            person_id = _person_for(catalog, item, result.run_id, cache)
             summary = {"person_id": person_id, "label": item.label, "source": str(item.path),
                        "crops": len(item.crops), "assigned": 0}
             to_assign = []
             for crop in item.crops:
-                file_id = _file_id(conn, crop)
-                status = conn.execute("SELECT status FROM files WHERE id = ?", (file_id,)).fetchone() if file_id else None
-                face = conn.execute("SELECT id, person_id, assigned_by FROM faces WHERE file_id = ? "
-                                    "ORDER BY face_index LIMIT 1", (file_id,)).fetchone() if file_id else None
-                several = bool(status) and status[0] == "multiface"   # kept: its largest face
+                file_id = catalog.files.id_for_path(catalog_path(str(crop)))
+                record = catalog.files.get(file_id) if file_id else None
+                face = catalog.faces.first_of_file(file_id) if file_id else None
+                several = record is not None and record.status == FileStatus.MULTIFACE   # kept: its largest face
                 result.multi_face += int(several)
                 if face is None:
                     result.no_face += int(not several)
                     continue
+                face_id, face_person, assigned_by = face
                 origin = item.origins.get(crop.name)
                 if origin is not None:
-                    conn.execute("UPDATE faces SET origin = ? WHERE id = ?",
-                                 (json.dumps(origin, sort_keys=True, default=str), face["id"]))
-                if face["person_id"] == person_id:
+                    catalog.faces.set_origin(face_id, origin)
+                if face_person == person_id:
                     summary["assigned"] += 1
-                elif (face["id"], person_id) in excluded or (
-                        face["person_id"] is not None and face["assigned_by"] in people.KEPT_ASSIGNMENTS):
+                elif (face_id, person_id) in excluded or (
+                        face_person is not None and assigned_by in KEPT_ASSIGNMENTS):
                     result.kept_elsewhere += 1
                 else:
-                    to_assign.append(face["id"])
-            people.assign_faces(conn, to_assign, person_id, people.IMPORT, result.run_id)
+                    to_assign.append(face_id)
+            catalog.people.assign(to_assign, person_id, AssignedBy.IMPORT, result.run_id)
             summary["assigned"] += len(to_assign)
             result.assigned += summary["assigned"]
             result.people.append(summary)

@@ -12,8 +12,9 @@ from __future__ import annotations
 import os
 import re
 
+from facesets.catalog.files import MISSING_MARK  # a vanished file's freed path ends so
+
 ESCAPED_PREFIX = "bytes:"
-MISSING_MARK = "\x00missing:"  # walk.py frees the path of a vanished file with this suffix
 _ESCAPE = re.compile(r"\\(\\|x[0-9a-fA-F]{2})")
 
 

@@ -88,5 +88,5 @@ class Finder:
     def _load(self, engine_name: str):
         if self._engine is None or self._engine.engine != engine_name:
             from facesets.engines import EngineOptions, load_engine
-            self._engine = load_engine(EngineOptions(engine=engine_name), notice=lambda message: None)
+            self._engine = load_engine(EngineOptions(engine=engine_name))
         return self._engine
