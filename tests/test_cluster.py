@@ -12,11 +12,15 @@ import pytest
 
 from conftest import FACES, PHOTOS, run_cli
 from facesets import Catalog
-from facesets import people
 from facesets.cluster import cluster, refine
 from facesets.cluster.algorithms import GraphAverageLinkage, AverageLinkage
 from facesets.cluster.labels import main_face_labels
 from facesets.cluster.metrics import bcubed, pairwise
+
+
+def _people_of(cat: Catalog, assigned_only: bool = True) -> dict[int, int | None]:
+    """face id -> its person (assigned faces only, unless told otherwise)."""
+    return {f.id: f.person_id for f in cat.faces.all() if f.person_id is not None or not assigned_only}
 
 
 def _main_faces(cat: Catalog) -> dict[int, str]:
@@ -47,8 +51,8 @@ def test_refine_facesets_are_pure(lfw158_catalog, tmp_path):
     with Catalog.open(lfw158_catalog) as cat:
         stats = refine(cat, out=tmp_path / "refined", link="symlink")
         identity = _main_faces(cat)
-        rows = cat.conn.execute("SELECT faces.id, faces.person_id FROM faces JOIN people ON people.id = "
-                                "faces.person_id WHERE people.faceset = 1 AND faces.gate IS NULL").fetchall()
+        facesets = {p.id for p in cat.people.all() if p.faceset}
+        rows = [(f.id, f.person_id) for f in cat.faces.all() if f.person_id in facesets and f.gate is None]
     by_person: dict[int, list[str]] = {}
     for face_id, person in rows:
         if face_id in identity:  # a bystander's identity is unknown
@@ -82,20 +86,20 @@ def test_extend_keeps_numbers_and_places_new_faces(tmp_path):
     run_cli("embed", first, "--catalog", db, "--engine", "dlib", "-q")
     run_cli("cluster", tmp_path / "tree", "--catalog", db, "--link", "hardlink", "-q")
     with Catalog.open(db) as cat:
-        before = dict(cat.conn.execute("SELECT id, person_id FROM faces WHERE person_id IS NOT NULL"))
+        before = _people_of(cat)
         identity = _main_faces(cat)
         owner = {}  # identity -> its person (majority)
         for face_id, person in before.items():
             owner.setdefault(identity.get(face_id), Counter())[person] += 1
         owner = {k: v.most_common(1)[0][0] for k, v in owner.items() if k}
-        highest = cat.conn.execute("SELECT MAX(id) FROM people").fetchone()[0]
+        highest = max(p.id for p in cat.people.all())
     run_cli("embed", second, "--catalog", db, "--engine", "dlib", "-q")
     result = run_cli("extend", "--catalog", db, "-q")
     assert "joined" in result.stdout
     with Catalog.open(db) as cat:
-        after = dict(cat.conn.execute("SELECT id, person_id FROM faces"))
+        after = _people_of(cat, assigned_only=False)
         identity = _main_faces(cat)
-        new_people = [r[0] for r in cat.conn.execute("SELECT id FROM people WHERE id > ?", (highest,))]
+        new_people = [p.id for p in cat.people.all() if p.id > highest]
     assert all(after[f] == p for f, p in before.items()), "an existing face changed person"
     added = [f for f in after if f not in before and f in identity and identity[f] in owner]
     landed = sum(after[f] == owner[identity[f]] for f in added)
@@ -116,8 +120,8 @@ def test_same_photo_faces_never_share_a_person(tmp_path):
     # a very loose cut would put everyone together were it not for cannot-link
     run_cli("cluster", "--catalog", db, "-q", "-p", "distance=0.6", "-p", "merge_distance=0.3")
     with Catalog.open(db) as cat:
-        rows = cat.conn.execute("SELECT file_id, person_id FROM faces WHERE person_id IS NOT NULL").fetchall()
-        multi = cat.conn.execute("SELECT COUNT(*) FROM files WHERE n_faces >= 2").fetchone()[0]
+        rows = [(f.file_id, f.person_id) for f in cat.faces.all() if f.person_id is not None]
+        multi = sum(1 for f in cat.files.all() if (f.n_faces or 0) >= 2)
     assert multi >= 3
     pairs = Counter((f, p) for f, p in rows)
     assert max(pairs.values()) == 1, [k for k, v in pairs.items() if v > 1]
@@ -128,20 +132,18 @@ def test_same_photo_faces_never_share_a_person(tmp_path):
 def test_recluster_keeps_user_decisions(lfw158_catalog, tmp_path):
     with Catalog.open(lfw158_catalog) as cat:
         cluster(cat)
-        person = cat.conn.execute("SELECT person_id FROM faces WHERE person_id IS NOT NULL GROUP BY person_id "
-                                  "ORDER BY COUNT(*) DESC LIMIT 1").fetchone()[0]
-        faces = [r[0] for r in cat.conn.execute("SELECT id FROM faces WHERE person_id = ? ORDER BY id", (person,))]
-        with cat.transaction() as conn:
-            people.rename_person(conn, person, "Chosen Name")
-            people.remove_faces(conn, faces[:1], person)
-            other = people.split_faces(conn, faces[1:3])
-        numbers = dict(cat.conn.execute("SELECT id, person_id FROM faces WHERE person_id IS NOT NULL"))
+        person = max(cat.people.active(), key=lambda p: (p.n_faces, -p.id)).id
+        faces = cat.faces.ids_of_person(person)
+        with cat.transaction():
+            cat.people.rename(person, "Chosen Name")
+            cat.people.remove_faces(faces[:1], person)
+            other = cat.people.split_faces(faces[1:3])
+        numbers = _people_of(cat)
         cluster(cat, params={"distance": 0.07})
-        assert cat.conn.execute("SELECT name FROM people WHERE id = ?", (person,)).fetchone()[0] == "Chosen Name"
-        assert cat.conn.execute("SELECT person_id FROM faces WHERE id = ?", (faces[0],)).fetchone()[0] != person
-        assert {r[0] for r in cat.conn.execute("SELECT person_id FROM faces WHERE id IN (?, ?)",
-                                               tuple(faces[1:3]))} == {other}
-        after = dict(cat.conn.execute("SELECT id, person_id FROM faces WHERE person_id IS NOT NULL"))
+        assert cat.people.get(person).name == "Chosen Name"
+        assert cat.faces.person_of(faces[0]) != person
+        assert {cat.faces.person_of(f) for f in faces[1:3]} == {other}
+        after = _people_of(cat)
         same = sum(after.get(f) == p for f, p in numbers.items())
         assert same / len(numbers) >= 0.95  # a near-identical re-cluster keeps people's numbers
 

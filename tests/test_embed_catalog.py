@@ -4,10 +4,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import sqlite3
-import subprocess
-import sys
 import time
 import zlib
 from pathlib import Path
@@ -15,23 +11,21 @@ from pathlib import Path
 import numpy as np
 
 from conftest import FACES, PHOTOS, run_cli
+from facesets.catalog import Catalog
+from robustness.rbhelp import Paused
 
 
 def _snapshot(db: Path) -> tuple[list, list]:
-    conn = sqlite3.connect(db)
-    files = sorted(conn.execute("SELECT path, sha256, status, n_faces, width, height FROM files").fetchall())
-    faces = sorted(conn.execute(
-        "SELECT files.path, face_index, round(x1, 2), round(y1, 2), round(x2, 2), round(y2, 2), embedding "
-        "FROM faces JOIN files ON files.id = faces.file_id").fetchall())
-    conn.close()
+    with Catalog.open(db, readonly=True) as catalog:
+        files = sorted((f.path, f.sha256, f.status, f.n_faces, f.width, f.height) for f in catalog.files.all())
+        faces = sorted((f.path, f.face_index, *(round(v, 2) for v in f.box), f.embedding.tobytes())
+                       for f in catalog.faces.all())
     return files, faces
 
 
 def _last_run_stats(db: Path) -> dict:
-    conn = sqlite3.connect(db)
-    row = conn.execute("SELECT stats FROM runs WHERE command = 'embed' ORDER BY id DESC LIMIT 1").fetchone()
-    conn.close()
-    return json.loads(row[0])
+    with Catalog.open(db, readonly=True) as catalog:
+        return catalog.runs.last("embed").stats
 
 
 def test_copies_become_aliases(tmp_path):
@@ -105,24 +99,14 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted(tmp_path):
     src = FACES / "five_celebrity" / "train"
     clean_db, killed_db = tmp_path / "clean.db", tmp_path / "killed.db"
     run_cli("embed", src, "--catalog", clean_db, "--engine", "dlib", "-q")
-    proc = subprocess.Popen([sys.executable, "-m", "facesets", "embed", str(src), "--catalog", str(killed_db),
-                             "--engine", "dlib", "-q"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    done = 0
-    deadline = time.time() + 300
-    while time.time() < deadline and proc.poll() is None:
-        time.sleep(0.2)
-        try:
-            conn = sqlite3.connect(f"file:{killed_db}?mode=ro", uri=True, timeout=5)
-            done = conn.execute("SELECT COUNT(*) FROM files WHERE status != 'pending'").fetchone()[0]
-            conn.close()
-        except sqlite3.Error:
-            continue
-        if done >= 20:
-            break
-    assert proc.poll() is None, "embed finished before it could be killed"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert 20 <= done
+    # paused once 20 files are committed (a pause point, not a race against the machine's speed)
+    paused = Paused(["embed", str(src), "--catalog", str(killed_db), "--engine", "dlib", "-q"], ["done:20"],
+                    tmp_path / "pause")
+    paused.wait_paused()
+    paused.kill()
+    with Catalog.open(killed_db, readonly=True) as catalog:
+        counts = catalog.counts()
+    assert counts["files"] - counts["pending"] >= 20
     partial_files, _ = _snapshot(killed_db)
     assert any(row[2] == "pending" for row in partial_files)
     run_cli("embed", src, "--catalog", killed_db, "--engine", "dlib", "-q")

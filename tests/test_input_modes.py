@@ -3,7 +3,6 @@
 `aligned` never calls the detector and must group faces the way `crops` does."""
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
 
@@ -51,44 +50,31 @@ def chips_dir(tmp_path_factory, dlib_engine) -> Path:
 
 def _embed(tmp_path: Path, name: str, sources, engine, mode: str) -> Catalog:
     catalog = Catalog.open(tmp_path / f"{name}.db")
-    embed(catalog, sources, engine=engine, options=EmbedOptions(input_mode=mode), notice=lambda *_: None)
+    embed(catalog, sources, engine=engine, options=EmbedOptions(input_mode=mode))
     return catalog
 
 
 def _faces_by_file(catalog: Catalog) -> dict[str, tuple[int, np.ndarray]]:
     """sha256 of the crop -> (face id, embedding); one face per crop."""
-    rows = catalog.conn.execute("SELECT files.sha256, faces.id, faces.embedding FROM faces "
-                                "JOIN files ON files.id = faces.file_id WHERE faces.face_index = 0").fetchall()
-    return {r[0]: (r[1], np.frombuffer(r[2], np.float32)) for r in rows}
+    sha = {f.id: f.sha256 for f in catalog.files.all()}
+    return {sha[f.file_id]: (f.id, f.embedding) for f in catalog.faces.all() if f.face_index == 0}
 
 
 def _paths_of(catalog: Catalog, shas: list[str]) -> list[str]:
-    paths = dict(catalog.conn.execute("SELECT sha256, path FROM files").fetchall())
+    paths = {f.sha256: f.path for f in catalog.files.all()}
     return [paths[s] for s in shas]
 
 
 def _identity_of(catalog: Catalog) -> dict[str, str]:
-    return {r[0]: Path(r[1]).parent.name for r in catalog.conn.execute("SELECT sha256, path FROM files")}
+    return {f.sha256: Path(f.path).parent.name for f in catalog.files.all()}
 
 
 def _partition(catalog: Catalog) -> dict[int, int]:
-    """face id -> cluster, with the project's clustering when it exists, else average linkage
-    at the engine profile's identity cut."""
-    try:
-        from facesets.cluster import cluster
-    except ImportError:
-        cluster = None
-    if cluster is not None:
-        cluster(catalog)
-        return {int(r[0]): (r[1] if r[1] is not None else -int(r[0]))
-                for r in catalog.conn.execute("SELECT id, person_id FROM faces")}
-    from scipy.cluster.hierarchy import fcluster, linkage
-    from facesets.profiles import profile_for
+    """face id -> cluster, by the project's clustering (unassigned faces each alone)."""
+    from facesets.cluster import cluster
 
-    ids, X = catalog.face_embeddings()
-    labels = fcluster(linkage(X, method="average", metric="cosine"),
-                      t=profile_for(catalog.embedding_model().key).cluster_distance, criterion="distance")
-    return dict(zip(ids.tolist(), labels.tolist()))
+    cluster(catalog)
+    return {f.id: (f.person_id if f.person_id is not None else -f.id) for f in catalog.faces.all()}
 
 
 def agreement(a: list, b: list) -> float:
@@ -113,10 +99,9 @@ def test_aligned_on_engine_chips_makes_no_detector_calls(tmp_path, chips_dir, dl
     dlib_engine.detector_calls = 0
     with _embed(tmp_path, "aligned", [chips_dir], dlib_engine, "aligned") as aligned:
         assert dlib_engine.detector_calls == 0
-        modes = aligned.conn.execute("SELECT input_mode, COUNT(*) FROM faces GROUP BY input_mode").fetchall()
-        assert [tuple(m) for m in modes] == [("aligned", n_chips)]
-        assert aligned.conn.execute("SELECT COUNT(*) FROM files WHERE input_mode = 'aligned' AND n_faces = 1"
-                                    ).fetchone()[0] == n_chips
+        modes = Counter(f.input_mode for f in aligned.faces.all())
+        assert list(modes.items()) == [("aligned", n_chips)]
+        assert sum(1 for f in aligned.files.all() if f.input_mode == "aligned" and f.n_faces == 1) == n_chips
         faces, identity = _faces_by_file(aligned), _identity_of(aligned)
     keys = sorted(faces)
     X = np.stack([faces[k][1] for k in keys])
@@ -148,7 +133,7 @@ def test_aligned_on_exported_crops_makes_no_detector_calls_and_clusters_like_cro
     dlib_engine.detector_calls = 0
     aligned = _embed(tmp_path, "aligned", folders, dlib_engine, "aligned")
     assert dlib_engine.detector_calls == 0
-    assert aligned.conn.execute("SELECT COUNT(*) FROM faces WHERE input_mode = 'aligned'").fetchone()[0] == n_crops
+    assert sum(1 for f in aligned.faces.all() if f.input_mode == "aligned") == n_crops
     crops = _embed(tmp_path, "crops", folders, dlib_engine, "crops")
     fa, fc = _faces_by_file(aligned), _faces_by_file(crops)
     common = sorted(set(fa) & set(fc))
@@ -185,9 +170,9 @@ def test_crops_mode_records_no_face_and_several_faces(tmp_path, dlib_engine):
     (folder / "two.png").write_bytes(png_bytes(_side_by_side(a, b)))
     (folder / "none.png").write_bytes(png_bytes(np.full((512, 512, 3), 128, np.uint8)))
     with _embed(tmp_path, "c", [folder], dlib_engine, "crops") as catalog:
-        rows = {Path(r["path"]).stem: r for r in catalog.conn.execute(
-            "SELECT files.path, files.status, files.n_faces, files.input_mode, COUNT(faces.id) AS kept "
-            "FROM files LEFT JOIN faces ON faces.file_id = files.id GROUP BY files.id")}
+        kept = Counter(f.file_id for f in catalog.faces.all())
+        rows = {Path(f.path).stem: {"status": f.status, "n_faces": f.n_faces, "input_mode": f.input_mode,
+                                    "kept": kept[f.id]} for f in catalog.files.all()}
     assert (rows["one"]["status"], rows["one"]["n_faces"], rows["one"]["kept"]) == ("done", 1, 1)
     assert (rows["none"]["status"], rows["none"]["n_faces"], rows["none"]["kept"]) == ("noface", 0, 0)
     assert rows["two"]["n_faces"] >= 2 and rows["two"]["status"] == "multiface" and rows["two"]["kept"] == 1
@@ -207,10 +192,10 @@ def test_crops_mode_keeps_the_largest_face_of_a_multiface_crop(tmp_path, dlib_en
     canvas[300:470, 342:512] = small
     (folder / "two.png").write_bytes(png_bytes(canvas))
     with _embed(tmp_path, "c", [folder], dlib_engine, "crops") as catalog:
-        row = catalog.conn.execute("SELECT n_faces, status FROM files").fetchone()
-        faces = catalog.conn.execute("SELECT x1, x2 FROM faces").fetchall()
-    assert row["n_faces"] >= 2 and row["status"] == "multiface"
-    assert len(faces) == 1 and faces[0]["x1"] < 300            # the big face on the left
+        [row] = catalog.files.all()
+        faces = catalog.faces.all()
+    assert row.n_faces >= 2 and row.status == "multiface"
+    assert len(faces) == 1 and faces[0].box[0] < 300            # the big face on the left
 
 
 def test_cli_input_aligned(tmp_path, chips_dir):
@@ -259,5 +244,5 @@ def test_insightface_aligned_places_the_face_where_export_crops_hold_it(tmp_path
     engine.detector_calls = 0
     with _embed(tmp_path, "ins", [folder], engine, "aligned") as catalog:
         assert engine.detector_calls == 0
-        assert catalog.conn.execute("SELECT COUNT(*) FROM faces WHERE input_mode = 'aligned' "
-                                    "AND landmarks IS NOT NULL").fetchone()[0] == len(list(folder.iterdir()))
+        assert sum(1 for f in catalog.faces.all() if f.input_mode == "aligned" and f.landmarks is not None
+                   ) == len(list(folder.iterdir()))

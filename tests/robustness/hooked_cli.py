@@ -5,6 +5,8 @@ FACESETS_TEST_VANISH=SUFFIX   delete a file ending in SUFFIX right after the sca
 FACESETS_TEST_PEAK_FILE=PATH  write the process's peak resident memory (bytes) there at exit
 FACESETS_TEST_TRACE=PATH      append one line per crash-test event (stage, kind)
 FACESETS_TEST_KILL_AT=N       SIGKILL this process at crash-test event number N (1-based)
+FACESETS_TEST_PAUSE=P1,P2     pause at these points in turn (stage:NAME, done:N; see crashpoints.py)
+FACESETS_TEST_PAUSE_FLAG=PATH a paused process writes PATH.paused and waits for PATH.resume
 FACESETS_TEST_DISK_FULL=K     a full disk: writes to files whose path contains ".staging" fail
                               with OSError(ENOSPC) once K bytes have gone into such files
 """
@@ -14,7 +16,6 @@ import atexit
 import errno
 import os
 import resource
-import signal
 import sys
 
 
@@ -99,10 +100,11 @@ def main() -> None:
         _peak_hook(env["FACESETS_TEST_PEAK_FILE"])
     if env.get("FACESETS_TEST_DISK_FULL"):
         _disk_full_hook(int(env["FACESETS_TEST_DISK_FULL"]))
-    if env.get("FACESETS_TEST_TRACE") or env.get("FACESETS_TEST_KILL_AT"):
+    if env.get("FACESETS_TEST_TRACE") or env.get("FACESETS_TEST_KILL_AT") or env.get("FACESETS_TEST_PAUSE"):
         import crashpoints
 
-        crashpoints.install(env.get("FACESETS_TEST_TRACE"), int(env.get("FACESETS_TEST_KILL_AT") or 0))
+        crashpoints.install(env.get("FACESETS_TEST_TRACE"), int(env.get("FACESETS_TEST_KILL_AT") or 0),
+                            env.get("FACESETS_TEST_PAUSE", ""), env.get("FACESETS_TEST_PAUSE_FLAG"))
     from facesets.cli.main import app
 
     sys.argv[0] = "facesets"

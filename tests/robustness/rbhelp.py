@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import ctypes
-import functools
 import hashlib
 import os
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -16,21 +16,9 @@ PR_CAPBSET_DROP = 24
 CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH = 1, 2
 
 
-@functools.lru_cache(maxsize=None)
-def has_command(name: str) -> bool:
-    """Whether `facesets NAME` exists in this checkout (commands land from several issues)."""
-    from facesets.cli.main import app
-    import typer.main
-
-    group = typer.main.get_command(app)
-    return name in getattr(group, "commands", {})
-
-
 def pipeline_args(src: Path, out: Path, catalog: Path, *extra: str) -> list[str]:
-    """`facesets run SRC OUT` when it exists, else the embed stage it starts with."""
-    if has_command("run"):
-        return ["run", str(src), str(out), "--catalog", str(catalog), "--engine", "dlib", *extra]
-    return ["embed", str(src), "--catalog", str(catalog), "--engine", "dlib", "-q"]
+    """`facesets run SRC OUT` on the dlib engine."""
+    return ["run", str(src), str(out), "--catalog", str(catalog), "--engine", "dlib", *extra]
 
 
 def drop_root_file_access() -> None:
@@ -63,6 +51,47 @@ def run_hooked(args: list[str], env: dict | None = None, preexec=None, timeout: 
     if peak_file and os.path.exists(peak_file):
         peak = int(Path(peak_file).read_text() or 0)
     return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr), peak
+
+
+class Paused:
+    """A hooked `facesets` process that stops at pause points (see crashpoints.py) and goes on
+    when the test says so: what a test needs to happen "while it runs" happens at a known point."""
+
+    def __init__(self, args: list[str], points: list[str], flag: Path, env: dict | None = None):
+        self.flag = Path(flag)
+        full_env = {**os.environ, "COLUMNS": "200", **(env or {}),
+                    "FACESETS_TEST_PAUSE": ",".join(points), "FACESETS_TEST_PAUSE_FLAG": str(self.flag)}
+        self.proc = subprocess.Popen([sys.executable, str(HOOKED_CLI), *args], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, env=full_env)
+
+    @property
+    def _paused(self) -> Path:
+        return self.flag.with_name(self.flag.name + ".paused")
+
+    def wait_paused(self, timeout: float = 600) -> str:
+        """Wait for the next pause point; returns its name. Fails if the process ends first."""
+        deadline = time.monotonic() + timeout
+        while not self._paused.exists():
+            if self.proc.poll() is not None:
+                out, err = self.proc.communicate()
+                raise AssertionError(f"the process ended (rc {self.proc.returncode}) before its pause point\n{err}")
+            if time.monotonic() > deadline:
+                raise AssertionError("no pause point reached in time")
+            time.sleep(0.02)
+        return self._paused.read_text()
+
+    def resume(self) -> None:
+        self.flag.with_name(self.flag.name + ".resume").write_text("go")
+        while self._paused.exists() and self.proc.poll() is None:
+            time.sleep(0.02)
+
+    def finish(self, timeout: float = 900) -> subprocess.CompletedProcess:
+        stdout, stderr = self.proc.communicate(timeout=timeout)
+        return subprocess.CompletedProcess(self.proc.args, self.proc.returncode, stdout, stderr)
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.communicate()
 
 
 def tree_state(root: Path) -> dict:

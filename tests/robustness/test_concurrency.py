@@ -17,7 +17,7 @@ import pytest
 
 from conftest import FACES, run_cli
 from facesets.catalog import Catalog
-from rbhelp import has_command
+from rbhelp import Paused
 
 PEOPLE = ["Ariel_Sharon", "Colin_Powell", "Donald_Rumsfeld", "George_W_Bush", "Gerhard_Schroeder"]
 
@@ -30,19 +30,17 @@ def _photos(root: Path, per_person: int) -> Path:
     return root
 
 
-def _embed(src: Path, db: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "facesets", "embed", str(src), "--catalog", str(db),
-                             "--engine", "dlib", "-q", "--workers", "1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+BATCH_ENDS = ["done:1", "done:17", "done:33"]   # after each of embed's three 16-file batches
 
 
-def _wait_for_writer(db: Path, proc: subprocess.Popen, timeout: float = 60) -> None:
+def _embed(src: Path, db: Path, points: list[str]) -> Paused:
+    return Paused(["embed", str(src), "--catalog", str(db), "--engine", "dlib", "-q", "--workers", "1"], points,
+                  db.with_name(db.name + ".pause"))
+
+
+def _writer_holds_lock(db: Path) -> None:
     lock = db.with_name(db.name + ".lock")
-    deadline = time.monotonic() + timeout
-    while not (lock.exists() and lock.read_text().startswith("pid")):
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "embed never took the writer lock"
-        time.sleep(0.05)
+    assert lock.exists() and lock.read_text().startswith("pid"), "embed does not hold the writer lock"
 
 
 @pytest.fixture(scope="module")
@@ -52,15 +50,16 @@ def photos(tmp_path_factory):
 
 def test_readers_and_short_writes_never_see_a_locked_database(photos, tmp_path):
     db = tmp_path / "c.db"
-    writer = _embed(photos, db)
-    _wait_for_writer(db, writer)
+    writer = _embed(photos, db, BATCH_ENDS)
     reads = writes = 0
     errors, slowest = [], 0.0
-    while writer.poll() is None:
+
+    def read_and_write():
+        nonlocal reads, writes, slowest
         try:
             with Catalog.open(db, create=False) as cat:   # a fresh connection, as each web request has
                 cat.counts()
-                cat.face_embeddings()
+                cat.faces.embeddings()
                 cat.errors()
                 reads += 1
                 started = time.monotonic()
@@ -70,10 +69,20 @@ def test_readers_and_short_writes_never_see_a_locked_database(photos, tmp_path):
                 writes += 1
         except sqlite3.OperationalError as exc:
             errors.append(str(exc))
+
+    for _ in BATCH_ENDS:      # at each pause: embed holds the lock, its next batch is next
+        writer.wait_paused()
+        _writer_holds_lock(db)
+        read_and_write()
+        read_and_write()
+        writer.resume()
+    while writer.proc.poll() is None:   # and while it writes its last batch and finishes
+        read_and_write()
         time.sleep(0.02)
-    stdout, stderr = writer.communicate()
+    result = writer.finish()
+    stderr = result.stderr
     print(f"\n{reads} reads and {writes} writes beside embed; slowest write waited {slowest:.3f}s")
-    assert writer.returncode == 0, stderr
+    assert result.returncode == 0, stderr
     assert errors == []
     assert "database is locked" not in stderr
     assert reads >= 5 and writes >= 5
@@ -82,19 +91,18 @@ def test_readers_and_short_writes_never_see_a_locked_database(photos, tmp_path):
 
 def test_a_second_embed_refuses_clearly(photos, tmp_path):
     db = tmp_path / "c.db"
-    first = _embed(photos, db)
-    _wait_for_writer(db, first)
+    first = _embed(photos, db, ["done:1"])
+    first.wait_paused()   # mid-run: one batch committed, the writer lock held
     second = run_cli("embed", photos, "--catalog", db, "--engine", "dlib", "-q", check=False)
-    assert first.poll() is None, "the first embed ended before the second one tried: the test proves nothing"
-    out, err = first.communicate()
+    first.resume()
+    done = first.finish()
     assert second.returncode != 0
     assert "in use by another facesets process" in second.stderr and "embed" in second.stderr
     assert len(second.stderr.strip().splitlines()) == 1  # one line, no traceback
-    assert first.returncode == 0, err
+    assert done.returncode == 0, done.stderr
     assert run_cli("doctor", "--catalog", db, check=False).returncode == 0
-    conn = sqlite3.connect(db)
-    assert conn.execute("SELECT COUNT(*) FROM files WHERE status = 'pending'").fetchone()[0] == 0
-    conn.close()
+    with Catalog.open(db, readonly=True) as catalog:
+        assert catalog.counts()["pending"] == 0
 
 
 def _free_port() -> int:
@@ -104,8 +112,6 @@ def _free_port() -> int:
 
 
 def test_serve_keeps_answering_while_embed_writes(photos, tmp_path):
-    if not has_command("serve"):
-        pytest.skip("pending: `facesets serve` does not exist yet")
     db = tmp_path / "c.db"
     first = sorted(photos.glob("*.jpg"))[:6]
     seed = tmp_path / "seed"
@@ -114,10 +120,10 @@ def test_serve_keeps_answering_while_embed_writes(photos, tmp_path):
         shutil.copy2(path, seed / path.name)
     run_cli("embed", seed, "--catalog", db, "--engine", "dlib", "-q")
     run_cli("cluster", "--catalog", db, "-q")
-    conn = sqlite3.connect(db)
-    person = conn.execute("SELECT MIN(person_id) FROM faces WHERE person_id IS NOT NULL").fetchone()[0]
-    face = conn.execute("SELECT MIN(id) FROM faces").fetchone()[0]
-    conn.close()
+    with Catalog.open(db, readonly=True) as catalog:
+        faces = catalog.faces.all()
+    person = min((f.person_id for f in faces if f.person_id is not None), default=None)
+    face = min((f.id for f in faces), default=None)
     assert person is not None and face is not None
     pages = ["", "unsorted", f"person/{person}", f"thumb/{face}", "settings", "export"]
     port = _free_port()
@@ -133,22 +139,31 @@ def test_serve_keeps_answering_while_embed_writes(photos, tmp_path):
             except OSError:
                 assert server.poll() is None and time.monotonic() < deadline, "serve did not start"
                 time.sleep(0.3)
-        writer = _embed(photos, db)
-        _wait_for_writer(db, writer)
-        answered, failures, turn = 0, [], 0
-        while writer.poll() is None:
-            page = pages[turn % len(pages)]
-            turn += 1
+        writer = _embed(photos, db, ["done:1"])
+        answered, failures = 0, []
+
+        def visit(page):
+            nonlocal answered
             try:
                 with urllib.request.urlopen(url + page, timeout=30) as response:
                     response.read()
                     answered += 1
             except urllib.error.HTTPError as exc:
                 failures.append(f"/{page}: {exc.code} {exc.read()[:200]!r}")
+
+        writer.wait_paused()      # mid-run, the writer lock held: every page once
+        _writer_holds_lock(db)
+        for page in pages:
+            visit(page)
+        writer.resume()
+        turn = 0
+        while writer.proc.poll() is None:   # and while it writes
+            visit(pages[turn % len(pages)])
+            turn += 1
             time.sleep(0.05)
-        _, stderr = writer.communicate()
+        result = writer.finish()
         print(f"\n{answered} pages served while embed wrote")
-        assert writer.returncode == 0, stderr
+        assert result.returncode == 0, result.stderr
         assert failures == [] and answered >= len(pages)
     finally:
         server.send_signal(signal.SIGINT)

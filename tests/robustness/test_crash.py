@@ -14,7 +14,6 @@ import os
 import random
 import re
 import shutil
-import sqlite3
 import time
 import zipfile
 from collections import defaultdict
@@ -23,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from conftest import FACES, run_cli
-from rbhelp import has_command, pipeline_args, run_hooked
+from rbhelp import pipeline_args, run_hooked
 
 STAGES = ("embed", "cluster", "refine", "enrich", "export")
 KILLS = 10
@@ -62,16 +61,25 @@ def _args(src: Path, out: Path, db: Path) -> list[str]:
 
 def catalog_dump(db: Path) -> dict:
     """Every table but `runs`, volatile columns (run numbers, times) left out."""
-    conn = sqlite3.connect(db)
+    from facesets.catalog import Catalog
+
+    with Catalog.open(db, readonly=True) as catalog:
+        tables = catalog.integrity.dump()
     dump = {}
-    tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
-                                         "AND name NOT IN ('runs', 'sqlite_sequence') ORDER BY name")]
-    for table in tables:
-        columns = [r[1] for r in conn.execute(f"PRAGMA table_info({table})") if not VOLATILE_COLUMN.search(r[1])]
-        rows = conn.execute(f"SELECT {', '.join(columns)} FROM {table}").fetchall()
-        dump[table] = (columns, sorted(rows, key=repr))
-    conn.close()
+    for table, (columns, rows) in tables.items():
+        if table == "runs":
+            continue
+        keep = [i for i, c in enumerate(columns) if not VOLATILE_COLUMN.search(c)]
+        dump[table] = ([columns[i] for i in keep], sorted((tuple(r[i] for i in keep) for r in rows), key=repr))
     return dump
+
+
+def _seconds(started: str, finished: str | None) -> float:
+    from datetime import datetime
+
+    if finished is None:
+        return 0.0
+    return (datetime.fromisoformat(finished) - datetime.fromisoformat(started)).total_seconds()
 
 
 def _normalised(path: Path) -> str:
@@ -121,10 +129,10 @@ def reference(tmp_path_factory):
     proc, _ = run_hooked(_args(src, out, db), env={"FACESETS_TEST_TRACE": str(trace)})
     assert proc.returncode == 0, proc.stderr[-3000:]
     events = [line.split("\t") for line in trace.read_text().splitlines()]
-    conn = sqlite3.connect(db)
-    timings = {c: round(t or 0.0, 1) for c, t in conn.execute(
-        "SELECT command, (julianday(finished_at) - julianday(started_at)) * 86400 FROM runs ORDER BY id")}
-    conn.close()
+    from facesets.catalog import Catalog
+
+    with Catalog.open(db, readonly=True) as catalog:
+        timings = {r.command: round(_seconds(r.started_at, r.finished_at), 1) for r in catalog.runs.all()}
     print(f"\nuninterrupted run, seconds per stage: {timings}")
     return {"src": src, "out": out, "db": db, "events": events, "catalog": catalog_dump(db),
             "outputs": output_dump(out)}
@@ -148,14 +156,13 @@ def _kill_points(events: list[list[str]], stages: tuple[str, ...]) -> list[tuple
 
 @pytest.mark.slow
 def test_sigkill_at_moments_across_all_stages_then_rerun_equals_uninterrupted(reference, tmp_path):
-    whole_pipeline = has_command("run")
-    stages = STAGES if whole_pipeline else ("embed",)
+    stages = STAGES
     points = _kill_points(reference["events"], stages)
     seen_stages = {p[1] for p in points}
     print(f"\nkill points (seed {SEED}): " + ", ".join(f"#{n} {stage} {kind}" for n, stage, kind in points))
     assert len(points) >= KILLS, f"only {len(points)} kill points: {points}"
     print("per stage: " + ", ".join(f"{s} {sum(p[1] == s for p in points)}" for s in stages)
-          + f"; events per stage in the uninterrupted run: "
+          + "; events per stage in the uninterrupted run: "
           + ", ".join(f"{s} {sum(e[1] == s for e in reference['events'])}" for s in stages))
     assert seen_stages == set(stages), f"stages without a kill point: {set(stages) - seen_stages}"
     failures = []
@@ -195,8 +202,6 @@ def test_sigkill_at_moments_across_all_stages_then_rerun_equals_uninterrupted(re
         if outputs != reference["outputs"]:
             failures.append(f"{label}: outputs differ:\n{_diff(outputs, reference['outputs'])}")
     assert not failures, "\n".join(failures)
-    if not whole_pipeline:
-        pytest.skip(f"{len(points)} kill points in embed pass; cluster/refine/enrich/export pending on `facesets run`")
 
 
 def _rebased(value, old: Path, new: Path):

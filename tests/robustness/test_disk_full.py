@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import sqlite3
 
 import pytest
 
 from conftest import FACES, run_cli
+from facesets.catalog import Catalog
 from rbhelp import run_hooked, tree_diff, tree_state
 
 CORPUS = {"Colin_Powell": 6, "Tony_Blair": 6}
@@ -20,8 +20,6 @@ SHARES = (0.0, 0.3, 0.7, 0.97)     # where in the export's bytes the disk is ful
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    from facesets.catalog import Catalog
-
     base = tmp_path_factory.mktemp("diskfull")
     src = base / "photos"
     src.mkdir()
@@ -54,9 +52,8 @@ def test_disk_full_during_export_leaves_the_previous_export_intact(exported, sha
     assert tree_diff(before, tree_state(export)) == []
     leftovers = [p.name for p in export.parent.iterdir() if p.name.startswith(f".{export.name}.")]
     assert leftovers == []
-    conn = sqlite3.connect(db)
-    status = conn.execute("SELECT status FROM runs WHERE command = 'export' ORDER BY id DESC LIMIT 1").fetchone()[0]
-    conn.close()
+    with Catalog.open(db, readonly=True) as catalog:
+        status = catalog.runs.last("export").status
     assert status == "failed"
 
 

@@ -12,7 +12,7 @@ from typing import Iterable
 import numpy as np
 
 from facesets.catalog._sql import chunks, fill_matrix, from_blob, marks, to_blob
-from facesets.catalog.types import KEPT_ASSIGNMENTS, ClusterInput, FaceDetail, NewFace
+from facesets.catalog.types import KEPT_ASSIGNMENTS, ClusterInput, Face, FaceDetail, NewFace
 
 QUALITY_COMPONENTS = ("q_frontal", "q_det", "q_symmetry", "q_size", "q_sharp")
 # a face's rank within its person: best first (quality when enrich ran, else size and score)
@@ -26,11 +26,13 @@ class FaceFilter:
 
     people: faces of these people (None: no restriction by person); unassigned: faces of no
     person (alone, or in addition to `people`); new_only: faces no clustering has seen yet;
-    excluding_removed_from: leave out faces the user removed from that person."""
+    excluding_removed_from: leave out faces the user removed from that person; files: faces
+    of these photos only."""
     people: tuple[int, ...] | None = None
     unassigned: bool = False
     new_only: bool = False
     excluding_removed_from: int | None = None
+    files: tuple[int, ...] | None = None
 
     def sql(self) -> tuple[str, list]:
         where, params = [], []
@@ -44,6 +46,9 @@ class FaceFilter:
             where.append("(" + " OR ".join(who) + ")")
         if self.new_only:
             where.append("f.clustered_run IS NULL")
+        if self.files is not None:
+            where.append(f"f.file_id IN ({marks(len(self.files))})" if self.files else "0")
+            params += [int(f) for f in self.files]
         if self.excluding_removed_from is not None:
             where.append("f.id NOT IN (SELECT face_id FROM face_exclusions WHERE person_id = ?)")
             params.append(int(self.excluding_removed_from))
@@ -115,6 +120,18 @@ class FacesRepo:
               to_blob(face.landmarks) if face.landmarks is not None else None, float(face.score),
               float(face.short_edge), face.sharpness, to_blob(face.embedding), model_id, input_mode, run_id)
              for index, face in enumerate(faces)])
+
+    # -- reading -------------------------------------------------------------------------------
+    def all(self, where: FaceFilter = FaceFilter()) -> list[Face]:
+        """The faces `where` selects, whole, by id (with their photo's first location)."""
+        sql, params = where.sql()
+        return [Face(r[0], r[1], r[2], r[3], (r[4], r[5], r[6], r[7]), from_blob(r[8], (-1, 2)), r[9], r[10], r[11],
+                     from_blob(r[12]), r[13], r[14], r[15], r[16], r[17], (r[18], r[19], r[20]))
+                for r in self._db._read(
+                    "SELECT f.id, f.file_id, fl.path, f.face_index, f.x1, f.y1, f.x2, f.y2, f.landmarks, f.det_score, "
+                    "f.short_edge, f.sharpness, f.embedding, f.person_id, f.assigned_by, f.gate, f.input_mode, "
+                    f"f.quality, f.pitch, f.yaw, f.roll FROM faces f JOIN files fl ON fl.id = f.file_id{sql} "
+                    "ORDER BY f.id", params)]
 
     # -- embeddings -------------------------------------------------------------------------
     def count(self, where: FaceFilter = FaceFilter()) -> int:

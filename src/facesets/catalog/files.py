@@ -10,7 +10,8 @@ from facesets.catalog.types import AliasRow, FileRow, FileStatus
 # a file back from `missing` or `error` regains the status its embedding gave it
 _RESTORED_STATUS = ("CASE WHEN done_run IS NULL THEN 'pending' "
                     "ELSE (CASE WHEN n_faces > 0 THEN 'done' ELSE 'noface' END) END")
-_FILE_COLUMNS = "id, path, size, mtime_ns, sha256, status, error, width, height, taken_at, n_faces, done_run"
+_FILE_COLUMNS = ("id, path, size, mtime_ns, sha256, status, error, width, height, taken_at, n_faces, done_run, "
+                 "input_mode")
 MISSING_MARK = "\x00missing:"   # a vanished file's freed path: '<path>\x00missing:<id>'
 
 
@@ -35,6 +36,13 @@ class FilesRepo:
     def by_sha256(self, digest: str) -> FileRow | None:
         row = self._db._read(f"SELECT {_FILE_COLUMNS} FROM files WHERE sha256 = ?", (digest,)).fetchone()
         return _file(row) if row else None
+
+    def all(self) -> list[FileRow]:
+        """Every file record (first locations; aliases are `aliases_of`), by id."""
+        return [_file(r) for r in self._db._read(f"SELECT {_FILE_COLUMNS} FROM files ORDER BY id")]
+
+    def aliases_of(self, file_id: int) -> list[str]:
+        return [r[0] for r in self._db._read("SELECT path FROM aliases WHERE file_id = ? ORDER BY path", (file_id,))]
 
     def get(self, file_id: int) -> FileRow | None:
         row = self._db._read(f"SELECT {_FILE_COLUMNS} FROM files WHERE id = ?", (int(file_id),)).fetchone()

@@ -99,6 +99,17 @@ class IntegrityRepo:
             "SELECT id, path FROM files WHERE status = 'done' AND NOT EXISTS "
             "(SELECT 1 FROM faces WHERE faces.file_id = files.id) ORDER BY id")]
 
+    def dump(self) -> dict[str, tuple[list[str], list[tuple]]]:
+        """Every table, whole: name -> (columns, rows in rowid order). For comparing two catalogs
+        (a crashed-and-resumed run against a clean one) and for support."""
+        tables = [r[0] for r in self._db._read(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+        found = {}
+        for table in tables:
+            columns = [r[1] for r in self._db._read(f"PRAGMA table_info({table})")]
+            found[table] = (columns, [tuple(r) for r in self._db._read(f"SELECT * FROM {table} ORDER BY rowid")])
+        return found
+
     def merge_links(self) -> dict[int, int]:
         """person id -> the person it is merged into."""
         return dict(self._db._read("SELECT id, merged_into FROM people WHERE merged_into IS NOT NULL").fetchall())

@@ -81,6 +81,7 @@ class FileRow:
     taken_at: str | None = None
     n_faces: int | None = None
     done_run: int | None = None
+    input_mode: str | None = None
 
 
 @dataclass(frozen=True)
@@ -177,6 +178,27 @@ class ClusterInput:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+
+@dataclass(frozen=True)
+class Face:
+    """One face as the catalog holds it (what a library caller gets from `faces`)."""
+    id: int
+    file_id: int
+    path: str                   # the photo's first location
+    face_index: int             # order within the photo (largest first)
+    box: tuple[float, float, float, float]   # x1, y1, x2, y2 in original pixels
+    landmarks: np.ndarray | None             # (5, 2) original pixels
+    score: float                # detector score (the engine's own scale)
+    short_edge: float
+    sharpness: float | None
+    embedding: np.ndarray = field(repr=False)
+    person_id: int | None = None
+    assigned_by: str | None = None
+    gate: str | None = None     # why refine left it out of its person's faceset (None: in)
+    input_mode: str = "photos"
+    quality: float | None = None
+    pose: tuple[float | None, float | None, float | None] = (None, None, None)   # pitch, yaw, roll
 
 
 @dataclass(frozen=True)

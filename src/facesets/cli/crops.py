@@ -10,7 +10,7 @@ from rich.markup import escape
 from facesets.catalog import CatalogError
 from facesets.cli.main import (CatalogOpt, DetectorOpt, DeviceOpt, EngineOpt, ModelsOpt, PackOpt, app,
                                engine_options, open_catalog)
-from facesets.cli.ui import fail, notice, out, progress_bars
+from facesets.cli.ui import fail, out, progress_bars
 from facesets.engines import EngineUnavailable
 
 

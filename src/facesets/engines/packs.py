@@ -7,7 +7,6 @@ every file with a known reference hash is checked before it is used.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
