@@ -58,9 +58,9 @@ def main() -> None:
                           engine=args.engine)
     with Catalog.open(path, readonly=True) as catalog:
         face_ids, labels = main_face_labels(catalog)
-        ids, X = catalog.face_embeddings()
+        faces = catalog.faces.cluster_input()
+        ids, X, groups = faces.ids, faces.X, faces.files
         assert list(ids) == face_ids
-        groups = np.array([r[0] for r in catalog.conn.execute("SELECT file_id FROM faces ORDER BY id")])
         profile = profile_for(catalog.embedding_model().key)
 
     tune, test = halves(labels)

@@ -62,8 +62,7 @@ def measure(engine, folder: Path, mode: str, work: Path) -> dict:
     calls = engine.detector_calls
     with Catalog.open(db) as catalog:
         start = time.perf_counter()
-        result = embed(catalog, [folder], engine=engine, options=EmbedOptions(input_mode=mode),
-                       notice=lambda *_: None)
+        result = embed(catalog, [folder], engine=engine, options=EmbedOptions(input_mode=mode))
         seconds = time.perf_counter() - start
     n = result.embedded_files
     from facesets.embed.pipeline import PROCESS_MIN_FILES
@@ -83,8 +82,8 @@ def load(name: str, models: Path):
         from facesets.testing import build_test_pack
         build_test_pack(models, "buffalo_l")
         return load_engine(EngineOptions(engine="insightface", pack="buffalo_l", models=str(models),
-                                         device="cpu", download=False), notice=lambda *_: None)
-    return load_engine(EngineOptions(engine="dlib"), notice=lambda *_: None)
+                                         device="cpu", download=False))
+    return load_engine(EngineOptions(engine="dlib"))
 
 
 def main(argv=None) -> int:

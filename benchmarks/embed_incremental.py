@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -29,9 +28,11 @@ def run_embed(src: list[str], db: Path, engine: str) -> float:
 
 
 def last_run(db: Path) -> dict:
-    with sqlite3.connect(db) as conn:
-        row = conn.execute("SELECT stats FROM runs WHERE command = 'embed' ORDER BY id DESC LIMIT 1").fetchone()
-    return json.loads(row[0]) if row and row[0] else {}
+    from facesets.catalog import Catalog
+
+    with Catalog.open(db, readonly=True) as catalog:
+        run = catalog.runs.last("embed")
+    return run.stats if run and run.stats else {}
 
 
 def main(argv=None) -> int:

@@ -192,7 +192,7 @@ def run_c_insightface(paths: list[Path]) -> dict:
 
 
 def run_d(paths: list[Path], engine_name: str, workers: int | None, reduced: bool = False) -> dict:
-    from facesets.catalog import Catalog, from_blob
+    from facesets.catalog import Catalog
     from facesets.embed import EmbedOptions, embed
     from facesets.engines import EngineOptions, load_engine
 
@@ -210,17 +210,13 @@ def run_d(paths: list[Path], engine_name: str, workers: int | None, reduced: boo
             cpu0 = cpu_seconds()
             options = EmbedOptions(workers=workers, reduced_decode=True if reduced else None)
             with TreeRSS() as tree:  # worker processes (dlib) count too
-                result = embed(catalog, [folder], engine=engine, options=options,
-                               notice=lambda *_: None)
+                result = embed(catalog, [folder], engine=engine, options=options)
             seconds = time.perf_counter() - start
             cpu = cpu_seconds() - cpu0
-            rows = catalog.conn.execute(
-                "SELECT files.path, x1, y1, x2, y2, embedding FROM faces JOIN files ON files.id = faces.file_id"
-            ).fetchall()
+            rows = catalog.faces.all()
     faces = {p.name: [] for p in paths}
-    for row in rows:
-        faces.setdefault(Path(row["path"]).name, []).append(
-            ([row["x1"], row["y1"], row["x2"], row["y2"]], from_blob(row["embedding"])))
+    for face in rows:
+        faces.setdefault(Path(face.path).name, []).append((list(face.box), face.embedding))
     return {"seconds": seconds, "cpu_seconds": cpu, "faces": faces, "errors": result.errors,
             "tree_rss_mb": round(tree.peak_mb, 1)}
 

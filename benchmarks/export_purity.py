@@ -39,11 +39,11 @@ def main() -> None:
         stats = export(catalog, work / "out", targets=("roop",))
         p = cluster_params(catalog)
         usable = Counter()
-        for r in catalog.conn.execute(
-                "SELECT files.path FROM faces JOIN files ON files.id = faces.file_id WHERE faces.face_index = 0 "
-                "AND faces.short_edge >= ? AND COALESCE(faces.sharpness, 1e9) >= ? AND faces.det_score >= ?",
-                (p.min_short, p.min_blur, p.min_det)):
-            usable[Path(r[0]).parent.name] += 1
+        for face in catalog.faces.all():
+            sharp = face.sharpness if face.sharpness is not None else 1e9
+            if face.face_index == 0 and face.short_edge >= p.min_short and sharp >= p.min_blur \
+                    and face.score >= p.min_det:
+                usable[Path(face.path).parent.name] += 1
         maker = engine_maker(catalog)
     seconds = time.perf_counter() - started
     manifest = json.loads((work / "out" / "manifest.json").read_text())

@@ -1,10 +1,13 @@
 """Shared fixtures: the ../shared data folder, a CLI runner, cached catalogs."""
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import shutil
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -45,6 +48,46 @@ def test_models(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("models")
     build_test_pack(root, "buffalo_l")
     return root
+
+
+def file_rows(catalog) -> dict[str, dict]:
+    """Catalog path -> the file record as a dict (through the files repository)."""
+    return {f.path: asdict(f) for f in catalog.files.all()}
+
+
+def face_rows(catalog) -> list[dict]:
+    """Every face as a dict of its columns, with its photo's path, size and status, by face id."""
+    files = {f.id: f for f in catalog.files.all()}
+    rows = []
+    for face in catalog.faces.all():
+        photo = files[face.file_id]
+        x1, y1, x2, y2 = face.box
+        pitch, yaw, roll = face.pose
+        rows.append({**asdict(face), **face.components, "x1": x1, "y1": y1, "x2": x2, "y2": y2,
+                     "det_score": face.score, "pitch": pitch, "yaw": yaw, "roll": roll,
+                     "embedding": face.embedding, "landmarks": face.landmarks, "landmarks_dense": face.landmarks_dense,
+                     "width": photo.width, "height": photo.height, "status": photo.status, "n_faces": photo.n_faces})
+    return rows
+
+
+@contextlib.contextmanager
+def notices_of_facesets():
+    """The messages the library logs (the "facesets" logger) while the block runs."""
+    messages: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            messages.append(record.getMessage())
+
+    logger = logging.getLogger("facesets")
+    handler, level = Collect(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield messages
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def copy_tree(src: Path, dst: Path) -> Path:

@@ -6,12 +6,12 @@ import pytest
 from PIL import Image
 
 from facesets import Catalog, embed
-from facesets.catalog import CatalogError, from_blob
+from facesets.catalog import CatalogError
 from facesets.embed import EmbedOptions
 from facesets.engines import EngineOptions, load_engine
 from facesets.media import read_image
 
-from conftest import FACES, PHOTOS, bench_module
+from conftest import FACES, PHOTOS, bench_module, face_rows
 
 
 @pytest.fixture(scope="module")
@@ -27,10 +27,7 @@ def insight_engine(test_models):
 def _faces(tmp_path, engine, *names):
     with Catalog.open(tmp_path / "c.db") as cat:
         embed(cat, [PHOTOS / n for n in names], engine=engine)
-        rows = cat.conn.execute(
-            "SELECT files.path, files.width, files.height, faces.* FROM faces JOIN files ON files.id = faces.file_id"
-        ).fetchall()
-        return rows, cat.embedding_model()
+        return face_rows(cat), cat.embedding_model()
 
 
 @pytest.mark.parametrize("which", ["dlib", "insightface"])
@@ -40,7 +37,7 @@ def test_group_photo_has_six_faces(tmp_path, request, which):
     assert len(rows) == 6
     assert model.engine == which
     for row in rows:
-        vector = from_blob(row["embedding"])
+        vector = row["embedding"]
         assert vector.shape == (model.dim,)
         assert abs(float(np.linalg.norm(vector)) - 1.0) < 1e-4
         assert 0 <= row["x1"] < row["x2"] <= row["width"] and 0 <= row["y1"] < row["y2"] <= row["height"]
@@ -56,7 +53,7 @@ def test_exif_orientation_is_applied_before_detection(tmp_path, request, which):
         assert raw.size == (image.height, image.width)  # stored sideways, decoded upright
     rows, model = _faces(tmp_path, engine, "inspireface_image_T1.jpeg")
     assert len(rows) >= 1
-    pts = from_blob(rows[0]["landmarks"], (5, 2))
+    pts = rows[0]["landmarks"]
     eyes_y = pts[:4, 1].mean() if model.landmark_scheme == "dlib5" else pts[:2, 1].mean()
     nose_y = pts[4, 1] if model.landmark_scheme == "dlib5" else pts[2, 1]
     assert eyes_y < nose_y  # an upright face: eyes above the nose
@@ -87,9 +84,8 @@ def test_insightface_embed_matches_insightface_own_loop(tmp_path, insight_engine
     made = [make.make_one(index, 0, faces, str(src)) for index in (0, 2, 4, 5)]  # orientations 1, 3, 5, 6
     names = [m["file"] for m in made]
     with Catalog.open(tmp_path / "c.db", create=True) as cat:
-        embed(cat, [src], engine=insight_engine, notice=lambda *_: None)
-        rows = cat.conn.execute("SELECT files.path, x1, y1, x2, y2, embedding FROM faces "
-                                "JOIN files ON files.id = faces.file_id").fetchall()
+        embed(cat, [src], engine=insight_engine)
+        rows = [(r["path"], r["x1"], r["y1"], r["x2"], r["y2"], r["embedding"]) for r in face_rows(cat)]
     det, rec = insight_engine._det, insight_engine._rec
     compared, worst = 0, {}
     for name in names:
@@ -104,7 +100,7 @@ def test_insightface_embed_matches_insightface_own_loop(tmp_path, insight_engine
             row = min(ours, key=lambda r: abs(r["x1"] - box[0]) + abs(r["y1"] - box[1]))
             off = float(np.abs(np.subtract([row["x1"], row["y1"], row["x2"], row["y2"]], box[:4])).max())
             reference = np.asarray(rec.get_feat(face_align.norm_crop(bgr, kps, 112)), np.float32).ravel()
-            cosine = float(np.dot(reference / np.linalg.norm(reference), from_blob(row["embedding"])))
+            cosine = float(np.dot(reference / np.linalg.norm(reference), row["embedding"]))
             worst[turned] = (max(off, worst.get(turned, (0, 1))[0]), min(cosine, worst.get(turned, (0, 1))[1]))
             compared += 1
     print("worst (box px, cosine), upright or flipped / turned:", worst)

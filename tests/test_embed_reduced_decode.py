@@ -6,11 +6,10 @@ import numpy as np
 import pytest
 
 from facesets import Catalog, embed
-from facesets.catalog import from_blob
 from facesets.embed import EmbedOptions
 from facesets.engines import EngineOptions, load_engine
 
-from conftest import FACES, bench_module
+from conftest import FACES, bench_module, face_rows
 
 
 
@@ -33,10 +32,10 @@ def dlib_engine():
 
 def _faces(db, path, engine, reduced):
     with Catalog.open(db) as cat:
-        embed(cat, [path], engine=engine, options=EmbedOptions(reduced_decode=reduced), notice=lambda *_: None)
-        file = cat.conn.execute("SELECT width, height FROM files").fetchone()
-        rows = cat.conn.execute("SELECT x1, y1, x2, y2, embedding FROM faces ORDER BY x1").fetchall()
-    return (file["width"], file["height"]), rows
+        embed(cat, [path], engine=engine, options=EmbedOptions(reduced_decode=reduced))
+        [file] = cat.files.all()
+        rows = sorted(face_rows(cat), key=lambda r: r["x1"])
+    return (file.width, file.height), rows
 
 
 def test_small_and_large_faces_found_in_original_pixels(tmp_path, photo, dlib_engine):
@@ -57,5 +56,5 @@ def test_reduced_decode_embeds_like_full_resolution(tmp_path, photo, dlib_engine
     assert len(reduced) == len(full)
     for a, b in zip(reduced, full):
         assert abs(a["x1"] - b["x1"]) < 0.1 * (b["x2"] - b["x1"])
-        cosine = float(np.dot(from_blob(a["embedding"]), from_blob(b["embedding"])))
+        cosine = float(np.dot(a["embedding"], b["embedding"]))
         assert cosine > 0.98

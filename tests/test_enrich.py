@@ -3,15 +3,15 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+from collections import Counter
 
 import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from conftest import FACES, run_cli
-from facesets.catalog import Catalog, CatalogBusy, from_blob
+from conftest import FACES, face_rows, notices_of_facesets, run_cli
+from facesets.catalog import Catalog, CatalogBusy
 from facesets.enrich import COMPONENTS, WEIGHTS, enrich, score_faces
-from facesets.people import assign_faces, create_person
 
 LFW = FACES / "lfw158"
 PEOPLE = ("Bill_McBride", "Ian_Thorpe")     # become people: enriched
@@ -31,13 +31,12 @@ def base_catalog(tmp_path_factory):
         ImageOps.mirror(im.convert("RGB")).save(photos / "Ian_Thorpe" / f"{TURNED}_mirrored.png")
     db = root / "catalog.db"
     run_cli("embed", photos, "--catalog", db, "--engine", "dlib", "--quiet")
-    with Catalog.open(db) as cat, cat.transaction() as conn:
+    with Catalog.open(db) as cat, cat.transaction():
+        faces = cat.faces.all()
         for name in PEOPLE:
-            pid = create_person(conn, name=name)
-            ids = [r[0] for r in conn.execute(
-                "SELECT faces.id FROM faces JOIN files ON files.id = faces.file_id "
-                "WHERE files.path LIKE ? AND faces.face_index = 0", (f"%/{name}/%",))]
-            assign_faces(conn, ids, pid, by="user")
+            pid = cat.people.create(name=name)
+            ids = [f.id for f in faces if f"/{name}/" in f.path and f.face_index == 0]
+            cat.people.assign(ids, pid, by="user")
     return db
 
 
@@ -48,13 +47,10 @@ def catalog_path(base_catalog, tmp_path):
     return dst
 
 
-def _faces(db) -> dict[str, sqlite3.Row]:
+def _faces(db) -> dict[str, dict]:
     """Faces by photo stem (largest face of each photo)."""
-    conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
-    rows = conn.execute("SELECT faces.*, files.path FROM faces JOIN files ON files.id = faces.file_id "
-                        "WHERE faces.face_index = 0").fetchall()
-    conn.close()
+    with Catalog.open(db, readonly=True) as catalog:
+        rows = [r for r in face_rows(catalog) if r["face_index"] == 0]
     return {r["path"].rsplit("/", 1)[-1].rsplit(".", 1)[0]: r for r in rows}
 
 
@@ -69,7 +65,7 @@ def test_enrich_landmarks_pose_quality_and_rerun(catalog_path):
             assert r["enriched_run"] is None and r["landmarks_dense"] is None, stem  # not a person's face
             continue
         assert r["enriched_run"] is not None, stem
-        pts = from_blob(r["landmarks_dense"], (-1, 2))
+        pts = r["landmarks_dense"]
         assert pts.shape == (68, 2)
         w, h = r["x2"] - r["x1"], r["y2"] - r["y1"]
         # dlib's 68 points hug the HOG box: all within a 25% margin, their centre inside the box
@@ -98,10 +94,10 @@ def test_enrich_landmarks_pose_quality_and_rerun(catalog_path):
 
     # resumable: a second run finds nothing new and changes nothing
     with Catalog.open(catalog_path) as cat:
-        stats = enrich(cat, notice=lambda _m: None)
-        runs = cat.conn.execute("SELECT status FROM runs WHERE command = 'enrich' ORDER BY id").fetchall()
+        stats = enrich(cat)
+        runs = [r.status for r in cat.runs.all("enrich")]
     assert stats["todo"] == 0 and stats["enriched"] == 0
-    assert [r[0] for r in runs] == ["done", "done"]
+    assert runs == ["done", "done"]
     again = _faces(catalog_path)
     assert all(again[k]["yaw"] == faces[k]["yaw"] and again[k]["enriched_run"] == faces[k]["enriched_run"]
                for k in faces)
@@ -117,24 +113,23 @@ def test_interrupted_enrich_resumes(catalog_path):
                 raise KeyboardInterrupt
 
     with Catalog.open(catalog_path) as cat:
-        total = cat.conn.execute("SELECT COUNT(*) FROM faces WHERE person_id IS NOT NULL").fetchone()[0]
-        first = enrich(cat, progress=interrupt_after_first_batch, batch=4, notice=lambda _m: None)
+        total = sum(1 for f in cat.faces.all() if f.person_id is not None)
+        first = enrich(cat, progress=interrupt_after_first_batch, batch=4)
         assert first["interrupted"]
         # the batch in flight when interrupted had committed; nothing past it
-        done = cat.conn.execute("SELECT COUNT(*) FROM faces WHERE enriched_run IS NOT NULL").fetchone()[0]
+        done = sum(1 for f in cat.faces.all() if f.enriched_run is not None)
         assert done == first["enriched"] == sum(calls) and 0 < done < total
-        assert cat.last_run("enrich")["status"] == "interrupted"
+        assert cat.runs.last("enrich").status == "interrupted"
         cat.acquire_writer_lock("run")   # a caller holding the lock (facesets run) keeps it
-        second = enrich(cat, batch=4, notice=lambda _m: None)
+        second = enrich(cat, batch=4)
         assert not second["interrupted"]
         with Catalog.open(catalog_path) as other, pytest.raises(CatalogBusy):
             other.acquire_writer_lock("another writer")
         assert second["enriched"] == total - done
-        runs = dict(cat.conn.execute(
-            "SELECT enriched_run, COUNT(*) FROM faces WHERE person_id IS NOT NULL GROUP BY enriched_run"))
+        people_faces = [f for f in cat.faces.all() if f.person_id is not None]
+        runs = Counter(f.enriched_run for f in people_faces)
         assert runs == {first["run_id"]: done, second["run_id"]: total - done}
-        assert cat.conn.execute("SELECT COUNT(*) FROM faces WHERE person_id IS NOT NULL "
-                                "AND (quality IS NULL OR landmarks_dense IS NULL)").fetchone()[0] == 0
+        assert not [f for f in people_faces if f.quality is None or f.landmarks_dense is None]
 
 
 def test_all_faces_and_missing_catalog(catalog_path, tmp_path):
@@ -151,9 +146,10 @@ def test_score_faces_without_enrich(catalog_path):
     """Quality from embed's 5-point landmarks alone (pose solved on 5 points)."""
     with Catalog.open(catalog_path) as cat:
         n = score_faces(cat)
-        assert n == cat.conn.execute("SELECT COUNT(*) FROM faces").fetchone()[0]
+        assert n == len(cat.faces.all())
         assert score_faces(cat, missing_only=True) == 0
-        cat.conn.execute("UPDATE faces SET quality = NULL WHERE id IN (SELECT id FROM faces LIMIT 2)")
+        with sqlite3.connect(catalog_path) as raw:   # two faces lose their score, as a hand edit would
+            raw.execute("UPDATE faces SET quality = NULL WHERE id IN (SELECT id FROM faces LIMIT 2)")
         assert score_faces(cat, missing_only=True) == 2
     faces = _faces(catalog_path)
     for stem, r in faces.items():
@@ -199,11 +195,9 @@ def insightface_base(tmp_path_factory, test_models):
         shutil.copytree(LFW / name, photos / name)
     db = root / "catalog.db"
     run_cli("embed", photos, "--catalog", db, "--engine", "insightface", "--models", test_models, "--quiet")
-    with Catalog.open(db) as cat, cat.transaction() as conn:
-        pid = create_person(conn, name="Ian")
-        assign_faces(conn, [r[0] for r in conn.execute(
-            "SELECT faces.id FROM faces JOIN files ON files.id = faces.file_id "
-            "WHERE files.path LIKE '%/Ian_Thorpe/%'")], pid, by="user")
+    with Catalog.open(db) as cat, cat.transaction():
+        pid = cat.people.create(name="Ian")
+        cat.people.assign([f.id for f in cat.faces.all() if "/Ian_Thorpe/" in f.path], pid, by="user")
     return db
 
 
@@ -234,14 +228,13 @@ def test_insightface_pack_landmark_models(tmp_path, test_models, insightface_bas
     _constant_landmark_model(models / "buffalo_l" / pack.landmarks_3d, 3309,
                              np.concatenate([np.zeros((1103 - 68) * 3), shape.reshape(-1)]))
     db = _insightface_catalog(insightface_base, tmp_path)
-    notices = []
-    with Catalog.open(db) as cat:
-        stats = enrich(cat, models=str(models), notice=notices.append)
+    with Catalog.open(db) as cat, notices_of_facesets() as notices:
+        stats = enrich(cat, models=str(models))
     assert not notices and stats["landmarker"].startswith("insightface/buffalo_l/")
     faces = [r for r in _faces(db).values() if r["person_id"] is not None]
     assert stats["enriched"] == len(faces) >= 8
     for r in faces:
-        pts = from_blob(r["landmarks_dense"], (-1, 2))
+        pts = r["landmarks_dense"]
         assert pts.shape == (106, 2)
         assert r["x1"] < pts[:, 0].mean() < r["x2"] and r["y1"] < pts[:, 1].mean() < r["y2"]
         assert abs(r["pitch"]) < 1 and abs(r["yaw"]) < 1 and abs(r["roll"]) < 1   # the 3d68 pose, not dlib's
@@ -253,13 +246,12 @@ def test_insightface_pack_landmark_models(tmp_path, test_models, insightface_bas
 def test_insightface_without_landmark_models_falls_back_to_dlib(tmp_path, test_models, insightface_base,
                                                               isolated_models):
     db = _insightface_catalog(insightface_base, tmp_path)
-    notices = []
-    with Catalog.open(db) as cat:
-        stats = enrich(cat, models=str(test_models), notice=notices.append)
+    with Catalog.open(db) as cat, notices_of_facesets() as notices:
+        stats = enrich(cat, models=str(test_models))
     assert len(notices) == 1 and "dlib" in notices[0] and "2d106det" in notices[0]
     assert stats["landmarker"].startswith("dlib/")
     faces = [r for r in _faces(db).values() if r["person_id"] is not None]
-    assert faces and all(from_blob(r["landmarks_dense"], (-1, 2)).shape == (68, 2) for r in faces)
+    assert faces and all(r["landmarks_dense"].shape == (68, 2) for r in faces)
     # SCRFD scores are probabilities: mapped linearly from its 0.5 threshold
     assert all(0.0 <= r["q_det"] <= 1.0 for r in faces)
     assert any(r["q_det"] > 0.5 for r in faces)
@@ -284,11 +276,11 @@ def test_big_exif_rotated_photo(tmp_path):
     faces = _faces(db)
     up, side = faces["upright"], faces["sideways"]
     for r in (up, side):
-        pts = from_blob(r["landmarks_dense"], (-1, 2))
+        pts = r["landmarks_dense"]
         assert pts.shape == (68, 2)
         assert 2600 < r["x1"] < pts[:, 0].mean() < r["x2"] < 3350 and 700 < r["y1"] < pts[:, 1].mean() < r["y2"] < 1450
         assert r["short_edge"] > 250   # big enough that enrich decoded it at half size
-    a, b = (from_blob(r["landmarks_dense"], (-1, 2)) for r in (up, side))
+    a, b = (r["landmarks_dense"] for r in (up, side))
     assert np.abs(a - b).max() < 0.05 * up["short_edge"]
     assert abs(up["yaw"] - side["yaw"]) < 3 and abs(up["pitch"] - side["pitch"]) < 3
     assert abs(up["yaw"]) < 8

@@ -84,13 +84,13 @@ def test_export_again_is_byte_identical_and_candidates_place_a_held_out_photo(lf
     entry = manifest["facesets"][0]
     faces = json.loads((lfw_run / "facesets" / entry["folder"] / "manifest.json").read_text())["faces"]
     with Catalog.open(db, readonly=True) as cat:
-        single = {r[0] for r in cat.conn.execute("SELECT path FROM files WHERE n_faces = 1")}
+        single = {f.path for f in cat.files.all() if f.n_faces == 1}
     source = Path(next(f["source"] for f in faces if f["source"] in single))
     held_out = tmp_path / "new_photos" / f"held_out_{source.name}"
     held_out.parent.mkdir()
     ImageOps.mirror(Image.open(source)).save(held_out, quality=95)  # new bytes, same person
     with Catalog.open(db) as cat:
-        embed(cat, [held_out.parent], engine_options=EngineOptions(engine="dlib"), notice=lambda *_: None)
+        embed(cat, [held_out.parent], engine_options=EngineOptions(engine="dlib"))
         export(cat, tmp_path / "again", targets=("roop",), candidates=True)
     first = {p.name: p.read_bytes() for p in _bundles(lfw_run)}
     second = {p.name: p.read_bytes() for p in sorted((tmp_path / "again").glob("*.fsz"))}

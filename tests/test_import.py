@@ -75,11 +75,13 @@ def bundles(tmp_path_factory) -> dict[str, Path]:
 
 
 def imported_people(catalog: Catalog) -> dict[int, dict]:
-    rows = catalog.conn.execute(
-        "SELECT people.id, people.name, people.source, people.imported, faces.assigned_by, faces.input_mode, "
-        "COUNT(faces.id) AS n FROM people JOIN faces ON faces.person_id = people.id "
-        "GROUP BY people.id, faces.assigned_by, faces.input_mode").fetchall()
-    return {r["id"]: dict(r) for r in rows}
+    """person id -> its name, source, imported flag, how its faces were assigned and embedded, and
+    how many it holds (one entry per person: every face of a person is assigned the same way)."""
+    people = {p.id: p for p in catalog.people.all()}
+    groups = Counter((f.person_id, f.assigned_by, f.input_mode) for f in catalog.faces.all() if f.person_id)
+    return {pid: {"id": pid, "name": people[pid].name, "source": people[pid].source,
+                  "imported": int(people[pid].imported), "assigned_by": by, "input_mode": mode, "n": n}
+            for (pid, by, mode), n in groups.items()}
 
 
 # -- hostile bundles (acceptance 3) ------------------------------------------------------------
@@ -207,13 +209,13 @@ def test_importing_bundles_recreates_one_person_per_bundle(tmp_path, bundles, dl
             assert row["imported"] == 1 and row["assigned_by"] == "import" and row["input_mode"] == "crops"
             assert row["source"] == str(bundles[name])
         # every crop of a person came from that person's bundle
-        rows = catalog.conn.execute(
-            "SELECT people.name, files.path FROM faces JOIN people ON people.id = faces.person_id "
-            "JOIN files ON files.id = faces.file_id").fetchall()
+        names = {p.id: p.name for p in catalog.people.all()}
         root = managed_root(catalog)
-        for row in rows:
-            path = Path(row["path"])
-            assert path.parent == root / row["name"] and path.suffix == ".png"
+        for face in catalog.faces.all():
+            if face.person_id is None:
+                continue
+            path = Path(face.path)
+            assert path.parent == root / names[face.person_id] and path.suffix == ".png"
         first_state = tree_state(root)
         counts = catalog.counts()
         written = {p.relative_to(tmp_path).parts[:2] for p in tmp_path.rglob("*") if p.is_file()}
@@ -247,34 +249,32 @@ def test_top_and_all_bundles_and_the_folder_of_one_faceset_are_one_person(tmp_pa
     with Catalog.open(tmp_path / "catalog.db") as catalog:
         result = import_sources(catalog, [out], engine=dlib_engine)
         assert result.sources == 3
-        people = catalog.conn.execute("SELECT * FROM people").fetchall()
-        assert len(people) == 1 and people[0]["name"] == "Tom_Cruise" and people[0]["imported"] == 1
-        faces = catalog.conn.execute("SELECT * FROM faces").fetchall()
+        people = catalog.people.all()
+        assert len(people) == 1 and people[0].name == "Tom_Cruise" and people[0].imported
+        faces = catalog.faces.all()
         # identical bytes in three places are one file (aliases), so one face each
-        assert len(faces) >= len(photos) - 1 and all(f["person_id"] == people[0]["id"] for f in faces)
-        origins = [json.loads(f["origin"]) for f in faces if f["origin"]]
+        assert len(faces) >= len(photos) - 1 and all(f.person_id == people[0].id for f in faces)
+        origins = [f.origin for f in faces if f.origin]
         assert len(origins) == len(faces)
         assert {o["photo"] for o in origins} <= {str(p) for p in photos}
         assert all(o["box"] == [10, 20, 110, 140] for o in origins)
-        assert not catalog.conn.execute("SELECT 1 FROM files WHERE path LIKE '%_dropped%'").fetchone()
+        assert not [f for f in catalog.files.all() if "_dropped" in f.path]
 
 
 def test_user_decisions_survive_a_reimport(tmp_path, bundles, dlib_engine):
-    from facesets import people as P
-
     with Catalog.open(tmp_path / "catalog.db") as catalog:
         import_sources(catalog, [bundles["Tom_Hanks"], bundles["Ian_Thorpe"]], engine=dlib_engine)
-        hanks = catalog.conn.execute("SELECT id FROM people WHERE name = 'Tom_Hanks'").fetchone()[0]
-        thorpe = catalog.conn.execute("SELECT id FROM people WHERE name = 'Ian_Thorpe'").fetchone()[0]
-        faces = [r[0] for r in catalog.conn.execute("SELECT id FROM faces WHERE person_id = ? ORDER BY id", (hanks,))]
-        with catalog.transaction() as conn:
-            P.move_faces(conn, faces[:1], thorpe)
-            P.remove_faces(conn, faces[1:2], hanks)
+        [hanks] = catalog.people.by_name("Tom_Hanks")
+        [thorpe] = catalog.people.by_name("Ian_Thorpe")
+        faces = catalog.faces.ids_of_person(hanks)
+        with catalog.transaction():
+            catalog.people.move_faces(faces[:1], thorpe)
+            catalog.people.remove_faces(faces[1:2], hanks)
         import_sources(catalog, [bundles["Tom_Hanks"]], engine=dlib_engine)
-        row = lambda f: catalog.conn.execute("SELECT person_id, assigned_by FROM faces WHERE id = ?", (f,)).fetchone()  # noqa: E731
-        assert tuple(row(faces[0])) == (thorpe, "user")
-        assert tuple(row(faces[1])) == (None, "user")
-        assert all(row(f)[0] == hanks for f in faces[2:])
+        placed = {f.id: (f.person_id, f.assigned_by) for f in catalog.faces.all()}
+        assert placed[faces[0]] == (thorpe, "user")
+        assert placed[faces[1]] == (None, "user")
+        assert all(placed[f][0] == hanks for f in faces[2:])
 
 
 def test_cli_imports_a_crop_folder(tmp_path):
@@ -287,9 +287,8 @@ def test_cli_imports_a_crop_folder(tmp_path):
     assert "faceset_001" in proc.stdout and "sources 1, crops 4" in proc.stdout
     assert tree_state(folder) == before
     with Catalog.open(tmp_path / "catalog.db") as catalog:
-        row = catalog.conn.execute("SELECT people.name, people.imported, COUNT(faces.id) FROM people "
-                                   "JOIN faces ON faces.person_id = people.id GROUP BY people.id").fetchone()
-        assert tuple(row) == (None, 1, 4)     # numbered elsewhere: numbered anew here
+        [person] = catalog.people.active()
+        assert (person.name, person.imported, person.n_faces) == (None, True, 4)   # numbered anew here
     assert not (tmp_path / "catalog_imports").exists()    # folders are read in place
 
 
@@ -315,10 +314,9 @@ PER_FACESET = 10
 def exported_tree(tmp_path_factory) -> Path:
     """A real export (roop target) of a small library: a few identities embedded with dlib,
     clustered, refined (facesets from 5 faces) and exported. Built once per session."""
-    cluster_mod = pytest.importorskip("facesets.cluster")
-    export_mod = pytest.importorskip("facesets.export")
-    if not hasattr(cluster_mod, "cluster") or not hasattr(export_mod, "export"):
-        pytest.skip("facesets.cluster.cluster / facesets.export.export not landed yet")
+    from facesets import cluster as cluster_mod
+
+    from facesets import export as export_mod
     from facesets.embed import EmbedOptions, embed
     from facesets.engines import EngineOptions, load_engine
 
@@ -331,7 +329,7 @@ def exported_tree(tmp_path_factory) -> Path:
             (library / name / photo.name).write_bytes(photo.read_bytes())
     out = root / "export"
     with Catalog.open(root / "original.db") as original:
-        embed(original, [library], engine=engine, options=EmbedOptions(), notice=lambda *_: None)
+        embed(original, [library], engine=engine, options=EmbedOptions())
         cluster_mod.cluster(original)
         cluster_mod.refine(original, params={"min_faces": 5})
         export_mod.export(original, out, targets=("roop",), engine_options=EngineOptions(engine="dlib"))
@@ -354,19 +352,17 @@ def test_exported_bundles_import_as_the_same_people(tmp_path, exported_tree, dli
 
     with Catalog.open(tmp_path / "fresh" / "catalog.db") as fresh:
         result = import_sources(fresh, bundles, engine=dlib_engine)
-        rows = fresh.conn.execute("SELECT people.id, people.source, COUNT(faces.id) AS n FROM people "
-                                  "LEFT JOIN faces ON faces.person_id = people.id GROUP BY people.id").fetchall()
+        rows = list(fresh.people.with_counts().values())
         assert len(rows) == len(bundles)                         # one imported person per faceset
-        by_source = {Path(r["source"]): r["n"] for r in rows}
+        by_source = {Path(r.source): r.n_faces for r in rows}
         assert set(by_source) == set(bundles)
         total = sum(len(m) for m in members.values())
         assert sum(by_source.values()) >= 0.99 * total, (by_source, result.as_dict())
         for bundle, n in by_source.items():
             assert n >= 0.9 * len(members[bundle]), (bundle, n, len(members[bundle]))
         # the export's folder manifests beside the bundles keep the link to the original photos
-        origins = fresh.conn.execute("SELECT faces.person_id, faces.origin FROM faces "
-                                     "WHERE faces.person_id IS NOT NULL").fetchall()
-        linked = [(r[0], json.loads(r[1])) for r in origins if r[1]]
+        origins = [(f.person_id, f.origin) for f in fresh.faces.all() if f.person_id is not None]
+        linked = [(person, origin) for person, origin in origins if origin]
         assert len(linked) >= 0.99 * len(origins)
         identities = {}
         for person, origin in linked:
@@ -375,16 +371,17 @@ def test_exported_bundles_import_as_the_same_people(tmp_path, exported_tree, dli
         for person, counts in identities.items():   # a faceset is (nearly) one LFW identity
             assert counts.most_common(1)[0][1] >= 0.9 * sum(counts.values()), counts
         # every crop of an imported person came from its own bundle
-        for r in fresh.conn.execute("SELECT people.source, files.path FROM faces JOIN people "
-                                    "ON people.id = faces.person_id JOIN files ON files.id = faces.file_id"):
-            assert Path(r["path"]).parent.name == Path(r["source"]).stem
+        sources = {p.id: p.source for p in fresh.people.all()}
+        for face in fresh.faces.all():
+            if face.person_id is not None:
+                assert Path(face.path).parent.name == Path(sources[face.person_id]).stem
 
     # the exported folders (with manifest.json) keep the link to the original photos
     folders = [p for p in out.iterdir() if p.is_dir() and (p / "manifest.json").exists()]
     if folders:
         with Catalog.open(tmp_path / "fresh2.db") as again:
             import_sources(again, folders, engine=dlib_engine)
-            origins = [json.loads(r[0]) for r in again.conn.execute("SELECT origin FROM faces WHERE origin IS NOT NULL")]
+            origins = [f.origin for f in again.faces.all() if f.origin is not None]
             assert origins and all(Path(o["photo"]).name.endswith(".jpg") for o in origins)
 
 
@@ -401,21 +398,21 @@ def test_auto_engine_means_the_catalogs_engine(tmp_path, test_models):
         result = import_sources(catalog, [folder], engine_options=EngineOptions(engine="auto", models=str(test_models)))
         assert result.assigned == 3
         assert catalog.embedding_model().key == "dlib/resnet_v1"
-        assert {r[0] for r in catalog.conn.execute("SELECT models.engine FROM faces JOIN models "
-                                                   "ON models.id = faces.model_id")} == {"dlib"}
+        assert {engine for _, engine, _, _ in catalog.integrity.model_face_counts()} == {"dlib"}
 
 
 def test_clustering_after_an_import_keeps_the_imported_people(tmp_path, bundles, dlib_engine):
     """Imported people are decisions like a user's: cluster never moves their faces."""
-    cluster_mod = pytest.importorskip("facesets.cluster")
+    from facesets import cluster as cluster_mod
+
     with Catalog.open(tmp_path / "catalog.db") as catalog:
         import_sources(catalog, [bundles["Tom_Hanks"], bundles["Jason_Kidd"]], engine=dlib_engine)
-        before = catalog.conn.execute("SELECT id, person_id, assigned_by FROM faces ORDER BY id").fetchall()
+        before = [(f.id, f.person_id, f.assigned_by) for f in catalog.faces.all()]
         cluster_mod.cluster(catalog)
-        after = catalog.conn.execute("SELECT id, person_id, assigned_by FROM faces ORDER BY id").fetchall()
-        assert [tuple(r) for r in after] == [tuple(r) for r in before]
-        assert {r["assigned_by"] for r in after} == {"import"}
-        assert catalog.conn.execute("SELECT COUNT(*) FROM people WHERE imported = 1").fetchone()[0] == 2
+        after = [(f.id, f.person_id, f.assigned_by) for f in catalog.faces.all()]
+        assert after == before
+        assert {by for _, _, by in after} == {"import"}
+        assert sum(1 for p in catalog.people.all() if p.imported) == 2
 
 
 def test_two_bundles_with_one_name_get_their_own_folders_and_people(tmp_path, dlib_engine):
@@ -429,6 +426,4 @@ def test_two_bundles_with_one_name_get_their_own_folders_and_people(tmp_path, dl
         import_sources(catalog, [a, b], engine=dlib_engine)          # again: nothing new
         folders = sorted(p.name for p in managed_root(catalog).iterdir())
         assert len(folders) == 2 and folders[0] == "Tom" and folders[1].startswith("Tom-")
-        rows = catalog.conn.execute("SELECT people.source, COUNT(faces.id) FROM people JOIN faces "
-                                    "ON faces.person_id = people.id GROUP BY people.id ORDER BY people.id").fetchall()
-        assert [(r[0], r[1]) for r in rows] == [(str(a), 2), (str(b), 2)]
+        assert [(p.source, p.n_faces) for p in catalog.people.active()] == [(str(a), 2), (str(b), 2)]

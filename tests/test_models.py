@@ -12,7 +12,7 @@ from facesets.engines import EngineOptions, EngineUnavailable, load_engine
 from facesets.engines.packs import ensure_pack, sha256_file
 from facesets.testing import build_test_pack
 
-from conftest import run_cli
+from conftest import notices_of_facesets, run_cli
 
 
 @pytest.fixture()
@@ -58,8 +58,8 @@ def test_offline_error_names_missing_files(tmp_path, monkeypatch):
 
 def test_auto_engine_picks_by_weights(tmp_path, test_models, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
-    notes = []
-    assert load_engine(EngineOptions(engine="auto", models=str(tmp_path / "none")), notice=notes.append).engine == "dlib"
+    with notices_of_facesets() as notes:
+        assert load_engine(EngineOptions(engine="auto", models=str(tmp_path / "none"))).engine == "dlib"
     assert notes and "dlib" in notes[0]
     assert load_engine(EngineOptions(engine="auto", models=str(test_models))).engine == "insightface"
 

@@ -2,10 +2,8 @@
 file is listed by `facesets status --errors` with a one-line reason, every good one processed."""
 from __future__ import annotations
 
-import json
 import os
 import re
-import sqlite3
 import time
 from pathlib import Path
 
@@ -13,7 +11,8 @@ import numpy as np
 import pytest
 
 import badcorpus
-from conftest import run_cli
+from conftest import face_rows, file_rows, run_cli
+from facesets.catalog import Catalog
 from facesets.media.decode import read_image
 from facesets.media.paths import catalog_path, fs_path
 from rbhelp import can_drop_root_file_access, drop_root_file_access, pipeline_args, run_hooked
@@ -49,12 +48,9 @@ def _error_lines(text: str) -> dict[str, str]:
     return lines
 
 
-def _file_rows(db: Path) -> dict[str, sqlite3.Row]:
-    conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
-    rows = {r["path"]: r for r in conn.execute("SELECT * FROM files")}
-    conn.close()
-    return rows
+def _file_rows(db: Path) -> dict[str, dict]:
+    with Catalog.open(db, readonly=True) as catalog:
+        return file_rows(catalog)
 
 
 def test_the_run_completes(corpus_run):
@@ -63,9 +59,8 @@ def test_the_run_completes(corpus_run):
     assert "Traceback" not in first.stderr
     assert len(corpus_run["kinds"]) >= 20
     assert first.args[2] == "run", "the whole pipeline runs on the bad corpus, not only embed"
-    conn = sqlite3.connect(corpus_run["db"])
-    stages = dict(conn.execute("SELECT command, status FROM runs ORDER BY id"))
-    conn.close()
+    with Catalog.open(corpus_run["db"], readonly=True) as catalog:
+        stages = {r.command: r.status for r in catalog.runs.all()}
     assert {stage: stages.get(stage) for stage in ("embed", "cluster", "refine", "enrich", "export")} == \
         dict.fromkeys(("embed", "cluster", "refine", "enrich", "export"), "done")
     assert (corpus_run["out"] / "facesets" / "manifest.json").is_file()
@@ -107,13 +102,12 @@ def test_every_good_file_is_processed(corpus_run):
 
 
 def test_every_orientation_is_upright(corpus_run):
-    conn = sqlite3.connect(corpus_run["db"])
     found = {}
-    for path, width, height, x1, y1, x2, y2 in conn.execute(
-            "SELECT path, width, height, x1, y1, x2, y2 FROM faces JOIN files ON files.id = faces.file_id "
-            "WHERE path LIKE '%/orient/%' AND face_index = 0"):
-        found[Path(path).stem] = (width, height, np.array([x1, y1, x2, y2]))
-    conn.close()
+    with Catalog.open(corpus_run["db"], readonly=True) as catalog:
+        for row in face_rows(catalog):
+            if "/orient/" in row["path"] and row["face_index"] == 0:
+                found[Path(row["path"]).stem] = (row["width"], row["height"],
+                                                 np.array([row["x1"], row["y1"], row["x2"], row["y2"]]))
     assert sorted(found) == sorted([f"o{n}" for n in range(1, 9)] + ["o99"])
     width, height, reference = found["o1"]
     assert (width, height) == (400, 320)
@@ -170,9 +164,8 @@ def test_a_file_changed_between_runs_is_read_again(corpus_run):
     assert new["id"] != old["id"]
     gone = [r for r in rows.values() if r["id"] == old["id"]]
     assert gone and gone[0]["status"] == "missing"  # the old content keeps its faces, marked missing
-    conn = sqlite3.connect(db)
-    stats = json.loads(conn.execute("SELECT stats FROM runs WHERE command = 'embed' ORDER BY id DESC LIMIT 1").fetchone()[0])
-    conn.close()
+    with Catalog.open(db, readonly=True) as catalog:
+        stats = catalog.runs.last("embed").stats
     assert stats["decoded"] == 2  # only the changed file, and the one in the folder readable now
     # the folder that was unreadable during the first run is readable now: its error is gone
     locked = next(k for k in corpus_run["kinds"] if k.name == "unreadable_folder").paths[0]

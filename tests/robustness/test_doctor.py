@@ -1,5 +1,9 @@
 """Issue 8, acceptance 4: `facesets doctor` reports a catalog this test makes inconsistent,
-and `--repair` fixes it without deleting a single user decision."""
+and `--repair` fixes it without deleting a single user decision.
+
+The damage is done with raw SQL on purpose: it stands for a crash, a lost disk or a hand edit,
+which no repository of the catalog would ever write. Everything the test reads goes through the
+catalog's repositories."""
 from __future__ import annotations
 
 import json
@@ -10,6 +14,7 @@ import numpy as np
 import pytest
 
 from conftest import FACES, run_cli
+from facesets.catalog import Catalog
 
 PEOPLE = ["Colin_Powell", "Tony_Blair", "Gerhard_Schroeder"]
 EXPECTED_CHECKS = {"orphan_faces", "orphan_aliases", "missing_people", "missing_sources",
@@ -45,7 +50,8 @@ def damaged(tmp_path_factory):
     conn.execute("UPDATE faces SET person_id = 2, assigned_by = 'cluster' WHERE id IN (?, ?)", (gs1[0], gs2[0]))
     conn.execute("UPDATE faces SET person_id = 3, assigned_by = 'user' WHERE id = ?", (tb1[0],))
     conn.execute("INSERT INTO face_exclusions(face_id, person_id) VALUES (?, 3)", (tb2[0],))
-    decisions = _decisions(conn)
+    conn.commit()
+    decisions = _decisions(db)
     # -- damage -----------------------------------------------------------------------------
     conn.execute("DELETE FROM files WHERE id = ?", (cp1[1],))                      # orphan faces (user-assigned)
     conn.execute("INSERT INTO aliases(path, file_id, size, mtime_ns) VALUES ('/nowhere/x.jpg', 99999, 1, 1)")
@@ -63,13 +69,15 @@ def damaged(tmp_path_factory):
     return {"src": src, "db": db, "decisions": decisions}
 
 
-def _decisions(conn) -> dict:
-    return {
-        "names": sorted(conn.execute("SELECT id, name FROM people WHERE name IS NOT NULL")),
-        "merges": sorted(conn.execute("SELECT id, merged_into FROM people WHERE merged_into IS NOT NULL")),
-        "exclusions": sorted(conn.execute("SELECT face_id, person_id FROM face_exclusions")),
-        "user_assignments": sorted(conn.execute("SELECT id, person_id FROM faces WHERE assigned_by = 'user'")),
-    }
+def _decisions(db) -> dict:
+    with Catalog.open(db, readonly=True) as catalog:
+        people = catalog.people.all()
+        return {
+            "names": sorted((p.id, p.name) for p in people if p.name is not None),
+            "merges": sorted((p.id, p.merged_into) for p in people if p.merged_into is not None),
+            "exclusions": sorted(catalog.people.exclusions()),
+            "user_assignments": sorted((f.id, f.person_id) for f in catalog.faces.all() if f.assigned_by == "user"),
+        }
 
 
 def test_doctor_reports_and_repairs_without_losing_decisions(damaged):
@@ -87,31 +95,28 @@ def test_doctor_reports_and_repairs_without_losing_decisions(damaged):
     again = run_cli("doctor", "--catalog", db, check=False)
     assert again.returncode == 0 and "healthy" in again.stdout, again.stdout
 
-    conn = sqlite3.connect(db)
-    assert _decisions(conn) == damaged["decisions"]
-    assert conn.execute("SELECT COUNT(*) FROM people WHERE id = 2").fetchone()[0] == 1  # re-created, faces kept
-    assert conn.execute("SELECT COUNT(*) FROM faces WHERE person_id = 2").fetchone()[0] == 1
-    assert conn.execute("SELECT status FROM files WHERE path LIKE '%Gerhard_Schroeder_0003.jpg'").fetchone()[0] == "missing"
-    assert conn.execute("SELECT COUNT(*) FROM runs WHERE status = 'running'").fetchone()[0] == 0
-    pending = conn.execute("SELECT COUNT(*) FROM files WHERE status = 'pending'").fetchone()[0]
-    assert pending == 3  # the two mismatched photos and the one that lost its faces
-    conn.close()
+    assert _decisions(db) == damaged["decisions"]
+    with Catalog.open(db, readonly=True) as catalog:
+        assert catalog.people.get(2) is not None                                 # re-created, faces kept
+        assert sum(1 for f in catalog.faces.all() if f.person_id == 2) == 1
+        [gone] = [f for f in catalog.files.all() if f.path.endswith("Gerhard_Schroeder_0003.jpg")]
+        assert gone.status == "missing"
+        assert catalog.runs.running() == []
+        assert catalog.counts()["pending"] == 3  # the two mismatched photos and the one that lost its faces
 
     # the re-queued photos are embedded again by the next run; still healthy, decisions intact
     run_cli("embed", damaged["src"], "--catalog", db, "--engine", "dlib", "-q")
     assert run_cli("doctor", "--catalog", db, check=False).returncode == 0
-    conn = sqlite3.connect(db)
-    assert conn.execute("SELECT COUNT(*) FROM files WHERE status = 'pending'").fetchone()[0] == 0
-    assert _decisions(conn) == damaged["decisions"]
-    for (blob,) in conn.execute("SELECT embedding FROM faces JOIN files ON files.id = faces.file_id "
-                                "WHERE files.status = 'done'"):
-        assert abs(np.linalg.norm(np.frombuffer(blob, np.float32)) - 1) < 1e-3
-    conn.close()
+    assert _decisions(db) == damaged["decisions"]
+    with Catalog.open(db, readonly=True) as catalog:
+        assert catalog.counts()["pending"] == 0
+        done = {f.id for f in catalog.files.all() if f.status == "done"}
+        for face in catalog.faces.all():
+            if face.file_id in done:
+                assert abs(np.linalg.norm(face.embedding) - 1) < 1e-3
 
 
 def test_repair_refuses_while_another_process_writes(tmp_path):
-    from facesets.catalog import Catalog
-
     db = tmp_path / "c.db"
     holder = Catalog.open(db)
     holder.acquire_writer_lock("embed")

@@ -198,7 +198,11 @@ class Face:
     gate: str | None = None     # why refine left it out of its person's faceset (None: in)
     input_mode: str = "photos"
     quality: float | None = None
+    components: dict = field(default_factory=dict)   # the quality components (q_frontal, ...)
     pose: tuple[float | None, float | None, float | None] = (None, None, None)   # pitch, yaw, roll
+    landmarks_dense: np.ndarray | None = field(default=None, repr=False)     # enrich's, original pixels
+    enriched_run: int | None = None
+    origin: dict | None = None  # an imported crop's original photo and box
 
 
 @dataclass(frozen=True)
