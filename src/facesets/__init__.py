@@ -2,12 +2,36 @@
 
 The library is the product; the CLI (`facesets.cli`) and the web UI are thin layers over it.
 
-    from facesets import Catalog, embed
-    with Catalog.open("lib.db") as cat:
-        embed(cat, ["~/Pictures"])
+    import facesets
+
+    with facesets.open("library.db") as lib:
+        lib.embed(["~/Pictures"])
+        lib.cluster()
+        print([(p.label, p.n_faces) for p in lib.people()])
+
+See `facesets.api` for every call. Names load on first use, so `import facesets` stays light.
 """
-from facesets.catalog import Catalog, CatalogError
-from facesets.embed import embed
+import logging
 
 __version__ = "0.1.0"
-__all__ = ["Catalog", "CatalogError", "embed", "__version__"]
+
+logging.getLogger("facesets").addHandler(logging.NullHandler())
+
+_API = {"open", "run", "load_engine", "faces_in", "distance", "Library", "DetectedFace"}
+_CATALOG = {"Catalog", "CatalogError", "Person", "Face"}
+
+
+def __getattr__(name: str):
+    if name in _API:
+        from facesets import api
+        return getattr(api, name)
+    if name in _CATALOG:
+        from facesets import catalog
+        return getattr(catalog, name)
+    if name == "embed":   # the stage function, for callers that hold a Catalog
+        from facesets.embed import embed
+        return embed
+    raise AttributeError(f"module 'facesets' has no attribute {name!r}")
+
+
+__all__ = sorted(_API | _CATALOG | {"embed", "__version__"})

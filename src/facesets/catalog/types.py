@@ -163,7 +163,7 @@ class NewFace:
     embedding: np.ndarray
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ClusterInput:
     """What clustering reads: face ids, their embeddings, photos, current person (-1: none),
     and whether the face's place was decided by a user or an import (kept)."""
@@ -180,7 +180,7 @@ class ClusterInput:
         return len(self.ids)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)   # holds arrays: compare ids, not rows
 class Face:
     """One face as the catalog holds it (what a library caller gets from `faces`)."""
     id: int
@@ -205,7 +205,7 @@ class Face:
     origin: dict | None = None  # an imported crop's original photo and box
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class FaceDetail:
     """A face with what curation, export and the pages look at (embedding included)."""
     id: int

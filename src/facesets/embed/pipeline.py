@@ -266,14 +266,14 @@ def _analyse(row, engine: FaceEngine, options: EmbedOptions, detect: bool = True
 def _detect(work: _Work, engine: FaceEngine, options: EmbedOptions) -> None:
     """Faces and their chips into `work`; the pixels are let go."""
     try:
-        work.faces = _find_faces(engine, work.image, options, work.path)
+        work.faces = find_faces(engine, work.image, options, work.path)
     except DecodeError as exc:  # a re-read for small faces failed
         work.error = str(exc)
     finally:
         work.image = None
 
 
-def _find_faces(engine: FaceEngine, image, options: EmbedOptions, path=None) -> list[dict]:
+def find_faces(engine: FaceEngine, image, options: EmbedOptions, path=None) -> list[dict]:
     if options.input_mode == "aligned":  # no detector: the face is where crops put it
         from facesets.embed.framing import aligned_face
         face = aligned_face(engine, image.rgb)
