@@ -39,7 +39,8 @@ def can_drop_root_file_access() -> bool:
     return probe.returncode == 0
 
 
-def run_hooked(args: list[str], env: dict | None = None, preexec=None, timeout: float = 300) -> tuple[subprocess.CompletedProcess, int]:
+def run_hooked(args: list[str], env: dict | None = None, preexec=None,
+               timeout: float = 300) -> tuple[subprocess.CompletedProcess, int]:
     """Run the CLI through hooked_cli.py (hooks chosen by FACESETS_TEST_* variables);
     returns the completed process and its peak resident memory in bytes."""
     full_env = {**os.environ, "COLUMNS": "200", **(env or {})}

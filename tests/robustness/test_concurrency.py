@@ -127,7 +127,8 @@ def test_serve_keeps_answering_while_embed_writes(photos, tmp_path):
     assert person is not None and face is not None
     pages = ["", "unsorted", f"person/{person}", f"thumb/{face}", "settings", "export"]
     port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "facesets", "serve", "--catalog", str(db), "--port", str(port), "--no-browser"],
+    server = subprocess.Popen([sys.executable, "-m", "facesets", "serve", "--catalog", str(db), "--port", str(port),
+                               "--no-browser"],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         url = f"http://127.0.0.1:{port}/"

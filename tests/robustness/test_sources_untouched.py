@@ -55,7 +55,8 @@ def _port() -> int:
 
 def _serve(lib) -> None:
     port = _port()
-    proc = subprocess.Popen([sys.executable, "-m", "facesets", "serve", "--catalog", str(lib["db"]), "--port", str(port), "--no-browser"],
+    proc = subprocess.Popen([sys.executable, "-m", "facesets", "serve", "--catalog", str(lib["db"]), "--port", str(port),
+                             "--no-browser"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 60

@@ -59,6 +59,7 @@ def _print_report(report) -> None:
         for example in finding.examples:
             out.print(f"    e.g. {example}", highlight=False, markup=False, soft_wrap=True)
         if not report.repaired or finding.repaired < finding.count:
-            out.print(f"    {'--repair: ' if finding.repairable else ''}{finding.repair}", highlight=False, markup=False, soft_wrap=True)
+            out.print(f"    {'--repair: ' if finding.repairable else ''}{finding.repair}", highlight=False,
+                      markup=False, soft_wrap=True)
     if not report.repaired and any(f.repairable for f in report.findings):
         out.print("run again with --repair to fix (user decisions are never deleted)", highlight=False)
