@@ -109,8 +109,8 @@ class FacesRepo:
     # -- embed ---------------------------------------------------------------------------
     def replace_unassigned(self, file_id: int, faces: list[NewFace], *, model_id: int, input_mode: str,
                            run_id: int | None) -> None:
-        """A file's faces as just detected: faces nobody placed are replaced; a face a person
-        holds keeps its row (and its decisions) where the new detection has the same index."""
+        """A file's faces as just detected. Faces nobody placed go first; a new face at the
+        index of a placed one replaces that row (INSERT OR REPLACE, as embed always did)."""
         self._db._write("DELETE FROM faces WHERE file_id = ? AND person_id IS NULL", (file_id,))
         self._db._write_many(
             "INSERT OR REPLACE INTO faces(file_id, face_index, x1, y1, x2, y2, landmarks, det_score, "

@@ -1,0 +1,58 @@
+"""Runs, curation operations, exports, and the integrity reads doctor builds on."""
+from __future__ import annotations
+
+from catalog_helpers import add_photo, new_catalog, unit
+from facesets.catalog import OperationStatus, RunStatus
+
+
+def test_runs(tmp_path):
+    with new_catalog(tmp_path) as cat:
+        first = cat.runs.start("cluster", {"k": 30})
+        cat.runs.finish(first, RunStatus.DONE, {"people": 3})
+        second = cat.runs.start("refine", {})
+        assert cat.runs.finished(("cluster", "refine")) == {"cluster"}
+        assert [r.id for r in cat.runs.running()] == [second]
+        cat.runs.mark_interrupted([second])
+        assert cat.runs.get(second).status == RunStatus.INTERRUPTED and cat.runs.get(second).finished_at
+        assert cat.runs.last("cluster").stats == {"people": 3} and cat.runs.last("embed") is None
+        assert [r.command for r in cat.runs.all()] == ["cluster", "refine"]
+
+
+def test_operations_plan_apply_undo(tmp_path):
+    with new_catalog(tmp_path) as cat:
+        op = cat.operations.add("dedup", {"actions": [{"type": "drop_crop"}]})
+        stored = cat.operations.get(op)
+        assert stored.status == OperationStatus.PLANNED and stored.plan["operation_id"] == op
+        assert cat.operations.last_applied() is None
+        cat.operations.mark_applied(op, {"tree": [], "catalog": {}})
+        assert cat.operations.last_applied().id == op and cat.operations.get(op).journal == {"tree": [], "catalog": {}}
+        cat.operations.mark_undone(op)
+        assert cat.operations.get(op).status == OperationStatus.UNDONE and cat.operations.last_applied() is None
+
+
+def test_exports(tmp_path):
+    with new_catalog(tmp_path) as cat:
+        assert cat.exports.latest() is None
+        cat.exports.add(tmp_path / "one", ["roop"], {"top_n": 30}, run_id=None)
+        cat.exports.add(tmp_path / "two", ["roop", "folders"], {"top_n": 50}, run_id=None)
+        latest = cat.exports.latest()
+        assert latest.out == str(tmp_path / "two") and latest.params == {"top_n": 50}
+        assert [e.out for e in cat.exports.history(1)] == [str(tmp_path / "two")]
+
+
+def test_integrity_reads_a_healthy_catalog_as_healthy(tmp_path):
+    with new_catalog(tmp_path) as cat:
+        add_photo(cat, "/p/a.jpg", [unit(1)])
+        add_photo(cat, "/p/b.jpg", [])
+        assert cat.integrity.quick_check() == []
+        assert cat.integrity.orphan_face_files() == [] and cat.integrity.orphan_aliases() == []
+        assert cat.integrity.missing_people() == [] and cat.integrity.dangling_exclusions() == []
+        assert cat.integrity.faceless_done() == [] and cat.integrity.merge_links() == {}
+        assert [row[1:3] for row in cat.integrity.model_face_counts()] == [("dlib", "resnet_v1")]
+        assert [path for _, path, _ in cat.integrity.present_files()] == ["/p/a.jpg", "/p/b.jpg"]
+        tables = cat.integrity.dump()
+        assert {"files", "faces", "people", "runs"} <= set(tables)
+        columns, rows = tables["faces"]
+        assert "embedding" in columns and len(rows) == 1
+        cat.integrity.drop_faces_and_requeue([cat.faces.all()[0].id])
+        assert cat.counts()["pending"] == 1 and cat.counts()["faces"] == 0
