@@ -30,7 +30,7 @@ MIGRATIONS: list[str] = [
         width INTEGER,                 -- after EXIF orientation
         height INTEGER,
         taken_at TEXT,                 -- EXIF DateTimeOriginal, ISO 8601
-        status TEXT NOT NULL DEFAULT 'pending',  -- pending | done | noface | error | missing
+        status TEXT NOT NULL DEFAULT 'pending',  -- pending | done | noface | multiface | error | missing
         error TEXT,                    -- one-line reason when status = 'error'
         model_id INTEGER REFERENCES models(id),
         input_mode TEXT,               -- photos | crops | aligned
