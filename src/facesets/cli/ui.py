@@ -18,14 +18,14 @@ out = Console()
 def fail(message: str, code: int = 2) -> "typer.Exit":
     from rich.markup import escape
 
-    console.print(f"[bold red]error:[/] {escape(str(message))}", highlight=False)
+    console.print(f"[bold red]error:[/] {escape(str(message))}", highlight=False, soft_wrap=True)  # one line
     raise typer.Exit(code)
 
 
 def notice(message: str) -> None:
     from rich.markup import escape
 
-    console.print(f"[yellow]{escape(str(message))}[/]", highlight=False)
+    console.print(f"[yellow]{escape(str(message))}[/]", highlight=False, soft_wrap=True)
 
 
 class _Notices(logging.Handler):
