@@ -44,8 +44,8 @@ def export_root(catalog, override: str | os.PathLike | None = None) -> Path | No
     """The tree to curate: `override`, else the latest export recorded in the catalog."""
     if override:
         return Path(override).resolve()
-    row = catalog.conn.execute("SELECT out FROM exports ORDER BY id DESC LIMIT 1").fetchone()
-    return Path(row[0]).resolve() if row else None
+    latest = catalog.exports.latest()
+    return Path(latest.out).resolve() if latest else None
 
 
 def crop_file(entry: dict, index: int) -> str:
@@ -71,10 +71,10 @@ def load_facesets(root: Path | None, catalog=None, under: str = "") -> list[Face
         return []
     labels = {}
     if catalog is not None:
-        from facesets.people import label
-        for row in catalog.conn.execute("SELECT * FROM people"):
-            labels[label(row)] = row["id"]
-            labels[f"faceset_{row['id']:03d}" + (f"_{safe_component(row['name'])}" if row["name"] else "")] = row["id"]
+        from facesets.cluster.tree import folder_name
+        for person in catalog.people.all():
+            labels[person.label] = person.id
+            labels[folder_name({"id": person.id, "name": person.name}, "faceset")] = person.id
     found = []
     for folder in sorted(base.iterdir()):
         if not folder.is_dir() or folder.name.startswith(("_", ".")) or not (folder / "manifest.json").is_file():
