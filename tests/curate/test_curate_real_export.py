@@ -13,6 +13,8 @@ import pytest
 from curatehelp import DLIB_CUTS, SPLIT, _library, catalog_dump, make_people, tiny_clip, tree_hashes  # noqa: F401
 from conftest import run_cli
 
+from facesets.media.bundles import bundles_of
+
 
 @pytest.mark.slow
 def test_apply_then_undo_every_command_on_a_real_export(_library, tiny_clip, tmp_path):
@@ -64,10 +66,11 @@ def _members(bundle) -> list[str]:
 def test_top_n_bundles_lose_a_dropped_crop_and_undo_restores(_library, tmp_path):
     """`facesets export --top-n 50`, then a curation that drops crops: every bundle of a faceset
     that lost crops (its _top50 and its _all) is rewritten from what is left, no other bundle
-    appears, and `facesets undo` gives back the exported tree byte for byte."""
+    appears, and `facesets undo` gives back the exported tree byte for byte. Era sets split off
+    later get _top50 bundles too."""
     catalog = tmp_path / "catalog.db"
     shutil.copyfile(_library[0], catalog)
-    make_people(catalog, SPLIT)
+    people = make_people(catalog, SPLIT)
     out = tmp_path / "out"
     run_cli("export", "--catalog", catalog, out, "-t", "roop", "-t", "folders", "--top-n", "50")
     exported, catalog_before = tree_hashes(out), catalog_dump(catalog)
@@ -94,3 +97,15 @@ def test_top_n_bundles_lose_a_dropped_crop_and_undo_restores(_library, tmp_path)
     run_cli("undo", "--catalog", catalog)
     assert tree_hashes(out) == exported
     assert catalog_dump(catalog) == catalog_before
+
+    # a new faceset (an era set) gets bundles of the sizes its parent's faceset has
+    plan = tmp_path / "age.json"
+    run_cli("age-split", "analyze", str(people["Tony_Blair"][0]), "--min-era", "5", "--catalog", catalog, "--out", plan)
+    eras = json.loads(plan.read_text())["actions"]
+    run_cli("age-split", "apply", "--plan", plan)
+    assert eras
+    for era in eras:
+        folder = out / "_thin" if era["thin"] else out
+        assert bundles_of(folder, era["folder"]) == [f"{era['folder']}_all.fsz", f"{era['folder']}_top50.fsz"]
+    run_cli("undo", "--catalog", catalog)
+    assert tree_hashes(out) == exported

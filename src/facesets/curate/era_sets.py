@@ -19,7 +19,7 @@ CREATE_ORDER, EXTEND_ORDER = 40, 50   # after drops, merges and quarantines
 
 def write_era_sets(journal: tree.TreeJournal, facesets: dict, eras: list[dict]) -> list[dict]:
     """Each era becomes a faceset folder (thin ones under `_thin/`) built from the crops already
-    exported for its faces, best first, with its manifest and bundles."""
+    exported for its faces, best first, with its manifest and bundles (of the parent's sizes)."""
     crops: dict[int, tuple] = {}
     ordered = sorted(facesets.values(), key=lambda f: f.label)
     for action in eras:   # the parent's own crops win over copies elsewhere
@@ -29,6 +29,7 @@ def write_era_sets(journal: tree.TreeJournal, facesets: dict, eras: list[dict]) 
             crops.setdefault(crop.face_id, (faceset, crop))
     thin_entries = []
     for action in eras:
+        parent = next((f.label for f in ordered if f.person_id == action["parent"]), None)
         base = "_thin" if action["thin"] else ""
         folder = f"{base}/{action['folder']}" if base else action["folder"]
         present = [crops[f] for f in action["faces"] if f in crops]
@@ -43,7 +44,7 @@ def write_era_sets(journal: tree.TreeJournal, facesets: dict, eras: list[dict]) 
                     "era": action["era"], "faces": entries, "faces_in_era": len(action["faces"]),
                     "faces_without_crop": len(action["faces"]) - len(present)}
         journal.write(f"{folder}/manifest.json", tree.json_bytes(manifest))
-        tree.rebuild_bundles(journal, action["folder"], pngs, parent=base or ".")
+        tree.rebuild_bundles(journal, action["folder"], pngs, parent=base or ".", like=parent)
         if action["thin"]:
             thin_entries.append({"faceset": action["folder"], "moved_to": folder, "person_id": action.get("person"), "era": action["era"],
                                  "parent": action["parent_label"], "faces": len(action["faces"]),

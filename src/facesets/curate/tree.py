@@ -257,13 +257,17 @@ def append_crops(journal: TreeJournal, folder: str, additions: list[tuple[Path, 
     return len(entries)
 
 
-def rebuild_bundles(journal: TreeJournal, label: str, pngs: list[Path], parent: str = "") -> None:
-    """Rewrite every bundle of `label` the tree has (`_all` and each `_topN`, with its own N);
-    a new faceset under `parent` gets an `_all` bundle and one of export's default size."""
+def rebuild_bundles(journal: TreeJournal, label: str, pngs: list[Path], parent: str = "",
+                    like: str | None = None) -> None:
+    """Rewrite every bundle of `label` the tree has (`_all` and each `_topN`, with its own N).
+    A new faceset under `parent` gets the `_topN` sizes that faceset `like` (at the top level,
+    e.g. the one it was split from) has, so it follows export's --top-n; else export's default."""
     base = journal.root / parent if parent else journal.root
     names = bundles_of(base, label) if base.is_dir() else []
     if parent and not names:
-        names = bundle_names(label, DEFAULT_TOP_N)
+        sizes = [bundle_size(name) for name in bundles_of(journal.root, like)] if like else []
+        sizes = [size for size in sizes if size] or [DEFAULT_TOP_N]
+        names = list(dict.fromkeys(name for size in sizes for name in bundle_names(label, size)))
     data = [p.read_bytes() for p in pngs]
     for name in names:
         size = bundle_size(name)
