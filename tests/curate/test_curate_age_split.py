@@ -10,6 +10,8 @@ from curatehelp import FRAGMENT, OLD, YOUNG, _eras, catalog_dump, eras, folder_o
 from conftest import run_cli
 
 from facesets.catalog import AssignedBy, Catalog
+from facesets.curate import age_split
+from facesets.profiles import DLIB
 
 # dlib's age thresholds in the profile are placeholders (its sub-cluster cut 0.05 is below the
 # mean distance between two photos of one person, 0.045-0.057 here); these are measured on this
@@ -37,6 +39,11 @@ def test_age_split_two_eras_fragment_standalone_and_undo(eras):
     assert len(fragment) == 1 and fragment[0]["thin"] and not fragment[0]["anchor"]
     group = next(g for g in plan["groups"] if g["name"] == fragment[0]["name"])
     assert group["why"] == "7 years from the nearest anchor"
+    # the library fills what a caller leaves out from the catalog's profile (dlib's age cuts are CUTS)
+    assert (DLIB.age_recover, DLIB.age_tighten, DLIB.age_subcluster, DLIB.age_attach) == (0.12, 0.10, 0.09, 0.09)
+    with Catalog.open(eras.catalog) as cat:
+        proposal = age_split.analyze(cat, eras.out, person="Bush", min_era=10)
+    assert json.loads(json.dumps(proposal.actions)) == plan["actions"]
     # any other standalone piece is a lone outlier photo kept out by distance, never by years
     for other in plan["groups"]:
         if other["why"] and other["name"] != fragment[0]["name"]:
