@@ -16,13 +16,19 @@ from conftest import run_cli
 from facesets.media.bundles import bundles_of
 
 
-@pytest.mark.slow
-def test_apply_then_undo_every_command_on_a_real_export(_library, tiny_clip, tmp_path):
+def _export(library, tmp_path, *options: str):
+    """A copy of the library's catalog, its people, and the tree `facesets export` writes from it."""
     catalog = tmp_path / "catalog.db"
-    shutil.copyfile(_library[0], catalog)
+    shutil.copyfile(library[0], catalog)
     people = make_people(catalog, SPLIT)
     out = tmp_path / "out"
-    run_cli("export", "--catalog", catalog, out, "-t", "roop", "-t", "single", "-t", "folders")
+    run_cli("export", "--catalog", catalog, out, *options)
+    return catalog, people, out
+
+
+@pytest.mark.slow
+def test_apply_then_undo_every_command_on_a_real_export(_library, tiny_clip, tmp_path):
+    catalog, people, out = _export(_library, tmp_path, "-t", "roop", "-t", "single", "-t", "folders")
     exported, catalog_before = tree_hashes(out), catalog_dump(catalog)
     assert any(p.endswith("_all.fsz") for p in exported)
 
@@ -68,11 +74,7 @@ def test_top_n_bundles_lose_a_dropped_crop_and_undo_restores(_library, tmp_path)
     that lost crops (its _top50 and its _all) is rewritten from what is left, no other bundle
     appears, and `facesets undo` gives back the exported tree byte for byte. Era sets split off
     later get _top50 bundles too."""
-    catalog = tmp_path / "catalog.db"
-    shutil.copyfile(_library[0], catalog)
-    people = make_people(catalog, SPLIT)
-    out = tmp_path / "out"
-    run_cli("export", "--catalog", catalog, out, "-t", "roop", "-t", "folders", "--top-n", "50")
+    catalog, people, out = _export(_library, tmp_path, "-t", "roop", "-t", "folders", "--top-n", "50")
     exported, catalog_before = tree_hashes(out), catalog_dump(catalog)
     bundles = sorted(p.name for p in out.glob("*.fsz"))
     assert bundles and all(p.endswith(("_all.fsz", "_top50.fsz")) for p in bundles)
