@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from facesets.catalog import Catalog
+from facesets.catalog import AssignedBy, Catalog
 from facesets.curate import tree
-from facesets.people import assign_faces, create_person
 from conftest import FACES, run_cli
 
 LFW = FACES / "lfw158"
@@ -122,22 +121,28 @@ def _eras(tmp_path_factory):
     return _build(tmp_path_factory, "eras", populate)
 
 
+def first_faces(cat: Catalog) -> list[tuple[int, str]]:
+    """(face id, photo path) of every photo's first face, by path."""
+    found = []
+    for file_id in sorted(set(cat.faces.file_of().values())):
+        face_id, _, _ = cat.faces.first_of_file(file_id)
+        found.append((face_id, cat.files.get(file_id).path))
+    return sorted(found, key=lambda f: f[1])
+
+
 def make_people(catalog_path: Path, split: str | None = None) -> dict[str, list[int]]:
     """One person per identity folder (a split identity becomes two people); all export-sized."""
     made: dict[str, list[int]] = {}
     with Catalog.open(catalog_path) as cat:
-        rows = cat.conn.execute("SELECT faces.id, files.path FROM faces JOIN files ON files.id = faces.file_id "
-                                "WHERE faces.face_index = 0 ORDER BY files.path").fetchall()
         groups: dict[str, list[int]] = {}
-        for row in rows:
-            groups.setdefault(identity(row["path"]), []).append(int(row["id"]))
-        with cat.transaction() as conn:
+        for face_id, path in first_faces(cat):
+            groups.setdefault(identity(path), []).append(face_id)
+        with cat.transaction():
             for name, faces in sorted(groups.items()):
                 parts = [faces[0::2], faces[1::2]] if name == split else [faces]
                 for part in parts:
-                    person = create_person(conn)
-                    assign_faces(conn, part, person, "cluster")
-                    conn.execute("UPDATE people SET faceset = 1 WHERE id = ?", (person,))
+                    person = cat.people.create(faceset=True)
+                    cat.people.assign(part, person, AssignedBy.CLUSTER)
                     made.setdefault(name, []).append(person)
     return made
 
@@ -166,36 +171,34 @@ def fabricate_export(catalog_path: Path, out: Path) -> Path:
     (out / OWN_MARK).write_text("written by facesets; safe to delete with the folder\n")
     listing = []
     with Catalog.open(catalog_path) as cat:
-        people = cat.conn.execute("SELECT * FROM people WHERE faceset = 1 AND merged_into IS NULL ORDER BY id").fetchall()
+        people = [p for p in cat.people.all() if p.faceset and p.merged_into is None]
         for person in people:
-            faces = cat.conn.execute(
-                "SELECT faces.*, files.path FROM faces JOIN files ON files.id = faces.file_id WHERE person_id = ? "
-                "ORDER BY faces.det_score * faces.short_edge DESC, faces.id", (person["id"],)).fetchall()
-            name = folder_name(person, "faceset")
+            # every face of the person (make_people's assignments clear refine's gate)
+            faces = sorted(cat.faces.details(cat.faces.ids_of_person(person.id)).values(),
+                           key=lambda f: (-(f.det_score * f.short_edge), f.id))
+            name = folder_name({"id": person.id, "name": person.name}, "faceset")
             folder = out / name
             folder.mkdir()
             entries, pngs = [], []
             for index, face in enumerate(faces):
-                data = crop_png(face["path"], (face["x1"], face["y1"], face["x2"], face["y2"]))
+                data = crop_png(face.path, face.box)
                 (folder / f"{index}.png").write_bytes(data)
                 pngs.append(data)
-                entries.append({"rank": index, "face_id": face["id"], "file": f"{index}.png", "source": face["path"],
-                                "box": [face["x1"], face["y1"], face["x2"], face["y2"]], "det_score": face["det_score"],
-                                "quality": face["quality"]})
-                photo = out / "photos" / name / stable_name(face["path"])
+                entries.append({"rank": index, "face_id": face.id, "file": f"{index}.png", "source": face.path,
+                                "box": list(face.box), "det_score": face.det_score, "quality": face.quality})
+                photo = out / "photos" / name / stable_name(face.path)
                 photo.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(face["path"], photo)
+                shutil.copyfile(face.path, photo)
             (folder / "manifest.json").write_bytes(tree.json_bytes(
-                {"person": person["id"], "name": person["name"], "folder": name, "faces": entries}))
+                {"person": person.id, "name": person.name, "folder": name, "faces": entries}))
             (out / f"{name}_all.fsz").write_bytes(tree.fsz_bytes(pngs))
             (out / f"{name}_top30.fsz").write_bytes(tree.fsz_bytes(pngs[:30]))
             (out / "single").mkdir(exist_ok=True)
             (out / "single" / f"{name}.png").write_bytes(pngs[0])
-            listing.append({"person": person["id"], "name": person["name"], "folder": name, "faces": len(entries)})
+            listing.append({"person": person.id, "name": person.name, "folder": name, "faces": len(entries)})
         (out / "manifest.json").write_bytes(tree.json_bytes({"facesets": listing, "provenance": {"tool": "test"},
                                                              "masked": [], "merged": [], "thin": []}))
-        with cat.transaction() as conn:
-            conn.execute("INSERT INTO exports(out, targets, params) VALUES (?, ?, ?)", (str(out), '["roop"]', "{}"))
+        cat.exports.add(out, ["roop"], {}, None)
     return out
 
 
@@ -211,12 +214,12 @@ def tree_hashes(root: Path) -> dict[str, str]:
 
 
 def catalog_dump(catalog_path: Path) -> dict:
+    """Every people row (all columns), every face's assignment, every exclusion."""
     with Catalog.open(catalog_path) as cat:
         return {
-            "people": [tuple(r) for r in cat.conn.execute("SELECT * FROM people ORDER BY id")],
-            "faces": [tuple(r) for r in cat.conn.execute(
-                "SELECT id, person_id, assigned_by, clustered_run, gate FROM faces ORDER BY id")],
-            "exclusions": [tuple(r) for r in cat.conn.execute("SELECT face_id, person_id FROM face_exclusions ORDER BY 1, 2")],
+            "people": cat.people.snapshot(p.id for p in cat.people.all()),
+            "faces": cat.faces.assignments([], cat.faces.ids()),
+            "exclusions": sorted(cat.people.exclusions()),
         }
 
 
@@ -254,10 +257,9 @@ def eras(_eras, tmp_path) -> Library:
     catalog_src, source, meta = _eras
     catalog = tmp_path / "catalog.db"
     shutil.copyfile(catalog_src, catalog)
-    with Catalog.open(catalog) as cat, cat.transaction() as conn:
-        person = create_person(conn, name="Bush")
-        conn.execute("UPDATE people SET faceset = 1 WHERE id = ?", (person,))
-        assign_faces(conn, [r[0] for r in conn.execute("SELECT id FROM faces WHERE face_index = 0")], person, "cluster")
+    with Catalog.open(catalog) as cat, cat.transaction():
+        person = cat.people.create(name="Bush", faceset=True)
+        cat.people.assign([face_id for face_id, _ in first_faces(cat)], person, AssignedBy.CLUSTER)
     out = fabricate_export(catalog, tmp_path / "out")
     return Library(tmp_path, catalog, out, {"Bush": [person]}, source, meta)
 

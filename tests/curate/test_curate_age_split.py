@@ -9,7 +9,9 @@ import json
 from curatehelp import FRAGMENT, OLD, YOUNG, _eras, catalog_dump, eras, folder_of, identity, tree_hashes  # noqa: F401
 from conftest import run_cli
 
-from facesets.catalog import Catalog
+from facesets.catalog import AssignedBy, Catalog
+from facesets.curate import age_split
+from facesets.profiles import DLIB
 
 # dlib's age thresholds in the profile are placeholders (its sub-cluster cut 0.05 is below the
 # mean distance between two photos of one person, 0.045-0.057 here); these are measured on this
@@ -20,9 +22,9 @@ CUTS = ("--recover", "0.12", "--tighten", "0.10", "--subcluster", "0.09", "--att
 
 def _identities(catalog, faces):
     with Catalog.open(catalog) as cat:
-        rows = cat.conn.execute("SELECT files.path FROM faces JOIN files ON files.id = faces.file_id "
-                                f"WHERE faces.id IN ({','.join(map(str, faces))})").fetchall()
-    return {identity(r[0]) for r in rows}
+        found = cat.faces.details(faces)
+    assert set(found) == set(faces)
+    return {identity(f.path) for f in found.values()}
 
 
 @pytest.mark.slow
@@ -37,6 +39,11 @@ def test_age_split_two_eras_fragment_standalone_and_undo(eras):
     assert len(fragment) == 1 and fragment[0]["thin"] and not fragment[0]["anchor"]
     group = next(g for g in plan["groups"] if g["name"] == fragment[0]["name"])
     assert group["why"] == "7 years from the nearest anchor"
+    # the library fills what a caller leaves out from the catalog's profile (dlib's age cuts are CUTS)
+    assert (DLIB.age_recover, DLIB.age_tighten, DLIB.age_subcluster, DLIB.age_attach) == (0.12, 0.10, 0.09, 0.09)
+    with Catalog.open(eras.catalog) as cat:
+        proposal = age_split.analyze(cat, eras.out, person="Bush", min_era=10)
+    assert json.loads(json.dumps(proposal.actions)) == plan["actions"]
     # any other standalone piece is a lone outlier photo kept out by distance, never by years
     for other in plan["groups"]:
         if other["why"] and other["name"] != fragment[0]["name"]:
@@ -53,17 +60,16 @@ def test_age_split_two_eras_fragment_standalone_and_undo(eras):
     assert again.returncode == 2 and "already split" in again.stderr
     with Catalog.open(eras.catalog) as cat:
         parent = eras.people["Bush"][0]
-        children = cat.conn.execute("SELECT * FROM people WHERE parent_id = ? ORDER BY id", (parent,)).fetchall()
-        assert [(c["era"], c["status"], c["faceset"]) for c in children] == [
-            (a["era"], "thin" if a["thin"] else "active", 0 if a["thin"] else 1) for a in made]
+        children = [p for p in cat.people.all() if p.parent_id == parent]
+        assert [(c.era, c.status, c.faceset) for c in children] == [
+            (a["era"], "thin" if a["thin"] else "active", not a["thin"]) for a in made]
         for child, action in zip(children, made):
-            assert {r[0] for r in cat.conn.execute("SELECT id FROM faces WHERE person_id = ?", (child["id"],))} \
-                == set(action["faces"])
-    for action, child in zip(full, [c for c in children if c["status"] == "active"]):
+            assert set(cat.faces.ids_of_person(child.id)) == set(action["faces"])
+    for action, child in zip(full, [c for c in children if c.status == "active"]):
         folder = eras.out / action["folder"]     # <faceset>_<era>: the parent's folder + the era
         assert action["folder"] == f"{folder_of(parent, 'Bush')}_{action['era'].replace('–', '-')}"
         manifest = json.loads((folder / "manifest.json").read_text())
-        assert manifest["era"] == action["era"] and manifest["parent_id"] == parent and manifest["person"] == child["id"]
+        assert manifest["era"] == action["era"] and manifest["parent_id"] == parent and manifest["person"] == child.id
         assert len(list(folder.glob("*.png"))) == len(manifest["faces"]) > 0
         assert (eras.out / f"{action['folder']}_all.fsz").is_file()
     assert (eras.out / "_thin" / fragment[0]["folder"] / "manifest.json").is_file()
@@ -78,20 +84,17 @@ def test_age_split_two_eras_fragment_standalone_and_undo(eras):
 
 @pytest.mark.slow
 def test_age_extend_slots_new_faces_into_existing_eras(eras):
-    from facesets.people import assign_faces, create_person
-
     parent = eras.people["Bush"][0]
-    with Catalog.open(eras.catalog) as cat, cat.transaction() as conn:
-        young = [r[0] for r in conn.execute(
-            "SELECT faces.id FROM faces JOIN files ON files.id = faces.file_id WHERE faces.person_id = ? "
-            "AND files.path LIKE ? ORDER BY faces.id", (parent, f"%/{YOUNG}/%"))]
+    with Catalog.open(eras.catalog) as cat, cat.transaction():
+        young = sorted(f.id for f in cat.faces.details(cat.faces.ids_of_person(parent)).values()
+                       if f"/{YOUNG}/" in f.path)
         new = young[:3]   # "photos added later": kept away from the split, then given to the person
-        holder = create_person(conn)
-        assign_faces(conn, new, holder, "cluster")
+        holder = cat.people.create()
+        cat.people.assign(new, holder, AssignedBy.CLUSTER)
     eras.plan("age-split", "Bush", *CUTS)
     run_cli("age-split", "apply", "--plan", eras.plan_path("age-split"))
-    with Catalog.open(eras.catalog) as cat, cat.transaction() as conn:
-        assign_faces(conn, new, parent, "extend")
+    with Catalog.open(eras.catalog) as cat, cat.transaction():
+        cat.people.assign(new, parent, AssignedBy.EXTEND)
     tree_before, catalog_before = tree_hashes(eras.out), catalog_dump(eras.catalog)
 
     plan = eras.plan("age-extend", "Bush", "--tighten", "0.10", "--attach", "0.09")
@@ -100,10 +103,9 @@ def test_age_extend_slots_new_faces_into_existing_eras(eras):
     assert _identities(eras.catalog, list(joined)) <= {YOUNG, OLD}
     run_cli("age-extend", "apply", "--plan", eras.plan_path("age-extend"))
     with Catalog.open(eras.catalog) as cat:
-        era = cat.conn.execute("SELECT id, name FROM people WHERE parent_id = ? AND era = ?", (parent, "1995–1997")).fetchone()
-        assert {r[0] for r in cat.conn.execute("SELECT person_id FROM faces WHERE id IN (%s)" % ",".join(map(str, new)))} \
-            == {era["id"]}
-    folder = next(a["folder"] for a in plan["actions"] if a["person"] == era["id"])
+        era = next(p for p in cat.people.all() if p.parent_id == parent and p.era == "1995–1997")
+        assert {cat.faces.person_of(f) for f in new} == {era.id}
+    folder = next(a["folder"] for a in plan["actions"] if a["person"] == era.id)
     manifest = json.loads((eras.out / folder / "manifest.json").read_text())
     assert set(new) <= {f["face_id"] for f in manifest["faces"]}
     assert len(list((eras.out / folder).glob("*.png"))) == len(manifest["faces"])

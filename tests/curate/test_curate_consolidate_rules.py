@@ -8,7 +8,6 @@ from curatehelp import SPLIT, _library, catalog_dump, library, tree_hashes  # no
 
 from facesets.catalog import Catalog
 from facesets.curate import CurationError, analyze, apply, consolidate, undo
-from facesets.people import rename_person
 
 
 @pytest.mark.slow
@@ -17,28 +16,26 @@ def test_named_primary_and_uncertain_groups_need_consent(library):
     big, small = library.people[SPLIT]
     sisters = {library.people["Serena_Williams"][0], library.people["Venus_Williams"][0]}
     with Catalog.open(library.catalog) as cat:
-        sizes = dict(cat.conn.execute("SELECT person_id, COUNT(*) FROM faces WHERE person_id IN (?, ?) "
-                                      "GROUP BY person_id", (big, small)))
+        sizes = {p: len(cat.faces.ids_of_person(p)) for p in (big, small)}
         if sizes[small] > sizes[big]:
             big, small = small, big
-        with cat.transaction() as conn:
-            rename_person(conn, small, "Colin")
+        unnamed = cat.people.snapshot([small])
+        cat.people.rename(small, "Colin")
         # a looser uncertain cut (0.04) takes in the Williams sisters (centroids 0.032 apart)
-        plan = analyze(cat, "consolidate", {}, lambda: consolidate.analyze(cat, library.out, 0.015, 0.04),
+        plan = analyze(cat, "consolidate", {}, lambda: consolidate.analyze(cat, library.out, edge=0.015, confident=0.04),
                        root=library.out)
         merges = {frozenset([a["into"], *a["sources"]]): a for a in plan["actions"] if a["type"] == "merge_people"}
         assert merges[frozenset({big, small})]["into"] == small and not merges[frozenset({big, small})]["uncertain"]
         assert merges[frozenset(sisters)]["uncertain"]
-        twin = analyze(cat, "consolidate", {}, lambda: consolidate.analyze(cat, library.out, 0.015, 0.04),
+        twin = analyze(cat, "consolidate", {}, lambda: consolidate.analyze(cat, library.out, edge=0.015, confident=0.04),
                        root=library.out)
         apply(cat, plan["operation_id"])
         with pytest.raises(CurationError, match="stale"):   # its merge already happened
             apply(cat, twin["operation_id"])
-        statuses = dict(cat.conn.execute("SELECT id, status FROM people"))
+        statuses = {p.id: p.status for p in cat.people.all()}
         assert statuses[big] == "merged" and statuses[small] == "active"
         assert all(statuses[p] == "active" for p in sisters)
         undo(cat)
-        with cat.transaction() as conn:
-            conn.execute("UPDATE people SET name = NULL, pinned = 0 WHERE id = ?", (small,))
+        cat.people.restore(unnamed)
     assert tree_hashes(library.out) == tree_before
     assert catalog_dump(library.catalog) == catalog_before

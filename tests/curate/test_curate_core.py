@@ -27,14 +27,14 @@ def test_consolidate_merges_split_identity_only_and_undo_restores(library):
             assert len({identity_of[p] for p in [action["into"], *action["sources"]]}) == 1
     assert library.plan_path("consolidate").with_suffix(".html").read_text().count("PRIMARY") == len(plan["groups"])
     with Catalog.open(library.catalog) as cat:
-        assert cat.conn.execute("SELECT status FROM operations WHERE id = ?", (plan["operation_id"],)).fetchone()[0] == "planned"
+        assert cat.operations.get(plan["operation_id"]).status == "planned"
 
     run_cli("consolidate", "apply", "--plan", library.plan_path("consolidate"))
     with Catalog.open(library.catalog) as cat:
         secondary = next(iter(split - {merges[0]["into"]}))
-        row = cat.conn.execute("SELECT merged_into, status FROM people WHERE id = ?", (secondary,)).fetchone()
-        assert tuple(row) == (merges[0]["into"], "merged")
-        assert cat.conn.execute("SELECT COUNT(*) FROM faces WHERE person_id = ?", (secondary,)).fetchone()[0] == 0
+        row = cat.people.get(secondary)
+        assert (row.merged_into, row.status) == (merges[0]["into"], "merged")
+        assert cat.faces.ids_of_person(secondary) == []
     manifest = json.loads((library.out / "manifest.json").read_text())
     assert [m["faceset"] for m in manifest["merged"]] == [folder_of(secondary)]
     assert (library.out / "_merged" / folder_of(secondary) / "manifest.json").is_file()
@@ -44,7 +44,7 @@ def test_consolidate_merges_split_identity_only_and_undo_restores(library):
     # the secondary's crops joined the primary's faceset: manifest, files and bundle agree
     primary = json.loads((library.out / folder_of(merges[0]["into"]) / "manifest.json").read_text())
     with Catalog.open(library.catalog) as cat:
-        faces = {r[0] for r in cat.conn.execute("SELECT id FROM faces WHERE person_id = ?", (merges[0]["into"],))}
+        faces = set(cat.faces.ids_of_person(merges[0]["into"]))
     assert {f["face_id"] for f in primary["faces"]} == faces
     assert len(list((library.out / folder_of(merges[0]["into"])).glob("*.png"))) == len(faces)
     with zipfile.ZipFile(library.out / f"{folder_of(merges[0]['into'])}_all.fsz") as bundle:

@@ -8,6 +8,7 @@ import io
 import json
 import shutil
 
+import numpy as np
 from PIL import Image
 
 from curatehelp import _library, catalog_dump, folder_of, library, tree_hashes  # noqa: F401
@@ -68,8 +69,9 @@ def _plant_crop_problems(library) -> dict:
     (facesets[blair].folder / "3.png").write_bytes(buffer.getvalue())
     # cross-person byte duplicate: Blair's 0.png also appears in Rumsfeld's faceset; Blair is
     # pinned by the user (higher priority than the larger Rumsfeld), so Rumsfeld's copy goes
-    with Catalog.open(library.catalog) as cat, cat.transaction() as conn:
-        conn.execute("UPDATE people SET pinned = 1 WHERE id = ?", (library.people["Tony_Blair"][0],))
+    with Catalog.open(library.catalog) as cat:
+        row, = cat.people.snapshot([library.people["Tony_Blair"][0]])
+        cat.people.restore([{**row, "pinned": 1}])   # as a user's pin leaves the row
     target = facesets[rumsfeld]
     shutil.copyfile(facesets[blair].folder / "0.png", target.folder / "99.png")
     manifest = json.loads((target.folder / "manifest.json").read_text())
@@ -96,7 +98,8 @@ def test_prune_leaves_one_face_per_png_and_no_near_duplicates(library):
             for crop in faceset.crops:
                 assert count_faces(engine, read_image(faceset.folder / crop.file).rgb) == 1, (faceset.label, crop.file)
             ids = [c.face_id for c in faceset.crops]
-            _, matrix = cat.face_embeddings(f"faces.id IN ({','.join(map(str, ids))})")
+            found = cat.faces.details(ids)
+            matrix = np.stack([found[i].embedding for i in ids])
             assert len(set(ids)) == len(ids) and near_pairs(matrix, threshold) == []
             listed = {f["file"] for f in json.loads((faceset.folder / "manifest.json").read_text())["faces"]}
             assert listed == {p.name for p in faceset.folder.glob("*.png")}

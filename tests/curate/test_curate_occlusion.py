@@ -38,7 +38,7 @@ def test_occlusion_quarantines_and_undo_restores(library, tiny_clip):
     assert sorted(p.name for p in (library.out / "_masked").glob("faceset_*") if p.is_dir()) == quarantined
     assert not list(library.out.glob("*.fsz")) and not list(library.out.glob("single/*.png"))
     with Catalog.open(library.catalog) as cat:
-        assert {r[0] for r in cat.conn.execute("SELECT status FROM people")} == {"masked"}
+        assert {p.status for p in cat.people.all()} == {"masked"}
     run_cli("undo", "--catalog", library.catalog)
     assert tree_hashes(library.out) == tree_before
     assert catalog_dump(library.catalog) == catalog_before

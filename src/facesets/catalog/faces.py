@@ -344,6 +344,16 @@ class FacesRepo:
         self._db._write_many(f"UPDATE faces SET {', '.join(f'{c} = ?' for c in ASSIGNMENT_COLUMNS)} WHERE id = ?",
                              [(*(r[c] for c in ASSIGNMENT_COLUMNS), r["id"]) for r in rows])
 
+    # -- curate --
+    def owners(self, face_ids: Iterable[int]) -> dict[int, int | None]:
+        """Face id -> the person holding it now (None: nobody), for those of `face_ids` that
+        exist (a face missing from the result is gone from the catalog)."""
+        found: dict[int, int | None] = {}
+        for part in chunks(face_ids):
+            found.update((int(r[0]), r[1]) for r in self._db._read(
+                f"SELECT id, person_id FROM faces WHERE id IN ({marks(len(part))})", part))
+        return found
+
 
 def _box(row) -> FaceBox:
     return FaceBox(row[0], row[1], (row[2], row[3], row[4], row[5]), row[6], row[7], row[8], row[9])

@@ -22,11 +22,9 @@ def _fail(exc) -> None:
     fail(str(exc))
 
 
-def _profile(cat):
-    from facesets.profiles import profile_for
-
-    model = cat.embedding_model()
-    return profile_for(model.key if model else None)
+def _given(**options) -> dict:
+    """The options the user set; the library fills the others from the catalog's profile."""
+    return {name: value for name, value in options.items() if value is not None}
 
 
 def _analyze(catalog: Path, command: str, params: dict, plan_out: Path, html: Optional[Path],
@@ -41,9 +39,7 @@ def _analyze(catalog: Path, command: str, params: dict, plan_out: Path, html: Op
             root = find_root(cat, export_root)
             if need_tree and (root is None or not root.is_dir()):
                 raise CurationError("no export tree found: run `facesets export` first or pass --export-root")
-            profile = _profile(cat)
-            plan = analyze(cat, command, {k: v for k, v in params.items()}, lambda: run(cat, root, profile),
-                           out=plan_out, html=html, root=root)
+            plan = analyze(cat, command, dict(params), lambda: run(cat, root), out=plan_out, html=html, root=root)
         except (CurationError, CatalogError, ClipUnavailable) as exc:
             _fail(exc)
     summary = ", ".join(f"{k} {v}" for k, v in sorted(plan["summary"].items()))
@@ -103,14 +99,13 @@ def dedup_analyze(catalog: Path = CatalogOpt, plan_out: Path = PlanOut, html: Op
                   similarity: Optional[float] = typer.Option(None, help="Near-duplicate cosine similarity (default: profile)."),
                   relaxed: Optional[float] = typer.Option(None, help="Below --similarity down to this, pairs count when "
                                                           "their pixels agree (default: 1 - 2 × (1 - similarity))."),
-                  pixels: float = typer.Option(0.9, help="Pixel correlation that confirms a relaxed pair.")) -> None:
+                  pixels: Optional[float] = typer.Option(None, help="Pixel correlation that confirms a relaxed pair (default: 0.9).")) -> None:
     """Group byte-identical files and near-duplicate faces; plan to drop lesser copies from facesets."""
     from facesets.curate import dedup
 
-    def run(cat, root, profile):
-        return dedup.analyze(cat, root, similarity or profile.near_duplicate_similarity, relaxed, pixels)
-    _analyze(catalog, "dedup", {"similarity": similarity, "relaxed": relaxed, "pixels": pixels}, plan_out, html,
-             export_root, run, need_tree=False)
+    options = {"similarity": similarity, "relaxed": relaxed, "pixels": pixels}
+    _analyze(catalog, "dedup", options, plan_out, html, export_root,
+             lambda cat, root: dedup.analyze(cat, root, **_given(**options)), need_tree=False)
 
 
 @consolidate_app.command("analyze")
@@ -121,10 +116,9 @@ def consolidate_analyze(catalog: Path = CatalogOpt, plan_out: Path = PlanOut, ht
     """Propose merging people whose centroids are all within the cut of each other."""
     from facesets.curate import consolidate
 
-    def run(cat, root, profile):
-        return consolidate.analyze(cat, root, edge or profile.consolidate_edge, confident or profile.consolidate_confident)
-    _analyze(catalog, "consolidate", {"edge": edge, "confident": confident}, plan_out, html, export_root, run,
-             need_tree=False)
+    options = {"edge": edge, "confident": confident}
+    _analyze(catalog, "consolidate", options, plan_out, html, export_root,
+             lambda cat, root: consolidate.analyze(cat, root, **_given(**options)), need_tree=False)
 
 
 @prune_app.command("analyze")
@@ -137,10 +131,10 @@ def prune_analyze(catalog: Path = CatalogOpt, plan_out: Path = PlanOut, html: Op
     """Plan to drop cross-person duplicates, near-duplicates and crops without exactly one face."""
     from facesets.curate import prune
 
-    def run(cat, root, profile):
+    def run(cat, root):
         with progress_bars(not quiet) as hook:
-            return prune.analyze(cat, root, similarity or profile.near_duplicate_similarity, audit,
-                                 str(models) if models else None, progress=hook)
+            return prune.analyze(cat, root, **_given(similarity=similarity, models=str(models) if models else None),
+                                 audit=audit, progress=hook)
     _analyze(catalog, "prune", {"similarity": similarity, "audit": audit}, plan_out, html, export_root, run)
 
 
@@ -151,8 +145,8 @@ def occlusion_analyze(catalog: Path = CatalogOpt, plan_out: Path = PlanOut, html
                       pretrained: str = typer.Option("laion2b_s34b_b79k", "--clip-pretrained",
                                                      help="open_clip pretrained tag or a local checkpoint file."),
                       config: Optional[Path] = typer.Option(None, "--clip-config", help="open_clip model config JSON (local models)."),
-                      threshold: float = typer.Option(0.7, help="Image threshold on the mask/sunglasses probability."),
-                      ratio: float = typer.Option(0.4, help="Quarantine a faceset when this share of crops is occluded."),
+                      threshold: Optional[float] = typer.Option(None, help="Image threshold on the mask/sunglasses probability (default: 0.7)."),
+                      ratio: Optional[float] = typer.Option(None, help="Quarantine a faceset when this share of crops is occluded (default: 0.4)."),
                       drop_occluded: bool = typer.Option(False, "--drop-occluded", help="Also drop occluded crops of facesets that stay."),
                       device: str = typer.Option("cpu", help="torch device."),
                       quiet: bool = typer.Option(False, "--quiet", "-q")) -> None:
@@ -160,10 +154,11 @@ def occlusion_analyze(catalog: Path = CatalogOpt, plan_out: Path = PlanOut, html
     from facesets.curate import occlusion
     from facesets.curate.clip import load_clip
 
-    def run(cat, root, profile):
+    def run(cat, root):
         clip = load_clip(model, pretrained, config, device)
         with progress_bars(not quiet) as hook:
-            return occlusion.analyze(cat, root, clip, threshold, ratio, drop_occluded, progress=hook)
+            return occlusion.analyze(cat, root, clip, **_given(threshold=threshold, faceset_ratio=ratio),
+                                     drop_occluded=drop_occluded, progress=hook)
     _analyze(catalog, "occlusion", {"clip_model": model, "clip_pretrained": pretrained, "threshold": threshold,
                                     "ratio": ratio, "drop_occluded": drop_occluded}, plan_out, html, export_root, run)
 
@@ -176,22 +171,19 @@ def age_analyze(person: str = typer.Argument(..., help="Person number, name or l
                 tighten: Optional[float] = typer.Option(None, help="Tighten distance after re-centring (default: profile)."),
                 subcluster: Optional[float] = typer.Option(None, help="Average-linkage sub-cluster cut (default: profile)."),
                 attach: Optional[float] = typer.Option(None, help="Fragment-to-anchor distance (default: profile)."),
-                max_years: int = typer.Option(5, help="Fragments attach only within this many years of the anchor."),
+                max_years: Optional[int] = typer.Option(None, help="Fragments attach only within this many years of the anchor (default: 5)."),
                 anchor_min: Optional[int] = typer.Option(None, help="Faces for an era anchor (default: 10% of the person, >= 5)."),
-                min_era: int = typer.Option(20, help="Era sets under this many faces go to _thin/."),
+                min_era: Optional[int] = typer.Option(None, help="Era sets under this many faces go to _thin/ (default: 20)."),
                 min_quality: Optional[float] = typer.Option(None, help="Quality gate on the composite (default: profile)."),
-                min_short: float = typer.Option(0.0, help="Quality gate on the face short edge, pixels.")) -> None:
+                min_short: Optional[float] = typer.Option(None, help="Quality gate on the face short edge, pixels (default: 0).")) -> None:
     """Plan era sets of one person (parent_id = the person), ordered by date."""
     from facesets.curate import age_split
 
-    def run(cat, root, p):
-        return age_split.analyze(cat, root, person, recover or p.age_recover, tighten or p.age_tighten,
-                                 subcluster or p.age_subcluster, attach or p.age_attach, max_years, anchor_min,
-                                 min_era, p.candidate_min_quality if min_quality is None else min_quality, min_short)
-    _analyze(catalog, "age-split", {"person": person, "recover": recover, "tighten": tighten, "subcluster": subcluster,
-                                    "attach": attach, "max_years": max_years, "anchor_min": anchor_min,
-                                    "min_era": min_era, "min_quality": min_quality, "min_short": min_short},
-             plan_out, html, export_root, run, need_tree=False)
+    options = {"recover": recover, "tighten": tighten, "subcluster": subcluster, "attach": attach,
+               "max_years": max_years, "anchor_min": anchor_min, "min_era": min_era, "min_quality": min_quality,
+               "min_short": min_short}
+    _analyze(catalog, "age-split", {"person": person, **options}, plan_out, html, export_root,
+             lambda cat, root: age_split.analyze(cat, root, person, **_given(**options)), need_tree=False)
 
 
 @age_extend_app.command("analyze")
@@ -200,18 +192,16 @@ def age_extend_analyze(person: str = typer.Argument(..., help="Person number, na
                        export_root: Optional[Path] = RootOpt,
                        tighten: Optional[float] = typer.Option(None, help="Distance from the family centre (default: profile)."),
                        attach: Optional[float] = typer.Option(None, help="Face-to-era distance (default: profile)."),
-                       max_years: int = typer.Option(5, help="Faces join only eras within this many years."),
+                       max_years: Optional[int] = typer.Option(None, help="Faces join only eras within this many years (default: 5)."),
                        min_quality: Optional[float] = typer.Option(None, help="Quality gate (default: profile)."),
-                       min_short: float = typer.Option(0.0, help="Face short edge gate, pixels.")) -> None:
+                       min_short: Optional[float] = typer.Option(None, help="Face short edge gate, pixels (default: 0).")) -> None:
     """Plan which of the person's faces join which era set (eras are not re-centred)."""
     from facesets.curate import age_split
 
-    def run(cat, root, p):
-        return age_split.extend(cat, root, person, tighten or p.age_tighten, attach or p.age_attach, max_years,
-                                p.candidate_min_quality if min_quality is None else min_quality, min_short)
-    _analyze(catalog, "age-extend", {"person": person, "tighten": tighten, "attach": attach, "max_years": max_years,
-                                     "min_quality": min_quality, "min_short": min_short},
-             plan_out, html, export_root, run, need_tree=False)
+    options = {"tighten": tighten, "attach": attach, "max_years": max_years, "min_quality": min_quality,
+               "min_short": min_short}
+    _analyze(catalog, "age-extend", {"person": person, **options}, plan_out, html, export_root,
+             lambda cat, root: age_split.extend(cat, root, person, **_given(**options)), need_tree=False)
 
 
 @app.command()

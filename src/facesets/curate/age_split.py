@@ -14,26 +14,20 @@ import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.spatial.distance import pdist
 
-from facesets.catalog import Catalog
-from facesets.curate.core import CurationError, Proposal
-from facesets.curate.near import face_rows
+from facesets.catalog import Catalog, FaceDetail, FaceFilter, Person
 from facesets.curate import tree
-from facesets.people import label as person_label
+from facesets.curate.core import CurationError, Proposal, profile_of
 
 DASH = "–"
+MAX_YEARS, MIN_ERA, MIN_SHORT = 5, 20, 0.0
 
 
-def find_person(catalog: Catalog, person: str) -> dict:
-    """A person by number, name or label (person_012)."""
-    from facesets.people import resolve
-
-    rows = catalog.conn.execute("SELECT * FROM people").fetchall()
-    for row in rows:
-        if person in (str(row["id"]), row["name"], person_label(row)):
-            current = resolve(catalog.conn, int(row["id"]))
-            found = catalog.conn.execute("SELECT * FROM people WHERE id = ?", (current,)).fetchone()
-            return {**dict(found), "label": person_label(found)}
-    raise CurationError(f"no person {person!r} in this catalog")
+def find_person(catalog: Catalog, person: str) -> Person:
+    """A person by number, name or label (person_012), followed through merges."""
+    found = catalog.people.find(person)
+    if found is None:
+        raise CurationError(f"no person {person!r} in this catalog")
+    return found
 
 
 def _normalise(v: np.ndarray) -> np.ndarray:
@@ -47,11 +41,11 @@ def _year(taken_at: str | None) -> int | None:
         return None
 
 
-def _passes(row: dict, min_quality: float, min_short: float) -> bool:
+def _passes(face: FaceDetail, min_quality: float, min_short: float) -> bool:
     """The quality gate: composite quality where enrich scored the face, and the face size."""
-    if row["quality"] is not None and row["quality"] < min_quality:
+    if face.quality is not None and face.quality < min_quality:
         return False
-    return float(row["short_edge"] or 0) >= min_short
+    return float(face.short_edge or 0) >= min_short
 
 
 def era_label(years: list[int]) -> str:
@@ -103,35 +97,48 @@ def buckets(matrix: np.ndarray, years: list[int | None], clusters: list[list[int
     return anchors, standalone
 
 
-def analyze(catalog: Catalog, root, person: str, recover: float, tighten: float, subcluster: float,
-            attach: float, max_years: int = 5, anchor_min: int | None = None, min_era: int = 20,
-            min_quality: float = 0.0, min_short: float = 0.0) -> Proposal:
-    parent = find_person(catalog, person)
-    pid = int(parent["id"])
-    if parent.get("parent_id") is not None:
-        raise CurationError(f"{parent['label']} is already an era set of person {parent['parent_id']}")
-    if catalog.conn.execute("SELECT 1 FROM people WHERE parent_id = ? AND merged_into IS NULL", (pid,)).fetchone():
-        raise CurationError(f"{parent['label']} is already split into eras: use `facesets age-extend` for new faces, "
-                            "or `facesets undo` first")
-    from facesets.people import person_centroids
+def analyze(catalog: Catalog, root, person: str, *, recover: float | None = None, tighten: float | None = None,
+            subcluster: float | None = None, attach: float | None = None, max_years: int = MAX_YEARS,
+            anchor_min: int | None = None, min_era: int = MIN_ERA, min_quality: float | None = None,
+            min_short: float = MIN_SHORT) -> Proposal:
+    """Plan era sets of one person (`person`: number, name or label) from the faces near it.
 
-    _, seeds = person_centroids(catalog, [pid], gated=True)
+    Distances are cosine distances between embeddings; None takes the catalog's profile:
+    `recover` (age_recover) from the seed centroid, `tighten` (age_tighten) from the re-centred
+    centre, `subcluster` (age_subcluster) average-linkage cut, `attach` (age_attach) from a
+    fragment's centroid to an anchor's. `max_years` (5): a fragment attaches only to an anchor
+    within this many years; `anchor_min` (10% of the kept faces, at least 5): faces of an era
+    anchor; `min_era` (20): eras with fewer faces go to `_thin/`; quality gate: `min_quality`
+    (composite quality in [0, 1], default the profile's candidate_min_quality) and
+    `min_short` (face short edge in original pixels, 0). `root`: the export tree (None: none)."""
+    profile = profile_of(catalog)
+    recover = profile.age_recover if recover is None else recover
+    tighten = profile.age_tighten if tighten is None else tighten
+    subcluster = profile.age_subcluster if subcluster is None else subcluster
+    attach = profile.age_attach if attach is None else attach
+    min_quality = profile.candidate_min_quality if min_quality is None else min_quality
+    parent = find_person(catalog, person)
+    pid = parent.id
+    if parent.parent_id is not None:
+        raise CurationError(f"{parent.label} is already an era set of person {parent.parent_id}")
+    if catalog.people.eras_of(pid):
+        raise CurationError(f"{parent.label} is already split into eras: use `facesets age-extend` for new faces, "
+                            "or `facesets undo` first")
+    _, seeds = catalog.people.centroids([pid], gated=True)
     if not len(seeds):
-        raise CurationError(f"person {parent['label']} holds no faces")
-    ids, matrix = catalog.face_embeddings(
-        "(faces.person_id = ? OR faces.person_id IS NULL) AND faces.id NOT IN "
-        "(SELECT face_id FROM face_exclusions WHERE person_id = ?)", (pid, pid))
+        raise CurationError(f"person {parent.label} holds no faces")
+    ids, matrix = catalog.faces.embeddings(FaceFilter(people=(pid,), unassigned=True, excluding_removed_from=pid))
     recovered = (1 - matrix @ seeds[0]) <= recover
-    rows = face_rows(catalog, ids[recovered])
+    rows = catalog.faces.details(ids[recovered])
     gated = np.array([bool(recovered[i]) and _passes(rows[int(f)], min_quality, min_short) for i, f in enumerate(ids)])
     if gated.sum() < 1:
-        raise CurationError(f"no face of {parent['label']} passes the quality gate")
+        raise CurationError(f"no face of {parent.label} passes the quality gate")
     centre = _normalise(matrix[gated].mean(axis=0))
     kept = gated & ((1 - matrix @ centre) <= tighten)
     kept_ids, kept_matrix = ids[kept], matrix[kept]
     if len(kept_ids) == 0:
-        raise CurationError(f"no face of {parent['label']} within {tighten} of its centre")
-    years = [_year(rows[int(f)]["taken_at"]) for f in kept_ids]
+        raise CurationError(f"no face of {parent.label} within {tighten} of its centre")
+    years = [_year(rows[int(f)].taken_at) for f in kept_ids]
     anchor_min = anchor_min or max(5, int(round(0.1 * len(kept_ids))))
     anchors, standalone = buckets(kept_matrix, years, subclusters(kept_matrix, subcluster), anchor_min,
                                   attach, max_years)
@@ -139,12 +146,12 @@ def analyze(catalog: Catalog, root, person: str, recover: float, tighten: float,
              "attached": len(a["attached"])} for a in anchors]
     sets += [{"members": f["members"], "anchor": False, "why": f["why"]} for f in standalone]
     for s in sets:
-        dates = sorted(rows[int(kept_ids[m])]["taken_at"] for m in s["members"] if rows[int(kept_ids[m])]["taken_at"])
+        dates = sorted(rows[int(kept_ids[m])].taken_at for m in s["members"] if rows[int(kept_ids[m])].taken_at)
         s["median_date"] = dates[len(dates) // 2] if dates else "9999"
         s["era"] = era_label([years[m] for m in s["members"] if years[m] is not None])
     sets.sort(key=lambda s: (s["median_date"], -len(s["members"])))
     exported = tree.faceset_of(root, pid, catalog)
-    parent_folder = exported.label if exported else parent["label"]
+    parent_folder = exported.label if exported else parent.label
     used: dict[str, int] = {}
     actions, groups = [], []
     for s in sets:
@@ -152,85 +159,52 @@ def analyze(catalog: Catalog, root, person: str, recover: float, tighten: float,
         used[era] = used.get(era, 0) + 1
         if used[era] > 1:
             era = f"{era}_v{used[era]}"
-        faces = sorted((int(kept_ids[m]) for m in s["members"]), key=lambda f: (-rows[f]["composite"], f))
-        name = tree.safe_label(f"{parent['label']}_{era.replace(DASH, '-')}")
+        faces = sorted((int(kept_ids[m]) for m in s["members"]), key=lambda f: (-rows[f].composite, f))
+        name = tree.safe_label(f"{parent.label}_{era.replace(DASH, '-')}")
         folder = tree.safe_label(f"{parent_folder}_{era.replace(DASH, '-')}")
         thin = len(faces) < min_era
-        actions.append({"type": "create_era", "parent": pid, "parent_label": parent["label"], "era": era,
+        actions.append({"type": "create_era", "parent": pid, "parent_label": parent.label, "era": era,
                         "name": name, "folder": folder, "faces": faces, "thin": thin, "anchor": s["anchor"]})
         groups.append({"kind": "era", "era": era, "name": name, "thin": thin, "anchor": s["anchor"],
                        "faces": faces, "median_date": s["median_date"], "why": s.get("why"),
                        "title": f"{name}: {len(faces)} faces, {'anchor' if s['anchor'] else 'fragment'}"
                                 f"{' + %d fragments' % s['attached'] if s.get('attached') else ''}"
                                 f"{' → _thin/' if thin else ''}{' (' + s['why'] + ')' if s.get('why') else ''}",
-                       "items": [{"image": rows[f]["path"], "caption": f"face {f} {rows[f]['taken_at'] or 'undated'}"}
+                       "items": [{"image": rows[f].path, "caption": f"face {f} {rows[f].taken_at or 'undated'}"}
                                  for f in faces[:60]]})
     return Proposal(groups=groups, actions=actions, summary={
-        "person": pid, "label": parent["label"], "recovered": int(recovered.sum()), "gated": int(gated.sum()),
+        "person": pid, "label": parent.label, "recovered": int(recovered.sum()), "gated": int(gated.sum()),
         "kept": int(len(kept_ids)), "anchors": len(anchors), "fragments_standalone": len(standalone),
         "eras": sum(1 for a in actions if not a["thin"]), "thin": sum(1 for a in actions if a["thin"]),
         "anchor_min": anchor_min, "min_era": min_era})
 
 
-def write_era_sets(journal: tree.TreeJournal, facesets: dict, eras: list[dict]) -> list[dict]:
-    """Each era becomes a faceset folder (thin ones under `_thin/`) built from the crops already
-    exported for its faces, best first, with its manifest and bundles."""
-    crops: dict[int, tuple] = {}
-    ordered = sorted(facesets.values(), key=lambda f: f.label)
-    for action in eras:   # the parent's own crops win over copies elsewhere
-        ordered.sort(key=lambda f: f.person_id != action["parent"])
-    for faceset in ordered:
-        for crop in faceset.crops:
-            crops.setdefault(crop.face_id, (faceset, crop))
-    thin_entries = []
-    for action in eras:
-        base = "_thin" if action["thin"] else ""
-        folder = f"{base}/{action['folder']}" if base else action["folder"]
-        present = [crops[f] for f in action["faces"] if f in crops]
-        journal.make_dir(folder)
-        entries, pngs = [], []
-        for index, (faceset, crop) in enumerate(present):
-            journal.copy(f"{faceset.label}/{crop.file}", f"{folder}/{index}.png")
-            entries.append({**crop.entry, "file": f"{index}.png", "rank": index, "from": f"{faceset.label}/{crop.file}"})
-            pngs.append(tree.inside(journal.root, f"{folder}/{index}.png"))
-        manifest = {"person": action.get("person"), "name": action["name"], "folder": action["folder"],
-                    "parent_id": action["parent"], "parent": action["parent_label"],
-                    "era": action["era"], "faces": entries, "faces_in_era": len(action["faces"]),
-                    "faces_without_crop": len(action["faces"]) - len(present)}
-        journal.write(f"{folder}/manifest.json", tree.json_bytes(manifest))
-        tree.rebuild_bundles(journal, action["folder"], pngs, parent=base or ".")
-        if action["thin"]:
-            thin_entries.append({"faceset": action["folder"], "moved_to": folder, "person_id": action.get("person"), "era": action["era"],
-                                 "parent": action["parent_label"], "faces": len(action["faces"]),
-                                 "reason": "era set under the minimum size", "operation": journal.operation_id})
-    return thin_entries
-
-
-def extend(catalog: Catalog, root, person: str, tighten: float, attach: float, max_years: int = 5,
-           min_quality: float = 0.0, min_short: float = 0.0) -> Proposal:
+def extend(catalog: Catalog, root, person: str, *, tighten: float | None = None, attach: float | None = None,
+           max_years: int = MAX_YEARS, min_quality: float | None = None, min_short: float = MIN_SHORT) -> Proposal:
     """`facesets age-extend`: the person's faces not yet in an era (new photos) join the single
     nearest existing era by the split's rule (distance <= attach AND years <= max_years apart);
-    era centroids are taken as they are, never re-centred by the faces joining them."""
-    from facesets.people import person_centroids
+    era centroids are taken as they are, never re-centred by the faces joining them.
 
+    Cosine distances, None taking the catalog's profile: `tighten` (age_tighten) from the
+    family's centre, `attach` (age_attach) from an era's centroid; `max_years` (5) years; the
+    quality gate as in `analyze` (`min_quality` default candidate_min_quality, `min_short` 0 px)."""
+    profile = profile_of(catalog)
+    tighten = profile.age_tighten if tighten is None else tighten
+    attach = profile.age_attach if attach is None else attach
+    min_quality = profile.candidate_min_quality if min_quality is None else min_quality
     parent = find_person(catalog, person)
-    pid = int(parent["id"])
-    eras = {int(r["id"]): dict(r) for r in catalog.conn.execute(
-        "SELECT * FROM people WHERE parent_id = ? AND merged_into IS NULL ORDER BY id", (pid,))}
-    era_ids, centroids = person_centroids(catalog, list(eras))
+    pid = parent.id
+    eras = {p.id: p for p in catalog.people.eras_of(pid)}
+    era_ids, centroids = catalog.people.centroids(list(eras))
     if not len(era_ids):
-        raise CurationError(f"{parent['label']} has no era sets yet: run `facesets age-split analyze` first")
+        raise CurationError(f"{parent.label} has no era sets yet: run `facesets age-split analyze` first")
     era_years = {}
     for era in era_ids:
-        years = [_year(r[0]) for r in catalog.conn.execute(
-            "SELECT files.taken_at FROM faces JOIN files ON files.id = faces.file_id WHERE faces.person_id = ?",
-            (int(era),))]
-        years = [y for y in years if y is not None]
+        years = [y for y in map(_year, catalog.faces.taken_at_of_person(int(era))) if y is not None]
         era_years[int(era)] = float(np.median(years)) if years else None
     family = _normalise(centroids.mean(axis=0))
-    ids, matrix = catalog.face_embeddings(
-        "faces.person_id = ? AND faces.id NOT IN (SELECT face_id FROM face_exclusions WHERE person_id = ?)", (pid, pid))
-    rows = face_rows(catalog, ids)
+    ids, matrix = catalog.faces.embeddings(FaceFilter(people=(pid,), excluding_removed_from=pid))
+    rows = catalog.faces.details(ids)
     joined: dict[int, list[int]] = {}
     left: list[dict] = []
     for face, vector in zip(ids, matrix):
@@ -240,38 +214,25 @@ def extend(catalog: Catalog, root, person: str, tighten: float, attach: float, m
         distances = 1 - centroids @ vector
         nearest = int(np.argmin(distances))
         era = int(era_ids[nearest])
-        year, era_year = _year(row["taken_at"]), era_years[era]
+        year, era_year = _year(row.taken_at), era_years[era]
         if distances[nearest] <= attach and (year is None or era_year is None or abs(year - era_year) <= max_years):
             joined.setdefault(era, []).append(int(face))
         else:
-            left.append({"image": row["path"], "caption": f"face {face} stays: nearest era {eras[era]['era']} "
-                                                          f"at {distances[nearest]:.3f}, {row['taken_at'] or 'undated'}"})
+            left.append({"image": row.path, "caption": f"face {face} stays: nearest era {eras[era].era} "
+                                                      f"at {distances[nearest]:.3f}, {row.taken_at or 'undated'}"})
     actions, groups = [], []
     for era, faces in sorted(joined.items()):
-        faces.sort(key=lambda f: (-rows[f]["composite"], f))
+        faces.sort(key=lambda f: (-rows[f].composite, f))
         info = eras[era]
         faceset = tree.faceset_of(root, era, catalog)
-        actions.append({"type": "extend_era", "person": era, "name": person_label(info), "era": info["era"],
+        actions.append({"type": "extend_era", "person": era, "name": info.label, "era": info.era,
                         "folder": faceset.label if faceset else None, "faces": faces})
-        groups.append({"kind": "era", "era": info["era"], "name": person_label(info), "faces": faces,
-                       "title": f"{person_label(info)}: +{len(faces)} faces",
-                       "items": [{"image": rows[f]["path"], "caption": f"face {f} {rows[f]['taken_at'] or 'undated'}"}
+        groups.append({"kind": "era", "era": info.era, "name": info.label, "faces": faces,
+                       "title": f"{info.label}: +{len(faces)} faces",
+                       "items": [{"image": rows[f].path, "caption": f"face {f} {rows[f].taken_at or 'undated'}"}
                                  for f in faces]})
     if left:
         groups.append({"kind": "left", "title": f"{len(left)} faces join no era", "items": left})
     return Proposal(groups=groups, actions=actions, summary={
-        "person": pid, "label": parent["label"], "eras": len(era_ids),
+        "person": pid, "label": parent.label, "eras": len(era_ids),
         "joined": sum(len(a["faces"]) for a in actions), "left": len(left)})
-
-
-def extend_era_sets(journal: tree.TreeJournal, facesets: dict, actions: list[dict]) -> None:
-    """New crops join each era folder (top level or `_thin/`); manifest and bundles rebuilt."""
-    crops = {c.face_id: (f, c) for f in sorted(facesets.values(), key=lambda f: f.label) for c in f.crops}
-    for action in actions:
-        folder = action.get("folder")
-        if not folder:
-            continue   # the era was never exported: the catalog change is all there is
-        if not (tree.inside(journal.root, folder) / "manifest.json").is_file():
-            raise tree.TreeError(f"era set {action['name']} is not in the export tree")
-        additions = [(crops[f][0].folder / crops[f][1].file, crops[f][1].entry) for f in action["faces"] if f in crops]
-        tree.append_crops(journal, folder, additions)

@@ -9,23 +9,25 @@ with --include-uncertain. Era sets (people with a parent) are families already a
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.spatial.distance import pdist
 
-from facesets.catalog import Catalog
-from facesets.curate.core import Proposal, priority_key
+from facesets.catalog import AssignedBy, Catalog, Person, PersonStatus, priority_key
+from facesets.curate import tree
+from facesets.curate.actions import ActionType, TreeContext, register
+from facesets.curate.core import CurationError, Proposal, profile_of
 from facesets.curate.near import groups_of, near_pairs
 from facesets.curate.tree import load_facesets
-from facesets.people import label, person_centroids
+
+MERGE_ORDER = 20   # after drops; before quarantines move the merged people's facesets away
 
 
-def candidates(catalog: Catalog) -> dict[int, dict]:
-    rows = catalog.conn.execute(
-        "SELECT people.*, COUNT(faces.id) AS n_faces FROM people JOIN faces ON faces.person_id = people.id "
-        "WHERE people.merged_into IS NULL AND people.parent_id IS NULL AND people.status = 'active' "
-        "GROUP BY people.id ORDER BY people.id").fetchall()
-    return {int(r["id"]): {**dict(r), "label": label(r)} for r in rows}
+def candidates(catalog: Catalog) -> dict[int, Person]:
+    """People consolidate may merge: active, holding faces, not era sets; by number."""
+    return {p.id: p for p in catalog.people.active(top_level_only=True, status=PersonStatus.ACTIVE)}
 
 
 def complete_groups(centroids: np.ndarray, cut: float) -> list[list[int]]:
@@ -46,10 +48,17 @@ def complete_groups(centroids: np.ndarray, cut: float) -> list[list[int]]:
     return sorted(groups)
 
 
-def analyze(catalog: Catalog, root, edge: float, confident: float) -> Proposal:
+def analyze(catalog: Catalog, root, *, edge: float | None = None, confident: float | None = None) -> Proposal:
+    """Plan merges of people who are one identity: groups whose person centroids are all within
+    the looser of `edge` and `confident` (cosine distances; None: the profile's consolidate_edge
+    and consolidate_confident) of each other; groups within the tighter cut are confident, the
+    others uncertain (applied only with include_uncertain). `root`: the export tree (None: none)."""
+    profile = profile_of(catalog)
+    edge = profile.consolidate_edge if edge is None else edge
+    confident = profile.consolidate_confident if confident is None else confident
     tight, loose = sorted((edge, confident))
     people = candidates(catalog)
-    ids, centroids = person_centroids(catalog, list(people), gated=True)
+    ids, centroids = catalog.people.centroids(list(people), gated=True)
     exported = {f.person_id: f for f in load_facesets(root, catalog)}
     groups, actions = [], []
     for members in complete_groups(centroids, loose):
@@ -60,22 +69,22 @@ def analyze(catalog: Catalog, root, edge: float, confident: float) -> Proposal:
         ordered = sorted((people[p] for p in member_ids), key=priority_key)
         primary, secondaries = ordered[0], ordered[1:]
         uncertain = not confident_group
-        actions.append({"type": "merge_people", "into": primary["id"], "sources": [p["id"] for p in secondaries],
+        actions.append({"type": "merge_people", "into": primary.id, "sources": [p.id for p in secondaries],
                         "uncertain": uncertain,
                         # the secondaries' crops join the primary's exported faceset (if it has one)
-                        "into_folder": exported[primary["id"]].label if primary["id"] in exported else None,
-                        "source_folders": [exported[p["id"]].label for p in secondaries if p["id"] in exported]})
+                        "into_folder": exported[primary.id].label if primary.id in exported else None,
+                        "source_folders": [exported[p.id].label for p in secondaries if p.id in exported]})
         for person in secondaries:
-            if person["id"] in exported:
-                actions.append({"type": "quarantine_faceset", "faceset": exported[person["id"]].label, "to": "_merged",
-                                "list": "merged", "person_id": person["id"], "uncertain": uncertain,
-                                "reason": f"same identity as {primary['label']}",
-                                "manifest": {"into": exported[primary["id"]].label if primary["id"] in exported
-                                             else primary["label"], "into_person_id": primary["id"]}})
+            if person.id in exported:
+                actions.append({"type": "quarantine_faceset", "faceset": exported[person.id].label, "to": "_merged",
+                                "list": "merged", "person_id": person.id, "uncertain": uncertain,
+                                "reason": f"same identity as {primary.label}",
+                                "manifest": {"into": exported[primary.id].label if primary.id in exported
+                                             else primary.label, "into_person_id": primary.id}})
         groups.append({
             "kind": "merge", "confident": confident_group, "diameter": round(diameter, 4),
-            "primary": primary["id"], "members": member_ids,
-            "title": f"{'confident' if confident_group else 'uncertain'} merge into {primary['label']} "
+            "primary": primary.id, "members": member_ids,
+            "title": f"{'confident' if confident_group else 'uncertain'} merge into {primary.label} "
                      f"(max centroid distance {diameter:.3f})",
             "items": [_item(catalog, exported, p, p is primary) for p in ordered]})
     merged = [a for a in actions if a["type"] == "merge_people"]
@@ -86,14 +95,42 @@ def analyze(catalog: Catalog, root, edge: float, confident: float) -> Proposal:
         "edge": tight, "confident": loose})
 
 
-def _item(catalog: Catalog, exported: dict, person: dict, primary: bool) -> dict:
-    faceset = exported.get(person["id"])
+def _item(catalog: Catalog, exported: dict, person: Person, primary: bool) -> dict:
+    faceset = exported.get(person.id)
     image = str(faceset.folder / faceset.crops[0].file) if faceset and faceset.crops else None
     if image is None:
-        row = catalog.conn.execute("SELECT files.path FROM faces JOIN files ON files.id = faces.file_id "
-                                   "WHERE faces.person_id = ? ORDER BY faces.quality DESC, faces.det_score DESC LIMIT 1",
-                                   (person["id"],)).fetchone()
-        image = row[0] if row else None
-    named = " named" if person.get("name") else (" pinned" if person.get("pinned") else "")
+        image = catalog.faces.best_photo(person.id)
+    named = " named" if person.name else (" pinned" if person.pinned else "")
     return {"image": image, "mark": "keep" if primary else "",
-            "caption": f"{'PRIMARY ' if primary else ''}{person['label']} #{person['id']}{named}, {person['n_faces']} faces"}
+            "caption": f"{'PRIMARY ' if primary else ''}{person.label} #{person.id}{named}, {person.n_faces} faces"}
+
+
+# -- the merge_people action ---------------------------------------------------------------
+
+def _check_merge(catalog: Catalog, root: Path | None, action: dict) -> None:
+    """Nobody in the group was merged away since analyze."""
+    for person in [action["into"], *action["sources"]]:
+        found = catalog.people.get(person)
+        if found is None or found.merged_into is not None:
+            raise CurationError(f"plan is stale: person {person} was merged since; run analyze again")
+
+
+def _merge(catalog: Catalog, action: dict) -> None:
+    catalog.people.merge(action["sources"], action["into"], by=AssignedBy.CURATE)
+
+
+def _join_crops(context: TreeContext, actions: list[dict]) -> None:
+    """The merged people's crops join the primary's faceset before their facesets leave."""
+    facesets = context.facesets
+    for action in actions:
+        if action.get("into_folder") in facesets:
+            additions = [(facesets[f].folder / c.file, c.entry) for f in action.get("source_folders", [])
+                         if f in facesets for c in facesets[f].crops]
+            if additions:
+                context.counts[action["into_folder"]] = tree.append_crops(context.journal, action["into_folder"],
+                                                                          additions)
+
+
+MERGE_PEOPLE = register(ActionType(
+    "merge_people", check=_check_merge, touched=lambda a: ({a["into"], *a["sources"]}, ()),
+    apply_catalog=_merge, apply_tree=_join_crops, tree_order=MERGE_ORDER))

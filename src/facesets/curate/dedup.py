@@ -11,23 +11,11 @@ import numpy as np
 from PIL import Image
 
 from facesets.catalog import Catalog
-from facesets.curate.core import Proposal
-from facesets.curate.near import face_rows, groups_of, near_pairs
+from facesets.curate.core import Proposal, profile_of
+from facesets.curate.near import groups_of, near_pairs
 from facesets.curate.tree import load_facesets, sha256_file
 
 PIXEL_CORRELATION = 0.9
-
-
-def byte_groups(catalog: Catalog) -> list[dict]:
-    """Every file that lives at more than one path (same sha256)."""
-    groups: dict[int, dict] = {}
-    for row in catalog.conn.execute(
-            "SELECT files.id, files.path, files.sha256, aliases.path AS alias FROM files "
-            "JOIN aliases ON aliases.file_id = files.id ORDER BY files.id, aliases.path"):
-        group = groups.setdefault(row["id"], {"kind": "bytes", "sha256": row["sha256"], "file_id": row["id"],
-                                              "paths": [row["path"]]})
-        group["paths"].append(row["alias"])
-    return list(groups.values())
 
 
 def face_thumb(path: str, box, size: int = 24) -> np.ndarray | None:
@@ -57,8 +45,8 @@ def visual_groups(catalog: Catalog, similarity: float, relaxed: float | None = N
     pixels around the two faces agree (correlation of grey thumbnails >= `pixels`); different
     photos of one person that the embedding finds that close do not."""
     relaxed = min(similarity, 1 - 2 * (1 - similarity)) if relaxed is None else relaxed
-    ids, matrix = catalog.face_embeddings()
-    files = dict(catalog.conn.execute("SELECT id, file_id FROM faces"))
+    ids, matrix = catalog.faces.embeddings()
+    files = catalog.faces.file_of()
     boxes = {}
     pairs, checked = [], 0
     for i, j, sim in near_pairs(matrix, relaxed):
@@ -69,27 +57,33 @@ def visual_groups(catalog: Catalog, similarity: float, relaxed: float | None = N
             checked += 1
             for face in (a, b):
                 if face not in boxes:
-                    row = catalog.conn.execute("SELECT files.path, x1, y1, x2, y2 FROM faces JOIN files ON "
-                                               "files.id = faces.file_id WHERE faces.id = ?", (face,)).fetchone()
-                    boxes[face] = face_thumb(row[0], tuple(row[1:]))
+                    found = catalog.faces.box(face)
+                    boxes[face] = face_thumb(found.path, found.box)
             if boxes[a] is None or boxes[b] is None or float((boxes[a] * boxes[b]).sum()) < pixels:
                 continue
         pairs.append((i, j, sim))
     found = []
     for members in groups_of(len(ids), pairs):
-        faces = face_rows(catalog, [int(ids[m]) for m in members])
-        ordered = sorted(faces.values(), key=lambda f: (-f["composite"], f["id"]))
+        faces = catalog.faces.details(int(ids[m]) for m in members)
+        ordered = sorted(faces.values(), key=lambda f: (-f.composite, f.id))
         inside = set(members)
-        found.append({"kind": "visual", "keep": ordered[0]["id"],
-                      "faces": [{"face_id": f["id"], "path": f["path"], "person_id": f["person_id"],
-                                 "quality": round(f["composite"], 4)} for f in ordered],
+        found.append({"kind": "visual", "keep": ordered[0].id,
+                      "faces": [{"face_id": f.id, "path": f.path, "person_id": f.person_id,
+                                 "quality": round(f.composite, 4)} for f in ordered],
                       "min_similarity": round(min(s for i, j, s in pairs if i in inside and j in inside), 4)})
     return found
 
 
-def analyze(catalog: Catalog, root, similarity: float, relaxed: float | None = None,
+def analyze(catalog: Catalog, root, *, similarity: float | None = None, relaxed: float | None = None,
             pixels: float = PIXEL_CORRELATION) -> Proposal:
-    bytes_ = byte_groups(catalog)
+    """Group byte-identical files and near-duplicate faces; plan to drop the lesser crops of each
+    group from every exported faceset that holds more than one (`root`: the export tree).
+
+    `similarity`: cosine similarity of two embeddings that makes them near-duplicates (None: the
+    profile's near_duplicate_similarity); `relaxed` (None: 1 - 2 x (1 - similarity)) and
+    `pixels` (0.9, a correlation in [-1, 1]): see `visual_groups`."""
+    similarity = profile_of(catalog).near_duplicate_similarity if similarity is None else similarity
+    bytes_ = catalog.files.byte_groups()
     visual = visual_groups(catalog, similarity, relaxed, pixels)
     actions = []
     crops = {}

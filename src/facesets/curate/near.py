@@ -1,4 +1,4 @@
-"""Similarity helpers shared by the passes: near pairs without an N×N matrix, groups, quality."""
+"""Similarity helpers shared by the passes: near pairs without an N×N matrix, and their groups."""
 from __future__ import annotations
 
 import numpy as np
@@ -59,25 +59,3 @@ def groups_of(n: int, pairs) -> list[list[int]]:
     for i in range(n):
         members.setdefault(find(i), []).append(i)
     return [sorted(m) for m in members.values() if len(m) > 1]
-
-
-def composite(row) -> float:
-    """A face's composite quality; before enrich ran, detector score × size stands in."""
-    if row["quality"] is not None:
-        return float(row["quality"])
-    return float(row["det_score"] or 0) * 0.01 + float(row["short_edge"] or 0) * 1e-4
-
-
-def face_rows(catalog, face_ids) -> dict[int, dict]:
-    """Face id -> a dict of what passes look at (embedding, quality, person, file, taken_at)."""
-    ids = sorted({int(f) for f in face_ids})
-    found: dict[int, dict] = {}
-    for start in range(0, len(ids), 900):
-        chunk = ids[start:start + 900]
-        for row in catalog.conn.execute(
-                "SELECT faces.id, faces.embedding, faces.quality, faces.det_score, faces.short_edge, faces.person_id, "
-                "faces.file_id, files.path, files.sha256, files.taken_at FROM faces JOIN files ON files.id = faces.file_id "
-                f"WHERE faces.id IN ({','.join('?' * len(chunk))})", chunk):
-            found[int(row["id"])] = {**dict(row), "embedding": np.frombuffer(row["embedding"], np.float32),
-                                     "composite": composite(row)}
-    return found

@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from facesets.catalog import Catalog
+from facesets.catalog import Catalog, PersonStatus
+from facesets.curate.actions import ActionType, register
 from facesets.curate.clip import ClipModel
 from facesets.curate.core import Proposal
 from facesets.curate.tree import load_facesets, sha256_file
@@ -46,9 +47,14 @@ def probabilities(image_features: np.ndarray, text_features: np.ndarray, logit_s
     return exp / exp.sum(axis=1, keepdims=True)
 
 
-def analyze(catalog: Catalog, root, clip: ClipModel, threshold: float = IMAGE_THRESHOLD,
+def analyze(catalog: Catalog, root, clip: ClipModel, *, threshold: float = IMAGE_THRESHOLD,
             faceset_ratio: float = FACESET_RATIO, drop_occluded: bool = False, batch: int = 32,
             progress=None) -> Proposal:
+    """Score every crop exported under `root` with `clip`; plan to quarantine to `_masked/` each
+    faceset where at least `faceset_ratio` (0.4, a share of its crops) are occluded, a crop being
+    occluded when its mask or sunglasses probability is at least `threshold` (0.7); with
+    `drop_occluded` (off) also drop the occluded crops of the facesets that stay. `batch`: crops
+    per model call (32); `progress`: a hook(phase, advance, total)."""
     names, text = class_features(clip)
     scale = clip.logit_scale
     facesets = load_facesets(root, catalog)
@@ -79,7 +85,7 @@ def analyze(catalog: Catalog, root, clip: ClipModel, threshold: float = IMAGE_TH
                             "person_id": faceset.person_id, "reason": f"{ratio:.0%} of crops occluded",
                             "manifest": {"occluded_ratio": round(ratio, 4)}})
             if faceset.person_id is not None:
-                actions.append({"type": "set_status", "person": faceset.person_id, "status": "masked"})
+                actions.append({"type": "set_status", "person": faceset.person_id, "status": str(PersonStatus.MASKED)})
         elif drop_occluded:
             actions += [{"type": "drop_crop", "faceset": faceset.label, "file": c.file, "face_id": c.face_id,
                          "sha256": sha256_file(faceset.folder / c.file), "reason": "occluded: " + ", ".join(o)}
@@ -95,3 +101,10 @@ def analyze(catalog: Catalog, root, clip: ClipModel, threshold: float = IMAGE_TH
         "facesets": len(facesets), "crops": scored, "quarantined": quarantined, "threshold": threshold,
         "faceset_ratio": faceset_ratio, "logit_scale": round(scale, 4), "model": clip.name,
         "pretrained": clip.pretrained})
+
+
+def _set_status(catalog: Catalog, action: dict) -> None:
+    catalog.people.set_status(action["person"], PersonStatus(action["status"]))
+
+
+SET_STATUS = register(ActionType("set_status", touched=lambda a: ({a["person"]}, ()), apply_catalog=_set_status))

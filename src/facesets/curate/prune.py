@@ -12,27 +12,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from facesets.catalog import Catalog
-from facesets.curate.core import CurationError, Proposal, priority_key
-from facesets.curate.near import face_rows, groups_of, near_pairs
+from facesets.catalog import Catalog, Person, priority_key
+from facesets.curate.core import CurationError, Proposal, profile_of
+from facesets.curate.near import groups_of, near_pairs
 from facesets.curate.tree import Faceset, load_facesets, sha256_file
 
 MIN_FACE_PX = 40
 INSIGHTFACE_MIN_SCORE = 0.5
 
 
-def _people(catalog: Catalog) -> dict[int, dict]:
-    rows = catalog.conn.execute(
-        "SELECT people.*, (SELECT COUNT(*) FROM faces WHERE faces.person_id = people.id) AS n_faces FROM people")
-    return {int(r["id"]): dict(r) for r in rows}
-
-
-def family(people: dict[int, dict], person_id: int | None) -> int | None:
+def family(people: dict[int, Person], person_id: int | None) -> int | None:
     """The root of a person's family: follow parent_id (era sets) up to the person itself."""
     seen = set()
     while person_id is not None and person_id not in seen:
         seen.add(person_id)
-        parent = people.get(person_id, {}).get("parent_id")
+        parent = getattr(people.get(person_id), "parent_id", None)
         if parent is None:
             return person_id
         person_id = int(parent)
@@ -44,7 +38,7 @@ def _drop(faceset: Faceset, crop, reason: str, digest: str | None = None, **extr
             "sha256": digest or sha256_file(faceset.folder / crop.file), "reason": reason, **extra}
 
 
-def cross_person_duplicates(facesets: list[Faceset], people: dict[int, dict], hashes: dict) -> tuple[list, list]:
+def cross_person_duplicates(facesets: list[Faceset], people: dict[int, Person], hashes: dict) -> tuple[list, list]:
     by_hash: dict[str, list] = {}
     for faceset in facesets:
         for crop in faceset.crops:
@@ -72,19 +66,19 @@ def near_duplicates(catalog: Catalog, facesets: list[Faceset], similarity: float
     actions, groups = [], []
     for faceset in facesets:
         crops = [c for c in faceset.crops if c.face_id is not None and (faceset.label, c.file) not in skip]
-        rows = face_rows(catalog, [c.face_id for c in crops])
+        rows = catalog.faces.details(c.face_id for c in crops)
         crops = [c for c in crops if c.face_id in rows]
         if len(crops) < 2:
             continue
-        matrix = np.stack([rows[c.face_id]["embedding"] for c in crops])
+        matrix = np.stack([rows[c.face_id].embedding for c in crops])
         for members in groups_of(len(crops), near_pairs(matrix, similarity)):
-            ordered = sorted(members, key=lambda m: (-rows[crops[m].face_id]["composite"], crops[m].file))
+            ordered = sorted(members, key=lambda m: (-rows[crops[m].face_id].composite, crops[m].file))
             actions += [_drop(faceset, crops[m], "near-duplicate in faceset", kept=crops[ordered[0]].file)
                         for m in ordered[1:]]
             groups.append({"kind": "near_duplicate", "title": f"{faceset.label}: {len(members)} near-duplicates",
                            "items": [{"image": str(faceset.folder / crops[m].file), "mark": "keep" if i == 0 else "drop",
                                       "caption": f"{crops[m].file} face {crops[m].face_id} "
-                                                 f"q {rows[crops[m].face_id]['composite']:.3f}"}
+                                                 f"q {rows[crops[m].face_id].composite:.3f}"}
                                      for i, m in enumerate(ordered)]})
     return actions, groups
 
@@ -150,10 +144,17 @@ def multi_face_audit(engine, facesets: list[Faceset], skip: set, progress=None,
     return actions, groups, len(todo)
 
 
-def analyze(catalog: Catalog, root, similarity: float, audit: bool = True, models: str | None = None,
-            progress=None) -> Proposal:
+def analyze(catalog: Catalog, root, *, similarity: float | None = None, audit: bool = True,
+            models: str | None = None, progress=None) -> Proposal:
+    """Plan to drop, from the facesets exported under `root`: cross-person byte duplicates
+    (kept with the higher-priority person), near-duplicates inside a faceset (cosine similarity
+    of embeddings >= `similarity`; None: the profile's near_duplicate_similarity) and, with
+    `audit` (on), crops in which the catalog's engine does not find exactly one face.
+    `models`: the InsightFace packs folder (None: the default places); `progress`: a
+    hook(phase, advance, total) called as crops are audited."""
+    similarity = profile_of(catalog).near_duplicate_similarity if similarity is None else similarity
     facesets = load_facesets(root, catalog)
-    people = _people(catalog)
+    people = catalog.people.with_counts()
     hashes = {(f.label, c.file): sha256_file(f.folder / c.file) for f in facesets for c in f.crops}
     cross, g1 = cross_person_duplicates(facesets, people, hashes)
     skip = {(a["faceset"], a["file"]) for a in cross}

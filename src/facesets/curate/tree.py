@@ -44,8 +44,8 @@ def export_root(catalog, override: str | os.PathLike | None = None) -> Path | No
     """The tree to curate: `override`, else the latest export recorded in the catalog."""
     if override:
         return Path(override).resolve()
-    row = catalog.conn.execute("SELECT out FROM exports ORDER BY id DESC LIMIT 1").fetchone()
-    return Path(row[0]).resolve() if row else None
+    latest = catalog.exports.latest()
+    return Path(latest.out).resolve() if latest else None
 
 
 def crop_file(entry: dict, index: int) -> str:
@@ -71,10 +71,10 @@ def load_facesets(root: Path | None, catalog=None, under: str = "") -> list[Face
         return []
     labels = {}
     if catalog is not None:
-        from facesets.people import label
-        for row in catalog.conn.execute("SELECT * FROM people"):
-            labels[label(row)] = row["id"]
-            labels[f"faceset_{row['id']:03d}" + (f"_{safe_component(row['name'])}" if row["name"] else "")] = row["id"]
+        from facesets.cluster.tree import folder_name
+        for person in catalog.people.all():
+            labels[person.label] = person.id
+            labels[folder_name({"id": person.id, "name": person.name}, "faceset")] = person.id
     found = []
     for folder in sorted(base.iterdir()):
         if not folder.is_dir() or folder.name.startswith(("_", ".")) or not (folder / "manifest.json").is_file():
@@ -257,13 +257,17 @@ def append_crops(journal: TreeJournal, folder: str, additions: list[tuple[Path, 
     return len(entries)
 
 
-def rebuild_bundles(journal: TreeJournal, label: str, pngs: list[Path], parent: str = "") -> None:
-    """Rewrite every bundle of `label` the tree has (`_all` and each `_topN`, with its own N);
-    a new faceset under `parent` gets an `_all` bundle and one of export's default size."""
+def rebuild_bundles(journal: TreeJournal, label: str, pngs: list[Path], parent: str = "",
+                    like: str | None = None) -> None:
+    """Rewrite every bundle of `label` the tree has (`_all` and each `_topN`, with its own N).
+    A new faceset under `parent` gets the `_topN` sizes that faceset `like` (at the top level,
+    e.g. the one it was split from) has, so it follows export's --top-n; else export's default."""
     base = journal.root / parent if parent else journal.root
     names = bundles_of(base, label) if base.is_dir() else []
     if parent and not names:
-        names = bundle_names(label, DEFAULT_TOP_N)
+        sizes = [bundle_size(name) for name in bundles_of(journal.root, like)] if like else []
+        sizes = [size for size in sizes if size] or [DEFAULT_TOP_N]
+        names = list(dict.fromkeys(name for size in sizes for name in bundle_names(label, size)))
     data = [p.read_bytes() for p in pngs]
     for name in names:
         size = bundle_size(name)
