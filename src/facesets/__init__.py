@@ -13,7 +13,7 @@ See `facesets.api` for every call. Names load on first use, so `import facesets`
 """
 import logging
 
-__version__ = "0.1.0"
+from facesets.config import VERSION as __version__
 
 logging.getLogger("facesets").addHandler(logging.NullHandler())
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+VERSION = "0.1.0"   # facesets.__version__, recorded in plans and manifests
+
 IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".heic", ".heif"}
 )

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from facesets import __version__
+from facesets.config import VERSION
 from facesets.catalog import Catalog, CatalogError, OperationStatus
 from facesets.curate import tree
 from facesets.curate.actions import ActionType, TreeContext, tree_phases
@@ -52,7 +52,7 @@ def profile_of(catalog: Catalog) -> Profile:
 
 def provenance(catalog: Catalog, command: str, params: dict) -> dict:
     model = catalog.embedding_model()
-    return {"tool": "facesets", "version": __version__, "command": command, "params": params,
+    return {"tool": "facesets", "version": VERSION, "command": command, "params": params,
             "engine": model.engine if model else None, "model": model.key if model else None,
             "profile": profile_of(catalog).as_dict(), "time": now(), "catalog": str(catalog.path)}
 
