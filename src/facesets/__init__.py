@@ -13,7 +13,9 @@ See `facesets.api` for every call. Names load on first use, so `import facesets`
 """
 import logging
 
-from facesets.config import VERSION as __version__
+from facesets.config import VERSION
+
+__version__ = VERSION
 
 logging.getLogger("facesets").addHandler(logging.NullHandler())
 
