@@ -140,6 +140,14 @@ def test_pinned_hashes_are_checked_before_files_are_installed(tmp_path, monkeypa
         clip_files.ensure_model(DEFAULT_MODEL, tmp_path / "models", download=False)
 
 
+def test_a_broken_download_installs_nothing(tmp_path):
+    site, served = published(tmp_path)
+    (served / "textual" / "tokenizer_config.json").unlink()          # the server answers 404 for it
+    with serve(site) as url, pytest.raises(ClipUnavailable, match=r"not found: .* download from .* failed: HTTP Error 404"):
+        clip_files.ensure_model(DEFAULT_MODEL, tmp_path / "models", base_url=url, show_progress=False)
+    assert not any(p.is_file() for p in (tmp_path / "models").rglob("*"))
+
+
 def test_models_found_through_the_environment_and_unknown_names_explained(models, tmp_path, monkeypatch):
     monkeypatch.setenv("FACESETS_MODELS", str(models))
     monkeypatch.setenv("FACESETS_CLIP_URL", closed_port_url())

@@ -11,6 +11,7 @@ written beside the files when they were downloaded (or first used).
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import os
 import shutil
@@ -89,7 +90,7 @@ def ensure_model(name: str, models: str | os.PathLike | None = None, download: b
     url = f"{base}/{name}/resolve/{source.revision}"
     try:
         _download_model(url, target, source, show_progress)
-    except (urllib.error.URLError, OSError, TimeoutError) as exc:
+    except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
         raise ClipUnavailable(f"{missing}; download from {url} failed: {' '.join(str(exc).split())}") from None
     return target
 
@@ -154,10 +155,15 @@ def _download_model(url: str, target: Path, source: ClipSource, show_progress: b
 def _fetch(url: str, dest: Path, bars, label: str) -> str:
     dest.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
+    received = 0
     with urllib.request.urlopen(url, timeout=60) as response, open(dest, "wb") as out:
-        task = bars.add_task(label, total=int(response.headers.get("Content-Length") or 0) or None)
+        size = int(response.headers.get("Content-Length") or 0) or None
+        task = bars.add_task(label, total=size)
         while block := response.read(1 << 20):
             out.write(block)
             digest.update(block)
+            received += len(block)
             bars.advance(task, len(block))
+    if size is not None and received != size:
+        raise OSError(f"{url} ended after {received} of {size} bytes")
     return digest.hexdigest()
