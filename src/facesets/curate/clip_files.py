@@ -140,7 +140,7 @@ def _download_model(url: str, target: Path, source: ClipSource, show_progress: b
         hashes = {}
         with bars:
             for rel in FILES:
-                hashes[rel] = _fetch(f"{url}/{rel}", staging / rel, bars, f"{target.name}/{rel}")
+                hashes[rel] = _fetch(f"{url}/{rel}", staging / rel, bars, f"download {rel}")
         bad = [rel for rel, want in source.sha256.items() if hashes.get(rel) != want]
         if bad:
             raise ClipUnavailable(f"checksum mismatch for {', '.join(bad)} downloaded from {url}; not installed")
