@@ -16,6 +16,7 @@ from PIL import Image
 from facesets.catalog import AssignedBy, Catalog
 from facesets.curate import tree
 from conftest import FACES, run_cli
+from tinyclip import build_tiny_clip
 
 LFW = FACES / "lfw158"
 # Colin Powell is split into two people (consolidate must merge them back); the Williams
@@ -264,23 +265,11 @@ def eras(_eras, tmp_path) -> Library:
     return Library(tmp_path, catalog, out, {"Bush": [person]}, source, meta)
 
 
-# a tiny random-weight CLIP saved locally (config JSON + checkpoint): the real open_clip loading
-# code runs on it; needs the clip extra, which .ci/run installs
-TINY = {"embed_dim": 32,
-        "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "head_width": 16, "patch_size": 16},
-        "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1}}
-
-
 @pytest.fixture(scope="module")
-def tiny_clip(tmp_path_factory):
-    open_clip = pytest.importorskip("open_clip")
-    torch = pytest.importorskip("torch")
-    folder = tmp_path_factory.mktemp("clip")
-    config = folder / "tiny-clip-test.json"
-    config.write_text(json.dumps(TINY))
-    open_clip.add_model_config(config)
-    torch.manual_seed(0)
-    model = open_clip.create_model("tiny-clip-test")
-    checkpoint = folder / "tiny.pt"
-    torch.save(model.state_dict(), checkpoint)
-    return ["--clip-model", "tiny-clip-test", "--clip-pretrained", str(checkpoint), "--clip-config", str(config)]
+def tiny_clip(tmp_path_factory) -> list[str]:
+    """CLI options for a tiny random-weight CLIP in the layout of Immich's ONNX exports
+    (tests/curate/tinyclip.py), loaded from a models folder by the real loading code on ONNX
+    Runtime; needs the clip extra (the tokenizer), which the README's test command installs."""
+    root = tmp_path_factory.mktemp("models")
+    build_tiny_clip(root / "clip" / "tiny-clip-test")
+    return ["--clip-model", "tiny-clip-test", "--models", str(root), "--device", "cpu"]

@@ -1,5 +1,5 @@
-"""occlusion: the real loading code on a tiny random-weight CLIP saved locally (config JSON +
-checkpoint); scores are a softmax of logit-scaled similarities; quarantine and undo."""
+"""occlusion: the real loading code on ONNX Runtime with a tiny random-weight CLIP in the layout
+of Immich's exports; scores are a softmax of logit-scaled similarities; quarantine and undo."""
 from __future__ import annotations
 
 import json
@@ -26,7 +26,7 @@ def test_occlusion_quarantines_and_undo_restores(library, tiny_clip):
     tree_before, catalog_before = tree_hashes(library.out), catalog_dump(library.catalog)
     plan = library.plan("occlusion", *tiny_clip, "--threshold", "0.0", "--quiet")
     assert plan["summary"]["crops"] == sum(1 for _ in library.out.glob("faceset_*/*.png"))
-    assert abs(plan["summary"]["logit_scale"] - 1 / 0.07) < 1e-3     # open_clip's initial temperature
+    assert plan["summary"]["logit_scale"] == 100.0 and plan["summary"]["model"] == "tiny-clip-test"
     scores = [score for group in plan["groups"] for score in group["scores"]]
     assert all(abs(s["clear"] + s["mask"] + s["sunglasses"] - 1) < 1e-3 for s in scores)
     assert len({round(s["mask"], 4) for s in scores}) > 1             # the images were really scored
@@ -47,17 +47,35 @@ def test_occlusion_quarantines_and_undo_restores(library, tiny_clip):
 def test_occlusion_without_clip_extra_says_how_to_install(library, tmp_path):
     shadow = tmp_path / "shadow"
     shadow.mkdir()
-    (shadow / "open_clip.py").write_text("raise ImportError('open_clip hidden for this test')\n")
+    (shadow / "tokenizers.py").write_text("raise ImportError('tokenizers hidden for this test')\n")
     proc = run_cli("occlusion", "analyze", "--catalog", library.catalog, "--out", tmp_path / "p.json",
                    check=False, env={"PYTHONPATH": str(shadow)})
     assert proc.returncode == 2
     assert "pip install facesets[clip]" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
 
+def test_occlusion_offline_without_weights_names_the_files_and_where_to_put_them(library, tmp_path):
+    import socket
+
+    with socket.socket() as sock:                 # a loopback port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    models = tmp_path / "models"
+    # COLUMNS: Rich wraps what it prints at the console width, and this message holds long paths
+    proc = run_cli("occlusion", "analyze", "--catalog", library.catalog, "--out", tmp_path / "p.json", "--quiet",
+                   check=False, env={"FACESETS_CLIP_URL": url, "FACESETS_MODELS": str(models), "HOME": str(tmp_path),
+                                     "COLUMNS": "2000"})
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    target = models / "clip" / "ViT-B-32__laion2b-s34b-b79k"
+    assert "visual/model.onnx, textual/model.onnx, textual/tokenizer.json, textual/tokenizer_config.json" in proc.stderr
+    assert f"in {target}" in proc.stderr and f"download from {url}/" in proc.stderr
+    assert not (tmp_path / "p.json").exists() and not any(p.is_file() for p in tmp_path.glob("models/**/*"))
+
+
 class _ScriptedClip:
     """A stand-in with CLIP's interface whose image features follow a script: lets the test
     choose which crops look masked, wear sunglasses or are clear."""
-    name, pretrained, logit_scale = "scripted", None, 100.0
+    name, logit_scale = "scripted", 100.0
     AXES = {"clear": 0, "mask": 1, "sunglasses": 2}
 
     def __init__(self, script):

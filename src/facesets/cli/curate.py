@@ -8,8 +8,9 @@ from typing import Callable, Optional
 
 import typer
 
-from facesets.cli.main import app, open_catalog
+from facesets.cli.main import DeviceOpt, app, open_catalog
 from facesets.cli.ui import fail, out, progress_bars
+from facesets.curate.clip_files import DEFAULT_MODEL as DEFAULT_CLIP
 
 CatalogOpt = typer.Option(..., "--catalog", "-c", help="The library's catalog file (SQLite).")
 PlanOut = typer.Option(..., "--out", "-o", help="Where to write the plan JSON (the review page goes beside it as .html).")
@@ -141,25 +142,29 @@ def prune_analyze(catalog: Path = CatalogOpt, plan_out: Path = PlanOut, html: Op
 @occlusion_app.command("analyze")
 def occlusion_analyze(catalog: Path = CatalogOpt, plan_out: Path = PlanOut, html: Optional[Path] = HtmlOpt,
                       export_root: Optional[Path] = RootOpt,
-                      model: str = typer.Option("ViT-B-32", "--clip-model", help="open_clip model name."),
-                      pretrained: str = typer.Option("laion2b_s34b_b79k", "--clip-pretrained",
-                                                     help="open_clip pretrained tag or a local checkpoint file."),
-                      config: Optional[Path] = typer.Option(None, "--clip-config", help="open_clip model config JSON (local models)."),
+                      model: str = typer.Option(
+                          DEFAULT_CLIP, "--clip-model",
+                          help="CLIP model, named as Immich's ONNX exports are (ARCH__PRETRAINED). Downloaded on first "
+                               "use: ViT-B-32__laion2b-s34b-b79k (600 MB), ViT-L-14-quickgelu__dfn2b (1.7 GB); any other "
+                               "export in Immich's layout is used from MODELS/clip/NAME/."),
+                      models: Optional[Path] = typer.Option(
+                          None, "--models", help="Models folder: CLIP files in DIR/clip/NAME/ (default: $FACESETS_MODELS, "
+                                                 "then the default models folder; downloads go to the first)."),
+                      device: str = DeviceOpt,
                       threshold: Optional[float] = typer.Option(None, help="Image threshold on the mask/sunglasses probability (default: 0.7)."),
                       ratio: Optional[float] = typer.Option(None, help="Quarantine a faceset when this share of crops is occluded (default: 0.4)."),
                       drop_occluded: bool = typer.Option(False, "--drop-occluded", help="Also drop occluded crops of facesets that stay."),
-                      device: str = typer.Option("cpu", help="torch device."),
                       quiet: bool = typer.Option(False, "--quiet", "-q")) -> None:
     """Score masks and sunglasses; plan to quarantine mostly-occluded facesets to _masked/."""
     from facesets.curate import occlusion
     from facesets.curate.clip import load_clip
 
     def run(cat, root):
-        clip = load_clip(model, pretrained, config, device)
+        clip = load_clip(model, models, device, show_progress=not quiet)
         with progress_bars(not quiet) as hook:
             return occlusion.analyze(cat, root, clip, **_given(threshold=threshold, faceset_ratio=ratio),
                                      drop_occluded=drop_occluded, progress=hook)
-    _analyze(catalog, "occlusion", {"clip_model": model, "clip_pretrained": pretrained, "threshold": threshold,
+    _analyze(catalog, "occlusion", {"clip_model": model, "device": device, "threshold": threshold,
                                     "ratio": ratio, "drop_occluded": drop_occluded}, plan_out, html, export_root, run)
 
 

@@ -1,10 +1,11 @@
 """`facesets occlusion`: zero-shot CLIP scoring of masks and sunglasses on exported crops.
 
-Each class is a prompt ensemble (text features averaged, then renormalised). Image–text cosine
-similarities are multiplied by the model's logit scale before the softmax — raw cosines differ by
-a few hundredths and a softmax over them is nearly uniform. A crop is occluded when the mask or
-the sunglasses probability reaches the image threshold; a faceset where at least `faceset_ratio`
-of the crops are occluded is quarantined to `_masked/` (people.status 'masked').
+CLIP runs on ONNX Runtime (facesets.curate.clip). Each class is a prompt ensemble (text features
+averaged, then renormalised). Image–text cosine similarities are multiplied by the model's logit
+scale (100) before the softmax — raw cosines differ by a few hundredths and a softmax over them
+is nearly uniform. A crop is occluded when the mask or the sunglasses probability reaches the
+image threshold; a faceset where at least `faceset_ratio` of the crops are occluded is
+quarantined to `_masked/` (people.status 'masked').
 """
 from __future__ import annotations
 
@@ -99,8 +100,7 @@ def analyze(catalog: Catalog, root, clip: ClipModel, *, threshold: float = IMAGE
                        "caption": " ".join(f"{k} {v:.2f}" for k, v in s.items())} for c, s, o in rows]})
     return Proposal(groups=groups, actions=actions, summary={
         "facesets": len(facesets), "crops": scored, "quarantined": quarantined, "threshold": threshold,
-        "faceset_ratio": faceset_ratio, "logit_scale": round(scale, 4), "model": clip.name,
-        "pretrained": clip.pretrained})
+        "faceset_ratio": faceset_ratio, "logit_scale": round(scale, 4), "model": clip.name})
 
 
 def _set_status(catalog: Catalog, action: dict) -> None:
