@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from facesets.catalog import AssignedBy, Catalog
+from facesets.catalog import AssignedBy, Catalog, Person
 from facesets.curate import tree
 from conftest import FACES, run_cli
 from tinyclip import build_tiny_clip
@@ -177,7 +177,7 @@ def fabricate_export(catalog_path: Path, out: Path) -> Path:
             # every face of the person (make_people's assignments clear refine's gate)
             faces = sorted(cat.faces.details(cat.faces.ids_of_person(person.id)).values(),
                            key=lambda f: (-(f.det_score * f.short_edge), f.id))
-            name = folder_name({"id": person.id, "name": person.name}, "faceset")
+            name = folder_name(person, "faceset")
             folder = out / name
             folder.mkdir()
             entries, pngs = [], []
@@ -206,7 +206,7 @@ def fabricate_export(catalog_path: Path, out: Path) -> Path:
 def folder_of(person_id: int, name: str | None = None) -> str:
     from facesets.cluster.tree import folder_name
 
-    return folder_name({"id": person_id, "name": name}, "faceset")
+    return folder_name(Person(person_id, name), "faceset")
 
 
 def tree_hashes(root: Path) -> dict[str, str]:

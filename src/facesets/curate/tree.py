@@ -74,7 +74,7 @@ def load_facesets(root: Path | None, catalog=None, under: str = "") -> list[Face
         from facesets.cluster.tree import folder_name
         for person in catalog.people.all():
             labels[person.label] = person.id
-            labels[folder_name({"id": person.id, "name": person.name}, "faceset")] = person.id
+            labels[folder_name(person, "faceset")] = person.id
     found = []
     for folder in sorted(base.iterdir()):
         if not folder.is_dir() or folder.name.startswith(("_", ".")) or not (folder / "manifest.json").is_file():
