@@ -294,15 +294,21 @@ class PeopleRepo:
         params.append(max(1, int(min_faces)))
         matching = (f"FROM people JOIN faces ON faces.person_id = people.id WHERE {' AND '.join(where)} "
                     "GROUP BY people.id HAVING COUNT(faces.id) >= ?")
-        # one pass: the window count gives the number of matching people with the page
-        rows = self._db._read(
-            f"SELECT {_PEOPLE_COLUMNS}, COUNT(faces.id), AVG(faces.quality), COUNT(*) OVER () {matching} "
-            f"ORDER BY {_GRID_ORDER.get(sort, _GRID_ORDER['count'])} LIMIT ? OFFSET ?",
+        # one pass: the window count gives the number of matching people with the page (the
+        # sorter carries ids and counts only; the page's rows are read after)
+        page = self._db._read(
+            f"SELECT people.id, COUNT(faces.id) AS n_faces, AVG(faces.quality) AS quality, COUNT(*) OVER () "
+            f"{matching} ORDER BY {_GRID_ORDER.get(sort, _GRID_ORDER['count'])} LIMIT ? OFFSET ?",
             (*params, int(limit), max(0, int(offset)))).fetchall()
-        if not rows:
+        if not page:
             return [], self._db._read(f"SELECT COUNT(*) FROM (SELECT people.id {matching})", params).fetchone()[0]
-        covers = self._db.faces.best_faces(r[0] for r in rows)
-        return [PersonCard(**vars(_person(r)), quality=r[13], cover=covers.get(r[0])) for r in rows], rows[0][14]
+        ids = [r[0] for r in page]
+        people = {}
+        for part in chunks(ids):
+            people.update((r[0], _person(r)) for r in self._db._read(_PEOPLE + f" WHERE id IN ({marks(len(part))})", part))
+        covers = self._db.faces.best_faces(ids)
+        return [PersonCard(**{**vars(people[pid]), "n_faces": n}, quality=quality, cover=covers.get(pid))
+                for pid, n, quality, _ in page], page[0][3]
 
     def stats(self, person_id: int) -> PersonStats | None:
         """A person with its faces' count and mean quality, its photos' first and last dates,
@@ -335,10 +341,10 @@ class PeopleRepo:
 
 _PEOPLE_COLUMNS = ", ".join(f"people.{c.strip()}" for c in _COLUMNS.split(","))
 _GRID_ORDER = {   # GRID_SORTS: the grid's orders, every one ending on the unique person number
-    "count": "COUNT(faces.id) DESC, people.id",
-    "count_asc": "COUNT(faces.id) ASC, people.id",
+    "count": "n_faces DESC, people.id",
+    "count_asc": "n_faces ASC, people.id",
     "number": "people.id",
     "name": "people.name IS NULL, people.name COLLATE NOCASE, people.id",
-    "quality": "AVG(faces.quality) IS NULL, AVG(faces.quality) DESC, people.id",
+    "quality": "quality IS NULL, quality DESC, people.id",
     "recent": "people.id DESC",
 }
