@@ -415,7 +415,7 @@ def test_catalog_connections_are_reused_per_thread_and_reads_never_migrate(small
     real_open, real_migrate = Catalog.open.__func__, Catalog._migrate
 
     def counting_open(cls, path, create=True, readonly=False, migrate=True):
-        opened.append((threading.get_ident(), migrate))
+        opened.append((threading.current_thread(), migrate))   # the thread itself: never reused while held
         return real_open(cls, path, create, readonly, migrate)
 
     def counting_migrate(self):
@@ -436,7 +436,7 @@ def test_catalog_connections_are_reused_per_thread_and_reads_never_migrate(small
                               follow_redirects=False)
             assert response.status_code == 303
     served = opened[1:]
-    threads = {ident for ident, _ in served}
+    threads = {id(thread) for thread, _ in served}
     assert served and all(not migrate for _, migrate in served)   # requests never migrate
     assert len(served) == len(threads) < 10                        # one catalog per worker thread, reused
     assert len(migrations) == 1 and person(s["db"], s["powell"]).name == "Colin"
