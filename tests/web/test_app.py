@@ -1,24 +1,27 @@
 """The web UI's routes through Starlette's TestClient (fast), on a real small catalog: every action
-lands in the catalog through facesets.people, tokens are required, images go by id only."""
+lands in the catalog through its people repository, tokens are required, images go by id only.
+What the server stored is read back through a separate connection to the catalog."""
 from __future__ import annotations
 
 import http.client
 import json
 import shutil
-import sqlite3
+import subprocess
+import sys
+import threading
 
 import numpy as np
 import pytest
 from starlette.testclient import TestClient
 
 from conftest import FACES
-from facesets.catalog import Catalog
-from facesets.people import person_centroids
+from facesets.catalog import Catalog, PersonStatus
 from facesets.profiles import profile_for
 from facesets.web import create_app
 from facesets.web.images import thumbs_dir
 from facesets.web.synthetic import add_synthetic_people
-from webhelp import IDENTITIES, PER_IDENTITY, ServerThread, _small_embedded, small_catalog  # noqa: F401
+from webhelp import (IDENTITIES, PER_IDENTITY, ServerThread, _small_embedded, excluded, held, person,  # noqa: F401
+                     photo_of, place, small_catalog)
 
 
 @pytest.fixture
@@ -29,14 +32,6 @@ def client(small_catalog):
         c.web = app.state.web
         yield c
         app.state.web.jobs.wait(120)
-
-
-def db_rows(db, sql, params=()):
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
 
 
 def post(client, url, data, **kw):
@@ -52,10 +47,10 @@ def test_every_page_renders(client, small_catalog):
         assert "facesets" in response.text
     grid = client.get("/").text
     assert grid.count('data-person-id="') == 5
-    person = client.get(f"/person/{small_catalog['sharon']}").text
-    assert f'src="/thumb/{face}"' in person
-    file_id = db_rows(small_catalog["db"], "SELECT file_id FROM faces WHERE id = ?", (face,))[0][0]
-    assert f'href="/photo/{file_id}"' in person
+    page = client.get(f"/person/{small_catalog['sharon']}").text
+    assert f'src="/thumb/{face}"' in page
+    file_id = photo_of(small_catalog["db"], face)
+    assert f'href="/photo/{file_id}"' in page
     assert client.get(f"/photo/{file_id}").content[:2] == b"\xff\xd8"
     assert client.get("/photo/999999").status_code == 404
 
@@ -82,28 +77,28 @@ def test_mutations_need_the_token(client, small_catalog):
     face = small_catalog["intruder"]
     assert client.post(f"/person/{pid}/faces", data={"action": "remove", "face": face}).status_code == 403
     assert client.post("/settings", data={"min_faces": "3"}).status_code == 403
-    assert db_rows(small_catalog["db"], "SELECT name FROM people WHERE id = ?", (pid,)) == [(None,)]
-    assert db_rows(small_catalog["db"], "SELECT person_id FROM faces WHERE id = ?", (face,)) == [(pid,)]
+    assert person(small_catalog["db"], pid).name is None
+    assert place(small_catalog["db"], face)[0] == pid
     ok = client.post(f"/person/{pid}/rename", data={"name": "Ariel"}, headers={"X-Facesets-Token": client.token},
                      follow_redirects=False)
     assert ok.status_code == 303
-    assert db_rows(small_catalog["db"], "SELECT name FROM people WHERE id = ?", (pid,)) == [("Ariel",)]
+    assert person(small_catalog["db"], pid).name == "Ariel"
 
 
 def test_remove_move_split_rename_merge_land_in_the_catalog(client, small_catalog):
     db, s = small_catalog["db"], small_catalog
     assert post(client, f"/person/{s['sharon']}/faces", {"action": "remove", "face": s["intruder"]}).status_code == 303
-    assert db_rows(db, "SELECT person_id, assigned_by FROM faces WHERE id = ?", (s["intruder"],)) == [(None, "user")]
-    assert db_rows(db, "SELECT person_id FROM face_exclusions WHERE face_id = ?", (s["intruder"],)) == [(s["sharon"],)]
+    assert place(db, s["intruder"]) == (None, "user")
+    assert {p for f, p in excluded(db) if f == s["intruder"]} == {s["sharon"]}
 
     post(client, f"/person/{s['sharon']}/rename", {"name": "  Ariel   Sharon "})
-    assert db_rows(db, "SELECT name, pinned FROM people WHERE id = ?", (s["sharon"],)) == [("Ariel Sharon", 1)]
+    assert (person(db, s["sharon"]).name, person(db, s["sharon"]).pinned) == ("Ariel Sharon", True)
 
     # move one face by typing the target's name
     moved = s["faces"]["Colin_Powell"][0]
     post(client, f"/person/{s['powell']}/rename", {"name": "Colin"})
     post(client, f"/person/{s['powell']}/faces", {"action": "move", "face": moved, "target": "ariel sharon"})
-    assert db_rows(db, "SELECT person_id FROM faces WHERE id = ?", (moved,)) == [(s["sharon"],)]
+    assert place(db, moved)[0] == s["sharon"]
     bad = post(client, f"/person/{s['powell']}/faces", {"action": "move", "face": s["faces"]["Colin_Powell"][1],
                                                         "target": "nobody at all"})
     assert "err=" in bad.headers["location"]
@@ -112,14 +107,14 @@ def test_remove_move_split_rename_merge_land_in_the_catalog(client, small_catalo
     response = client.post(f"/person/{s['schroeder']}/faces", follow_redirects=False,
                            data={"token": client.token, "action": "split", "face": split, "name": "Gerhard young"})
     new = int(response.headers["location"].split("/person/")[1].split("?")[0])
-    assert db_rows(db, "SELECT name FROM people WHERE id = ?", (new,)) == [("Gerhard young",)]
-    assert {r[0] for r in db_rows(db, "SELECT id FROM faces WHERE person_id = ?", (new,))} == set(split)
+    assert person(db, new).name == "Gerhard young"
+    assert held(db, new) == set(split)
 
     post(client, f"/person/{s['rums_b']}/rename", {"name": "Rumsfeld"})
     post(client, f"/person/{s['rums_a']}/merge", {"other": str(s["rums_b"])})
-    assert db_rows(db, "SELECT merged_into, status FROM people WHERE id = ?", (s["rums_b"],)) == [(s["rums_a"], "merged")]
-    assert db_rows(db, "SELECT COUNT(*) FROM faces WHERE person_id = ?", (s["rums_a"],)) == [(PER_IDENTITY,)]
-    assert db_rows(db, "SELECT name FROM people WHERE id = ?", (s["rums_a"],)) == [("Rumsfeld",)]
+    assert (person(db, s["rums_b"]).merged_into, person(db, s["rums_b"]).status) == (s["rums_a"], "merged")
+    assert person(db, s["rums_a"]).n_faces == PER_IDENTITY
+    assert person(db, s["rums_a"]).name == "Rumsfeld"
     gone = client.get(f"/person/{s['rums_b']}", follow_redirects=False)
     assert gone.status_code == 303 and gone.headers["location"].startswith(f"/person/{s['rums_a']}")
     grid = client.get("/").text
@@ -130,8 +125,7 @@ def test_grid_merge_of_selected_people(client, small_catalog):
     s = small_catalog
     response = post(client, "/people/merge", {"person": [s["rums_a"], s["rums_b"]]})
     assert response.status_code == 303
-    kept = {r[0] for r in db_rows(s["db"], "SELECT person_id FROM faces WHERE id IN (%s)"
-                                 % ",".join(map(str, s["faces"]["Donald_Rumsfeld"])))}
+    kept = {place(s["db"], face)[0] for face in s["faces"]["Donald_Rumsfeld"]}
     assert len(kept) == 1
 
 
@@ -141,9 +135,8 @@ def test_unsorted_suggests_nearest_centroid_accept_and_reject(client, small_cata
     page = client.get("/unsorted").text
     assert f'data-face-id="{s["intruder"]}"' in page
     with Catalog.open(db) as cat:   # the expected suggestion, computed independently
-        ids, centroids = person_centroids(cat)
-        emb = np.frombuffer(cat.conn.execute("SELECT embedding FROM faces WHERE id = ?",
-                                             (s["intruder"],)).fetchone()[0], np.float32)
+        ids, centroids = cat.people.centroids()
+        emb = cat.faces.details([s["intruder"]])[s["intruder"]].embedding
         limit = profile_for(cat.embedding_model().key).match_distance
     distance = 1 - centroids @ emb
     allowed = ids != s["sharon"]
@@ -152,12 +145,12 @@ def test_unsorted_suggests_nearest_centroid_accept_and_reject(client, small_cata
     card = page.split(f'data-face-id="{s["intruder"]}"')[1].split("</li>")[0]
     assert f'name="target" value="{best}"' in card and 'value="accept"' in card
     post(client, f"/unsorted/{s['intruder']}", {"action": "reject", "target": best})
-    assert (s["intruder"], best) in set(db_rows(db, "SELECT face_id, person_id FROM face_exclusions"))
+    assert (s["intruder"], best) in excluded(db)
     card = client.get("/unsorted").text.split(f'data-face-id="{s["intruder"]}"')[1].split("</li>")[0]
     assert f'name="target" value="{best}"' not in card
     # accepting (or assigning by number) puts the face in the person, pinned by the user
     post(client, f"/unsorted/{s['intruder']}", {"action": "assign", "target": str(s["powell"])})
-    assert db_rows(db, "SELECT person_id, assigned_by FROM faces WHERE id = ?", (s["intruder"],)) == [(s["powell"], "user")]
+    assert place(db, s["intruder"]) == (s["powell"], "user")
     assert f'data-face-id="{s["intruder"]}"' not in client.get("/unsorted").text
 
 
@@ -176,7 +169,7 @@ def test_find_by_uploaded_photo_ranks_the_right_person_first(client, small_catal
 
 def test_find_by_catalog_photo_uses_stored_faces(client, small_catalog):
     face = small_catalog["faces"]["Gerhard_Schroeder"][0]
-    file_id = db_rows(small_catalog["db"], "SELECT file_id FROM faces WHERE id = ?", (face,))[0][0]
+    file_id = photo_of(small_catalog["db"], face)
     page = client.get(f"/find/photo/{file_id}")
     assert page.status_code == 200
     assert f'href="/person/{small_catalog["schroeder"]}"' in page.text.split('id="ranked-people"')[1].split("</li>")[0]
@@ -186,7 +179,8 @@ def test_find_by_catalog_photo_uses_stored_faces(client, small_catalog):
 
 def test_settings_are_stored_in_catalog_meta(client, small_catalog):
     assert post(client, "/settings", {"distance": "0.07", "min_faces": "4"}).status_code == 303
-    stored = json.loads(db_rows(small_catalog["db"], "SELECT value FROM meta WHERE key = 'cluster_params'")[0][0])
+    with Catalog.open(small_catalog["db"], create=False) as cat:
+        stored = json.loads(cat.get_meta("cluster_params"))
     assert stored == {"distance": 0.07, "min_faces": 4}
     bad = post(client, "/settings", {"min_faces": "many"})
     assert "err=" in bad.headers["location"]
@@ -227,8 +221,9 @@ def test_grid_pages_through_5000_people(tmp_path):
     db = tmp_path / "big.db"
     with Catalog.open(db) as cat:
         add_synthetic_people(cat, 5000, faces_per_person=2)
-        with cat.transaction() as conn:
-            conn.execute("UPDATE people SET status = 'thin' WHERE id <= 7")
+        with cat.transaction():
+            for pid in range(1, 8):
+                cat.people.set_status(pid, PersonStatus.THIN)
     with TestClient(create_app(db)) as c:
         first = c.get("/").text
         assert '<span class="count" id="total">5000 people</span>' in first
@@ -244,9 +239,8 @@ def test_grid_pages_through_5000_people(tmp_path):
 
 
 def test_export_runs_in_the_background(client, small_catalog, tmp_path):
-    pytest.importorskip("facesets.export", reason="pending: facesets.export (issue 5) not landed yet")
-    with Catalog.open(small_catalog["db"]) as cat, cat.transaction() as conn:
-        conn.execute("UPDATE people SET faceset = 1")
+    with Catalog.open(small_catalog["db"]) as cat:
+        cat.people.set_facesets(p.id for p in cat.people.all())
     out = tmp_path / "export"
     response = post(client, "/export", {"out": str(out), "target": ["folders", "roop"]})
     assert response.status_code == 303
@@ -316,7 +310,6 @@ def test_cli_serve_refuses_a_missing_catalog(tmp_path):
 def test_decisions_made_in_the_ui_survive_extend_and_recluster(client, small_catalog, tmp_path):
     """Issue 6, acceptance 2: name, merge and removal made in the UI hold after `facesets extend`
     with new photos and a full re-cluster started from the settings page."""
-    pytest.importorskip("facesets.cluster", reason="pending: facesets.cluster")
     from conftest import run_cli
     s, db = small_catalog, small_catalog["db"]
     post(client, f"/person/{s['sharon']}/faces", {"action": "remove", "face": s["intruder"]})
@@ -332,18 +325,16 @@ def test_decisions_made_in_the_ui_survive_extend_and_recluster(client, small_cat
     run_cli("extend", "--catalog", db)
 
     def check(stage: str) -> None:
-        named = db_rows(db, "SELECT id FROM people WHERE name = 'Ariel Sharon' AND merged_into IS NULL")
+        with Catalog.open(db, create=False) as cat:
+            named = [p for p in cat.people.all() if p.name == "Ariel Sharon" and p.merged_into is None]
         assert len(named) == 1, stage
-        holder = named[0][0]
+        holder = named[0].id
         sharon_faces = s["faces"]["Ariel_Sharon"]
-        held = db_rows(db, "SELECT COUNT(*) FROM faces WHERE person_id = ? AND id IN (%s)"
-                       % ",".join(map(str, sharon_faces)), (holder,))[0][0]
-        assert held >= len(sharon_faces) - 1, stage               # the name stays with Sharon's faces
-        assert db_rows(db, "SELECT person_id FROM faces WHERE id = ?", (s["intruder"],))[0][0] != holder, stage
-        rums = db_rows(db, "SELECT DISTINCT person_id FROM faces WHERE id IN (%s)"
-                       % ",".join(map(str, s["faces"]["Donald_Rumsfeld"])))
-        assert len(rums) == 1 and rums[0][0] is not None, stage    # the merge holds
-        assert db_rows(db, "SELECT status FROM people WHERE id = ?", (s["rums_b"],)) == [("merged",)], stage
+        assert len(held(db, holder) & set(sharon_faces)) >= len(sharon_faces) - 1, stage   # the name stays with Sharon's faces
+        assert place(db, s["intruder"])[0] != holder, stage
+        rums = {place(db, face)[0] for face in s["faces"]["Donald_Rumsfeld"]}
+        assert len(rums) == 1 and None not in rums, stage    # the merge holds
+        assert person(db, s["rums_b"]).status == "merged", stage
 
     check("after extend")
     assert post(client, "/settings/recluster", {}).status_code == 303
@@ -363,7 +354,7 @@ def test_names_are_escaped_and_pages_carry_security_headers(client, small_catalo
         assert "script-src" not in response.headers["content-security-policy"]   # default-src 'self' covers it
         assert "default-src 'self'" in response.headers["content-security-policy"]
         assert response.headers["x-frame-options"] == "DENY"
-    assert db_rows(small_catalog["db"], "SELECT name FROM people WHERE id = ?", (pid,)) == [('<script>alert("x")</script>',)]
+    assert person(small_catalog["db"], pid).name == '<script>alert("x")</script>'
 
 
 def test_an_empty_catalog_renders_every_page(tmp_path):
@@ -399,7 +390,7 @@ def test_unsorted_actions_keep_the_page_and_refuse_unknown_faces(client, small_c
     response = post(client, f"/unsorted/{s['intruder']}", {"action": "assign", "target": "nobody", "page": "2"})
     assert response.headers["location"] == "/unsorted?page=2&err=no+such+person"
     assert post(client, "/unsorted/999999", {"action": "reject", "target": str(s["powell"])}).status_code == 404
-    assert db_rows(s["db"], "SELECT COUNT(*) FROM face_exclusions") == [(0,)]
+    assert excluded(s["db"]) == set()
 
 
 def test_merge_into_a_missing_or_merged_person_is_refused(client, small_catalog):
@@ -407,7 +398,7 @@ def test_merge_into_a_missing_or_merged_person_is_refused(client, small_catalog)
     assert post(client, "/person/999/merge", {"other": str(s["powell"])}).status_code == 404
     post(client, f"/person/{s['rums_a']}/merge", {"other": str(s["rums_b"])})
     assert post(client, f"/person/{s['rums_b']}/merge", {"other": str(s["powell"])}).status_code == 404
-    assert db_rows(s["db"], "SELECT merged_into FROM people WHERE id = ?", (s["powell"],)) == [(None,)]
+    assert person(s["db"], s["powell"]).merged_into is None
 
 
 def test_suggestions_follow_the_match_distance_set_on_the_settings_page(client, small_catalog):
@@ -417,3 +408,88 @@ def test_suggestions_follow_the_match_distance_set_on_the_settings_page(client, 
     assert 'value="accept"' in card()
     post(client, "/settings", {"match_distance": "0.001"})   # stricter than the intruder's distance (~0.02)
     assert 'value="accept"' not in card()
+
+
+def test_catalog_connections_are_reused_per_thread_and_reads_never_migrate(small_catalog, monkeypatch):
+    opened, migrations = [], []
+    real_open, real_migrate = Catalog.open.__func__, Catalog._migrate
+
+    def counting_open(cls, path, create=True, readonly=False, migrate=True):
+        opened.append((threading.current_thread(), migrate))   # the thread itself: never reused while held
+        return real_open(cls, path, create, readonly, migrate)
+
+    def counting_migrate(self):
+        migrations.append(self.path)
+        return real_migrate(self)
+
+    monkeypatch.setattr(Catalog, "open", classmethod(counting_open))
+    monkeypatch.setattr(Catalog, "_migrate", counting_migrate)
+    s = small_catalog
+    app = create_app(s["db"])
+    assert len(opened) == len(migrations) == 1                     # the app factory: the one migration check
+    with TestClient(app) as c:
+        token = app.state.web.token
+        for _ in range(10):
+            for url in ("/", f"/person/{s['sharon']}", "/unsorted", "/export", "/settings"):
+                assert c.get(url).status_code == 200, url
+            response = c.post(f"/person/{s['powell']}/rename", data={"name": "Colin", "token": token},
+                              follow_redirects=False)
+            assert response.status_code == 303
+    served = opened[1:]
+    threads = {id(thread) for thread, _ in served}
+    assert served and all(not migrate for _, migrate in served)   # requests never migrate
+    assert len(served) == len(threads) < 10                        # one catalog per worker thread, reused
+    assert len(migrations) == 1 and person(s["db"], s["powell"]).name == "Colin"
+
+
+def test_ui_edits_stay_possible_while_another_process_holds_the_writer_lock(client, small_catalog):
+    """A long `facesets run` holds the writer lock: edits still land (one short transaction each,
+    no lock taken); background jobs, which take the lock, are refused with the usual message."""
+    s, db = small_catalog, small_catalog["db"]
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_WRITER_LOCK, str(db)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with Catalog.open(db, create=False) as cat:
+            assert cat.writer_active()
+        assert post(client, f"/person/{s['sharon']}/rename", {"name": "Ariel Sharon"}).status_code == 303
+        assert post(client, f"/person/{s['sharon']}/faces", {"action": "remove", "face": s["intruder"]}).status_code == 303
+        assert post(client, f"/person/{s['rums_a']}/merge", {"other": str(s["rums_b"])}).status_code == 303
+        assert post(client, "/settings", {"min_faces": "4"}).status_code == 303
+        assert post(client, "/settings/recluster", {}).status_code == 303
+        client.web.jobs.wait(120)
+        job = client.web.jobs.latest("cluster")
+        assert job.status == "failed" and "in use by another facesets process" in job.message
+    finally:
+        holder.communicate("", timeout=30)
+    assert person(db, s["sharon"]).name == "Ariel Sharon" and place(db, s["intruder"])[0] is None
+    assert person(db, s["rums_b"]).merged_into == s["rums_a"]
+
+
+def test_grid_merge_picks_the_winner_by_the_one_priority_rule(client, small_catalog):
+    """Named or pinned people come first, then the most faces (catalog.people.priority_key): a
+    person the user split off (pinned, unnamed) outranks a bigger person nobody touched, and a
+    big pinned person outranks a small named one, whose name it takes."""
+    s, db = small_catalog, small_catalog["db"]
+    split = s["faces"]["Gerhard_Schroeder"][:2]
+    response = post(client, f"/person/{s['schroeder']}/faces", {"action": "split", "face": split})
+    pinned = int(response.headers["location"].split("/person/")[1].split("?")[0])
+    assert person(db, pinned).pinned and person(db, pinned).name is None
+    assert person(db, pinned).n_faces < person(db, s["powell"]).n_faces
+    response = post(client, "/people/merge", {"person": [s["powell"], pinned]})
+    assert response.headers["location"].startswith(f"/person/{pinned}?")
+    assert person(db, s["powell"]).merged_into == pinned
+    post(client, f"/person/{s['rums_b']}/rename", {"name": "Rumsfeld"})
+    response = post(client, "/people/merge", {"person": [s["rums_b"], pinned]})   # 3 named vs 7 pinned
+    assert response.headers["location"].startswith(f"/person/{pinned}?")
+    assert "Rumsfeld" in response.headers["location"]
+    assert person(db, pinned).name == "Rumsfeld" and person(db, s["rums_b"]).merged_into == pinned
+
+
+HOLD_WRITER_LOCK = """
+import sys
+from facesets.catalog import Catalog
+with Catalog.open(sys.argv[1], create=False) as catalog, catalog.writer("facesets run (test)"):
+    print("locked", flush=True)
+    sys.stdin.read()
+"""

@@ -4,15 +4,16 @@ refuse token-less changes, page through 5,000 people, export. Screenshots go to 
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import sync_playwright
 
 from facesets.catalog import Catalog
 from facesets.web.synthetic import add_synthetic_people
-from webhelp import PER_IDENTITY, ServerThread, _small_embedded, small_catalog  # noqa: F401
+from webhelp import (PER_IDENTITY, ServerThread, _small_embedded, excluded, held, person, place,  # noqa: F401
+                     small_catalog)
 
 CHROMIUM = Path("/usr/bin/chromium")
 ALL_IMAGES_LOADED = "Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)"
@@ -20,10 +21,9 @@ ALL_IMAGES_LOADED = "Array.from(document.images).every(i => i.complete && i.natu
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
     if not CHROMIUM.exists():
         pytest.skip("chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
-    with sync_api.sync_playwright() as playwright:
+    with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
         yield browser
         browser.close()
@@ -47,14 +47,6 @@ def wait_until(page, expression: str, timeout: float = 120) -> None:
         time.sleep(0.05)
 
 
-def one(db: Path, sql: str, params=()):
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
-
-
 def test_review_edits_are_stored_and_survive_a_restart(page, small_catalog, tmp_path):
     s, db = small_catalog, small_catalog["db"]
     with ServerThread(db) as server:
@@ -76,15 +68,15 @@ def test_review_edits_are_stored_and_survive_a_restart(page, small_catalog, tmp_
         page.wait_for_selector("#msg")
         assert page.locator(f'[data-face-id="{s["intruder"]}"]').count() == 0
         assert page.inner_text("#n-faces") == str(PER_IDENTITY)
-        assert one(db, "SELECT person_id FROM faces WHERE id = ?", (s["intruder"],)) == [(None,)]
-        assert one(db, "SELECT person_id FROM face_exclusions WHERE face_id = ?", (s["intruder"],)) == [(s["sharon"],)]
+        assert place(db, s["intruder"])[0] is None
+        assert {p for f, p in excluded(db) if f == s["intruder"]} == {s["sharon"]}
 
         # rename
         page.fill("#rename-form input[name=name]", "Ariel Sharon")
         page.click("#rename-form button")
         page.wait_for_selector("#msg")
         assert page.inner_text("#person-label") == "Ariel Sharon"
-        assert one(db, "SELECT name FROM people WHERE id = ?", (s["sharon"],)) == [("Ariel Sharon",)]
+        assert person(db, s["sharon"]).name == "Ariel Sharon"
 
         # merge the two halves of Donald Rumsfeld
         page.goto(f"{server.url}/person/{s['rums_a']}")
@@ -92,7 +84,7 @@ def test_review_edits_are_stored_and_survive_a_restart(page, small_catalog, tmp_
         page.click("#merge-form button")
         page.wait_for_selector("#msg")
         assert page.inner_text("#n-faces") == str(PER_IDENTITY)
-        assert one(db, "SELECT merged_into FROM people WHERE id = ?", (s["rums_b"],)) == [(s["rums_a"],)]
+        assert person(db, s["rums_b"]).merged_into == s["rums_a"]
 
         # split two faces of Gerhard Schroeder into a new, named person
         page.goto(f"{server.url}/person/{s['schroeder']}")
@@ -108,7 +100,7 @@ def test_review_edits_are_stored_and_survive_a_restart(page, small_catalog, tmp_
         page.wait_for_selector("#msg")
         assert page.inner_text("#person-label") == "Schroeder split"
         new = int(page.url.split("/person/")[1].split("?")[0])
-        assert sorted(r[0] for r in one(db, "SELECT id FROM faces WHERE person_id = ?", (new,))) == sorted(cut)
+        assert held(db, new) == set(cut)
 
         # the removed face waits in Unsorted, suggested for Colin Powell; accept it
         page.goto(f"{server.url}/unsorted")
@@ -117,7 +109,7 @@ def test_review_edits_are_stored_and_survive_a_restart(page, small_catalog, tmp_
         page.screenshot(path=str(tmp_path / "unsorted.png"), full_page=True)
         card.locator("button.accept").click()
         page.wait_for_selector("#msg")
-        assert one(db, "SELECT person_id FROM faces WHERE id = ?", (s["intruder"],)) == [(s["powell"],)]
+        assert place(db, s["intruder"])[0] == s["powell"]
 
         # a change without the token is refused, and changes nothing
         refused = page.request.post(f"{server.url}/person/{s['sharon']}/rename", form={"name": "Hijacked"})
@@ -139,7 +131,7 @@ def test_review_edits_are_stored_and_survive_a_restart(page, small_catalog, tmp_
         stale = page.request.post(f"{server.url}/person/{s['sharon']}/rename",
                                   form={"name": "Hijacked", "token": old_token})
         assert stale.status == 403
-        assert one(db, "SELECT name FROM people WHERE id = ?", (s["sharon"],)) == [("Ariel Sharon",)]
+        assert person(db, s["sharon"]).name == "Ariel Sharon"
 
 
 def test_people_grid_pages_through_5000_people(page, tmp_path):
@@ -166,10 +158,9 @@ def test_edits_then_export_from_the_page(page, small_catalog, tmp_path):
     """Remove, rename and merge in the UI, export from the page (progress shown), and find each
     edit in the export tree: the folder and manifest carry the name, the removed face is not
     exported with that person, the merged halves are one faceset."""
-    pytest.importorskip("facesets.export", reason="pending: facesets.export (issue 5) not landed yet")
     s, db = small_catalog, small_catalog["db"]
-    with Catalog.open(db) as cat, cat.transaction() as conn:
-        conn.execute("UPDATE people SET faceset = 1")   # as refine would mark them
+    with Catalog.open(db) as cat:
+        cat.people.set_facesets(p.id for p in cat.people.all())   # as refine would mark them
     out = tmp_path / "export"
     with ServerThread(db) as server:
         page.goto(f"{server.url}/person/{s['sharon']}")

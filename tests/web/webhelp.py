@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import FACES, lfw_identity, run_cli
-from facesets import people as P
-from facesets.catalog import Catalog
+from facesets.catalog import AssignedBy, Catalog, Person
 
 IDENTITIES = ["Ariel_Sharon", "Colin_Powell", "Donald_Rumsfeld", "Gerhard_Schroeder"]
 PER_IDENTITY = 6
@@ -31,17 +30,18 @@ def _small_embedded(tmp_path_factory) -> Path:
             shutil.copy2(path, src / name / path.name)
     db = root / "embedded.db"
     run_cli("embed", src, "--catalog", db, "--engine", "dlib", "-q")
-    with Catalog.open(db) as cat:   # fold the WAL in so a plain file copy is complete
-        cat.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    Catalog.open(db, create=False).close()   # the last connection to close folds the WAL in: a file copy is complete
+    assert not Path(f"{db}-wal").exists()
     return db
 
 
 def faces_by_identity(cat: Catalog) -> dict[str, list[int]]:
     """Face ids per identity folder, largest face of each photo only (lfw: the labelled one)."""
     out = defaultdict(list)
-    for row in cat.conn.execute("SELECT faces.id, files.path FROM faces JOIN files ON files.id = faces.file_id "
-                                "WHERE faces.face_index = 0 ORDER BY faces.id"):
-        out[lfw_identity(row["path"])].append(row["id"])
+    firsts = sorted((cat.faces.first_of_file(file_id)[0], cat.files.get(file_id).path)
+                    for file_id in set(cat.faces.file_of().values()))
+    for face_id, path in firsts:
+        out[lfw_identity(path)].append(face_id)
     return dict(out)
 
 
@@ -55,21 +55,47 @@ def small_catalog(_small_embedded, tmp_path) -> dict:
     shutil.copyfile(_small_embedded, db)
     with Catalog.open(db) as cat:
         faces = faces_by_identity(cat)
-        with cat.transaction() as conn:
-            sharon = P.create_person(conn)
-            powell = P.create_person(conn)
-            rums_a = P.create_person(conn)
-            rums_b = P.create_person(conn)
-            schroeder = P.create_person(conn)
+        people, by = cat.people, AssignedBy.CLUSTER
+        with cat.transaction():
+            sharon, powell, rums_a, rums_b, schroeder = (people.create() for _ in range(5))
             intruder = faces["Colin_Powell"][-1]
-            P.assign_faces(conn, faces["Ariel_Sharon"] + [intruder], sharon, "cluster")
-            P.assign_faces(conn, faces["Colin_Powell"][:-1], powell, "cluster")
+            people.assign(faces["Ariel_Sharon"] + [intruder], sharon, by)
+            people.assign(faces["Colin_Powell"][:-1], powell, by)
             half = len(faces["Donald_Rumsfeld"]) // 2
-            P.assign_faces(conn, faces["Donald_Rumsfeld"][:half], rums_a, "cluster")
-            P.assign_faces(conn, faces["Donald_Rumsfeld"][half:], rums_b, "cluster")
-            P.assign_faces(conn, faces["Gerhard_Schroeder"], schroeder, "cluster")
+            people.assign(faces["Donald_Rumsfeld"][:half], rums_a, by)
+            people.assign(faces["Donald_Rumsfeld"][half:], rums_b, by)
+            people.assign(faces["Gerhard_Schroeder"], schroeder, by)
     return {"db": db, "faces": faces, "intruder": intruder, "sharon": sharon, "powell": powell,
             "rums_a": rums_a, "rums_b": rums_b, "schroeder": schroeder}
+
+
+# -- what the server stored, read back through a connection of the test's own --------------
+def person(db, pid) -> Person | None:
+    with Catalog.open(db, create=False) as cat:
+        return cat.people.get(pid, with_count=True)
+
+
+def place(db, face) -> tuple[int | None, str | None]:
+    """(person, assigned by) of one face."""
+    with Catalog.open(db, create=False) as cat:
+        row, = cat.faces.assignments([], [face])
+    return row["person_id"], row["assigned_by"]
+
+
+def held(db, pid) -> set[int]:
+    with Catalog.open(db, create=False) as cat:
+        return set(cat.faces.ids_of_person(pid))
+
+
+def excluded(db) -> set[tuple[int, int]]:
+    """Every (face, person) the user ruled out."""
+    with Catalog.open(db, create=False) as cat:
+        return cat.people.exclusions()
+
+
+def photo_of(db, face) -> int:
+    with Catalog.open(db, create=False) as cat:
+        return cat.faces.box(face).file_id
 
 
 def free_port() -> int:

@@ -125,10 +125,6 @@ class Catalog:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    @property
-    def conn(self) -> sqlite3.Connection:  # TRANSITION: removed once every room uses the repositories
-        return self._conn
-
     # -- statements (for the repositories of this package only) -------------------
     def _read(self, sql: str, params=()) -> sqlite3.Cursor:
         return self._conn.execute(sql, params)

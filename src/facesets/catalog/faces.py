@@ -12,7 +12,7 @@ from typing import Iterable
 import numpy as np
 
 from facesets.catalog._sql import chunks, fill_matrix, from_blob, marks, to_blob
-from facesets.catalog.types import KEPT_ASSIGNMENTS, ClusterInput, Face, FaceDetail, NewFace
+from facesets.catalog.types import KEPT_ASSIGNMENTS, ClusterInput, Face, FaceCard, FaceDetail, NewFace
 
 QUALITY_COMPONENTS = ("q_frontal", "q_det", "q_symmetry", "q_size", "q_sharp")
 # a face's rank within its person: best first (quality when enrich ran, else size and score)
@@ -354,6 +354,38 @@ class FacesRepo:
                 f"SELECT id, person_id FROM faces WHERE id IN ({marks(len(part))})", part))
         return found
 
+    # -- web --
+    def best_faces(self, person_ids: Iterable[int]) -> dict[int, int]:
+        """Person id -> its best face (`best_face` for many people in one read)."""
+        found = {}
+        for part in chunks(person_ids):
+            found.update(self._db._read(
+                f"SELECT person_id, id FROM (SELECT f.person_id, f.id, ROW_NUMBER() OVER "
+                f"(PARTITION BY f.person_id ORDER BY {BEST_FIRST}) AS rank FROM faces f "
+                f"WHERE f.person_id IN ({marks(len(part))})) WHERE rank = 1", part).fetchall())
+        return found
+
+    def cards_of_person(self, person_id: int, *, limit: int, offset: int = 0) -> list[FaceCard]:
+        """One page of a person's faces, best first."""
+        return [FaceCard(*r) for r in self._db._read(
+            f"{_CARD} WHERE f.person_id = ? ORDER BY {BEST_FIRST} LIMIT ? OFFSET ?",
+            (int(person_id), int(limit), max(0, int(offset))))]
+
+    def unsorted_count(self) -> int:
+        """How many faces are unsorted: held by no person, or alone in theirs."""
+        return self._db._read(f"SELECT COUNT(*) FROM faces f WHERE {_UNSORTED}").fetchone()[0]
+
+    def unsorted_cards(self, *, limit: int, offset: int = 0) -> list[FaceCard]:
+        """One page of the unsorted faces (see `unsorted_count`), by id."""
+        return [FaceCard(*r) for r in self._db._read(
+            f"{_CARD} WHERE {_UNSORTED} ORDER BY f.id LIMIT ? OFFSET ?", (int(limit), max(0, int(offset))))]
+
 
 def _box(row) -> FaceBox:
     return FaceBox(row[0], row[1], (row[2], row[3], row[4], row[5]), row[6], row[7], row[8], row[9])
+
+
+_CARD = ("SELECT f.id, f.file_id, f.person_id, fl.path, fl.taken_at, f.quality, f.gate, f.assigned_by "
+         "FROM faces f JOIN files fl ON fl.id = f.file_id")
+_UNSORTED = ("(f.person_id IS NULL OR f.person_id IN (SELECT person_id FROM faces WHERE person_id IS NOT NULL "
+             "GROUP BY person_id HAVING COUNT(*) = 1))")

@@ -14,7 +14,8 @@ from typing import Iterable
 import numpy as np
 
 from facesets.catalog._sql import chunks, marks
-from facesets.catalog.types import AssignedBy, Person, PersonStatus
+from facesets.catalog.types import (AssignedBy, Person, PersonCard, PersonStats, PersonStatus, person_label,
+                                   person_number)
 
 _COLUMNS = ("id, name, pinned, imported, source, merged_into, status, parent_id, era, faceset, cluster_run, "
             "created_run")
@@ -267,3 +268,83 @@ class PeopleRepo:
             self._db._write("UPDATE faces SET person_id = NULL WHERE person_id = ?", (int(person),))
             self._db._write("DELETE FROM people WHERE id = ?", (int(person),))
 
+    # -- web --
+    GRID_SORTS = ("count", "count_asc", "number", "name", "quality", "recent")
+
+    def grid(self, *, sort: str = "count", search: str = "", min_faces: int = 1, named: bool | None = None,
+             status: str | None = None, limit: int = 60, offset: int = 0) -> tuple[list[PersonCard], int]:
+        """One page of the people grid, and how many people match in all: people not merged
+        away holding at least `min_faces` faces, with their mean quality and cover face.
+        `sort`: one of GRID_SORTS (else "count"); `search`: a number (12, #12, person_012) or
+        part of a name; `named`: only named (True) or only unnamed (False) people."""
+        where, params = ["people.merged_into IS NULL"], []
+        search = (search or "").strip()
+        number = person_number(search) if search else None
+        if number is not None:
+            where.append("(people.id = ? OR people.name LIKE ?)")
+            params += [number, f"%{search}%"]
+        elif search:
+            where.append("people.name LIKE ?")
+            params.append(f"%{search}%")
+        if named is not None:
+            where.append("people.name IS NOT NULL" if named else "people.name IS NULL")
+        if status:
+            where.append("people.status = ?")
+            params.append(str(status))
+        params.append(max(1, int(min_faces)))
+        matching = (f"FROM people JOIN faces ON faces.person_id = people.id WHERE {' AND '.join(where)} "
+                    "GROUP BY people.id HAVING COUNT(faces.id) >= ?")
+        # one pass: the window count gives the number of matching people with the page (the
+        # sorter carries ids and counts only; the page's rows are read after)
+        page = self._db._read(
+            f"SELECT people.id, COUNT(faces.id) AS n_faces, AVG(faces.quality) AS quality, COUNT(*) OVER () "
+            f"{matching} ORDER BY {_GRID_ORDER.get(sort, _GRID_ORDER['count'])} LIMIT ? OFFSET ?",
+            (*params, int(limit), max(0, int(offset)))).fetchall()
+        if not page:
+            return [], self._db._read(f"SELECT COUNT(*) FROM (SELECT people.id {matching})", params).fetchone()[0]
+        ids = [r[0] for r in page]
+        people = {}
+        for part in chunks(ids):
+            people.update((r[0], _person(r)) for r in self._db._read(_PEOPLE + f" WHERE id IN ({marks(len(part))})", part))
+        covers = self._db.faces.best_faces(ids)
+        return [PersonCard(**{**vars(people[pid]), "n_faces": n}, quality=quality, cover=covers.get(pid))
+                for pid, n, quality, _ in page], page[0][3]
+
+    def stats(self, person_id: int) -> PersonStats | None:
+        """A person with its faces' count and mean quality, its photos' first and last dates,
+        and how many of its faces refine kept in its faceset; None when there is no such person."""
+        row = self._db._read(
+            f"SELECT {_PEOPLE_COLUMNS}, COUNT(faces.id), AVG(faces.quality), MIN(files.taken_at), "
+            "MAX(files.taken_at), COUNT(faces.id) - COUNT(faces.gate) FROM people "
+            "LEFT JOIN faces ON faces.person_id = people.id LEFT JOIN files ON files.id = faces.file_id "
+            "WHERE people.id = ? GROUP BY people.id", (int(person_id),)).fetchone()
+        if row is None:
+            return None
+        return PersonStats(**vars(_person(row)), quality=row[13], first_date=row[14], last_date=row[15],
+                           n_in_faceset=int(row[16] or 0))
+
+    def move_targets(self, limit: int = 300) -> list[Person]:
+        """People offered as a move or merge target: holding faces, named ones first, then the
+        biggest."""
+        return [_person(r) for r in self._db._read(
+            _WITH_COUNTS + " WHERE people.merged_into IS NULL GROUP BY people.id "
+            "ORDER BY people.name IS NULL, COUNT(faces.id) DESC, people.id LIMIT ?", (int(limit),))]
+
+    def labels(self, person_ids: Iterable[int]) -> dict[int, str]:
+        """Person id -> label (its name, else person_NNN), for those of these people that exist."""
+        found = {}
+        for part in chunks(person_ids):
+            found.update((r[0], person_label(r[0], r[1])) for r in self._db._read(
+                f"SELECT id, name FROM people WHERE id IN ({marks(len(part))})", part))
+        return found
+
+
+_PEOPLE_COLUMNS = ", ".join(f"people.{c.strip()}" for c in _COLUMNS.split(","))
+_GRID_ORDER = {   # GRID_SORTS: the grid's orders, every one ending on the unique person number
+    "count": "n_faces DESC, people.id",
+    "count_asc": "n_faces ASC, people.id",
+    "number": "people.id",
+    "name": "people.name IS NULL, people.name COLLATE NOCASE, people.id",
+    "quality": "quality IS NULL, quality DESC, people.id",
+    "recent": "people.id DESC",
+}

@@ -6,6 +6,7 @@ callers pass; rows are frozen dataclasses, so a caller cannot mistake a copy for
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -227,3 +228,46 @@ class FaceDetail:
         if self.quality is not None:
             return float(self.quality)
         return float(self.det_score or 0) * 0.01 + float(self.short_edge or 0) * 1e-4
+
+
+# -- web --
+def person_number(text: str) -> int | None:
+    """The number in a person the user typed as 12, #12, person_012 or person_12; else None."""
+    match = re.fullmatch(r"(?:person_|#)?0*(\d+)", (text or "").strip(), re.I)
+    return int(match.group(1)) if match else None
+
+
+@dataclass(frozen=True)
+class PersonCard(Person):
+    """A person as the people grid shows it: the mean quality of its faces (None before enrich)
+    and its cover, its best face."""
+    quality: float | None = None
+    cover: int | None = None
+
+
+@dataclass(frozen=True)
+class PersonStats(Person):
+    """A person as its page shows it: mean face quality, its photos' first and last dates, and
+    how many of its faces refine kept in its faceset."""
+    quality: float | None = None
+    first_date: str | None = None
+    last_date: str | None = None
+    n_in_faceset: int = 0
+
+
+@dataclass(frozen=True)
+class FaceCard:
+    """A face as the pages list it: its photo, date, quality and who placed it where."""
+    id: int
+    file_id: int
+    person_id: int | None
+    path: str
+    taken_at: str | None
+    quality: float | None
+    gate: str | None           # why refine left it out of its person's faceset (None: in)
+    assigned_by: str | None
+
+    @property
+    def photo(self) -> str:
+        """The photo's file name, whichever separator its path uses."""
+        return (self.path or "").replace("\\", "/").rsplit("/", 1)[-1]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from facesets.cli.main import app, open_catalog
+from facesets.cli.main import app
 from facesets.cli.ui import fail, notice, out
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -31,11 +31,18 @@ def serve(
     later CLI runs respect it."""
     import uvicorn
 
+    from facesets.catalog import CatalogError
     from facesets.web import create_app
 
     if not catalog.exists():
         fail(f"no catalog at {catalog}")
-    open_catalog(catalog, create=False).close()  # fails early on a bad file; applies migrations
+    # DNS-rebinding guard: a page on another site cannot reach us through a name that resolves
+    # to 127.0.0.1 (Starlette cannot parse an IPv6 Host header, so ::1 goes without it)
+    allowed = ["127.0.0.1", "localhost"] if host in ("127.0.0.1", "localhost") else None
+    try:   # opens the catalog once (fails early on a bad file; applies migrations)
+        web_app = create_app(catalog, allowed_hosts=allowed, prewarm_pages=2)
+    except CatalogError as exc:
+        fail(str(exc))
     if host not in LOOPBACK:
         notice(f"warning: serving on {host}: anyone who can reach this address sees your photos and "
                "can change the catalog's people")
@@ -43,10 +50,6 @@ def serve(
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{bound}/"
-    # DNS-rebinding guard: a page on another site cannot reach us through a name that resolves
-    # to 127.0.0.1 (Starlette cannot parse an IPv6 Host header, so ::1 goes without it)
-    allowed = ["127.0.0.1", "localhost"] if host in ("127.0.0.1", "localhost") else None
-    web_app = create_app(catalog, allowed_hosts=allowed, prewarm_pages=2)
     out.print(f"facesets serve: {url}  (catalog {Path(catalog).resolve()}; Ctrl+C to stop)",
               highlight=False, soft_wrap=True)
     sys.stdout.flush()

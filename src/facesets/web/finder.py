@@ -72,18 +72,16 @@ class Finder:
 
     def from_catalog(self, catalog: Catalog, file_id: int) -> Query | None:
         """A catalog photo with the faces already stored for it (no detection needed)."""
-        row = catalog.conn.execute("SELECT path FROM files WHERE id = ?", (file_id,)).fetchone()
-        if row is None:
+        photo = catalog.files.get(file_id)
+        if photo is None:
             return None
-        image = read_image(row["path"])
-        faces = catalog.conn.execute("SELECT id, x1, y1, x2, y2, embedding FROM faces WHERE file_id = ? "
-                                     "ORDER BY face_index", (file_id,)).fetchall()
+        image = read_image(photo.path)
+        faces = catalog.faces.of_file(file_id)
         jpeg, scale = rgb_jpeg(image.rgb, image.scale)
-        boxes = [[r["x1"] * scale, r["y1"] * scale, r["x2"] * scale, r["y2"] * scale] for r in faces]
-        matrix = (np.stack([np.frombuffer(r["embedding"], np.float32) for r in faces]) if faces
-                  else np.zeros((0, 1), np.float32))
+        boxes = [[v * scale for v in box] for _, box, _ in faces]
+        matrix = np.stack([embedding for _, _, embedding in faces]) if faces else np.zeros((0, 1), np.float32)
         return self._remember(Query(secrets.token_urlsafe(12), jpeg, scale, round(image.width * scale),
-                                    round(image.height * scale), boxes, matrix, [r["id"] for r in faces]))
+                                    round(image.height * scale), boxes, matrix, [face_id for face_id, _, _ in faces]))
 
     def _load(self, engine_name: str):
         if self._engine is None or self._engine.engine != engine_name:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import io
 import os
-import sqlite3
 import tempfile
 from pathlib import Path
 
 from PIL import Image
 
+from facesets.catalog import Catalog
 from facesets.media.decode import DecodeError, read_image
 
 THUMB = 160          # long side of a face thumbnail, pixels
@@ -34,22 +34,21 @@ def cached_thumbnail(catalog_path: Path, face_id: int) -> Path | None:
     return path if path.is_file() else None
 
 
-def face_thumbnail(conn: sqlite3.Connection, catalog_path: Path, face_id: int) -> Path | None:
+def face_thumbnail(catalog: Catalog, face_id: int) -> Path | None:
     """The cached JPEG of one face (made on first request); None when the face or its photo is gone."""
-    row = conn.execute("SELECT f.id, f.file_id, f.x1, f.y1, f.x2, f.y2, fl.path, fl.width, fl.height "
-                       "FROM faces f JOIN files fl ON fl.id = f.file_id WHERE f.id = ?", (face_id,)).fetchone()
-    if row is None:
+    face = catalog.faces.box(face_id)
+    if face is None:
         return None
-    folder = thumbs_dir(catalog_path)
-    target = folder / f"{row['id']}.jpg"
+    folder = thumbs_dir(catalog.path)
+    target = folder / f"{face.id}.jpg"
     if target.exists():
         return target
-    box = (row["x1"], row["y1"], row["x2"], row["y2"])
+    box = face.box
     side = max(box[2] - box[0], box[3] - box[1])
-    long_side = max(row["width"] or 0, row["height"] or 0)
+    long_side = max(face.width or 0, face.height or 0)
     reduce_to = int(long_side * min(1.0, THUMB * 2.0 / max(side, 1.0))) if long_side else None
     try:
-        image = read_image(row["path"], reduce_to=reduce_to or None)
+        image = read_image(face.path, reduce_to=reduce_to or None)
     except DecodeError:
         return None
     crop = _crop(Image.fromarray(image.rgb), [v * image.scale for v in box])
@@ -71,13 +70,13 @@ def _crop(image: Image.Image, box: list[float]) -> Image.Image:
     return image.crop((left, top, right, bottom))
 
 
-def photo_jpeg(conn: sqlite3.Connection, file_id: int) -> tuple[bytes, float] | None:
+def photo_jpeg(catalog: Catalog, file_id: int) -> tuple[bytes, float] | None:
     """A whole catalog photo, downscaled, and the factor from original pixels to its pixels."""
-    row = conn.execute("SELECT path FROM files WHERE id = ?", (file_id,)).fetchone()
-    if row is None:
+    photo = catalog.files.get(file_id)
+    if photo is None:
         return None
     try:
-        image = read_image(row["path"], reduce_to=PHOTO_MAX)
+        image = read_image(photo.path, reduce_to=PHOTO_MAX)
     except DecodeError:
         return None
     return rgb_jpeg(image.rgb, image.scale)

@@ -1,17 +1,20 @@
 """Long actions started from the browser (export, re-cluster) run in a background thread with
 their own catalog connection and the writer lock, one at a time, and report progress that the
-page polls. The request that starts one returns at once."""
+page polls. The request that starts one returns at once; a job that fails says why on the page
+(and, for an unexpected error, with its traceback on the "facesets" logger)."""
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 import time
-import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from facesets.catalog import Catalog, CatalogError
+
+log = logging.getLogger("facesets")
 
 
 @dataclass
@@ -71,15 +74,15 @@ class Jobs:
             job.done += advance or 0
 
         try:
-            with Catalog.open(self.catalog_path, create=False) as catalog:
-                catalog.acquire_writer_lock(f"serve: {job.kind}")
+            with Catalog.open(self.catalog_path, create=False, migrate=False) as catalog, \
+                    catalog.writer(f"serve: {job.kind}"):
                 result = work(catalog, hook)
             job.message = _summary(result)
             job.status = "done"
         except (CatalogError, ValueError, RuntimeError, OSError) as exc:
             job.message, job.status = str(exc).splitlines()[0] if str(exc) else type(exc).__name__, "failed"
         except Exception as exc:  # noqa: BLE001 - a failing job is reported on the page, not fatal
-            traceback.print_exc()
+            log.exception("serve: %s job %d failed", job.kind, job.id)
             job.message, job.status = f"{type(exc).__name__}: {exc}", "failed"
         finally:
             job.finished = time.time()

@@ -11,19 +11,19 @@ from facesets.profiles import profile_for
 META_KEY = "cluster_params"
 EXPORT_TARGETS = ("roop", "folders")
 
-# (ClusterParams field, profile field it defaults to, help): the desktop tool's "advanced settings"
+# (ClusterParams field, help): the desktop tool's "advanced settings"
 KNOWN = [
-    ("distance", "cluster_distance", "identity cut: faces closer than this (cosine distance) may share a person"),
-    ("merge_distance", "cluster_merge", "join over-split people whose centroids are this close"),
-    ("k", None, "neighbours per face in the clustering graph"),
-    ("refine_initial", "refine_initial", "refine: distance of its first, strict clustering"),
-    ("refine_merge", "merge_distance", "refine: merge over-split people whose centroids are this close"),
-    ("outlier_distance", "outlier_distance", "refine: leave out faces this far from their person's centroid"),
-    ("min_faces", "min_faces", "smallest person that becomes a faceset"),
-    ("min_short", "min_short", "smallest face (short edge, original pixels)"),
-    ("min_blur", "min_blur", "least sharpness (variance of the Laplacian at 112 px)"),
-    ("min_det", "min_det", "least detector score"),
-    ("match_distance", "match_distance", "extend / suggestions: join a person within this centroid distance"),
+    ("distance", "identity cut: faces closer than this (cosine distance) may share a person"),
+    ("merge_distance", "join over-split people whose centroids are this close"),
+    ("k", "neighbours per face in the clustering graph"),
+    ("refine_initial", "refine: distance of its first, strict clustering"),
+    ("refine_merge", "refine: merge over-split people whose centroids are this close"),
+    ("outlier_distance", "refine: leave out faces this far from their person's centroid"),
+    ("min_faces", "smallest person that becomes a faceset"),
+    ("min_short", "smallest face (short edge, original pixels)"),
+    ("min_blur", "least sharpness (variance of the Laplacian at 112 px)"),
+    ("min_det", "least detector score"),
+    ("match_distance", "extend / suggestions: join a person within this centroid distance"),
 ]
 
 
@@ -36,24 +36,18 @@ def stored(catalog: Catalog) -> dict:
 
 
 def defaults(catalog: Catalog) -> dict:
-    """Every parameter's default for this catalog's engine: the cluster module's own
-    ClusterParams when it is there (it decides), else the profile values it starts from."""
+    """Every parameter's default for this catalog's engine, as clustering's own ClusterParams
+    derives it from the engine's profile (it decides)."""
+    from facesets.cluster.params import ClusterParams
+
     model = catalog.embedding_model()
-    profile = profile_for(model.key if model else None)
-    try:
-        from facesets.cluster.params import ClusterParams
-        return ClusterParams.from_profile(profile).as_dict()
-    except ImportError:
-        values = profile.as_dict()
-        return {name: values.get(source, 30 if name == "k" else None) for name, source, _ in KNOWN}
+    return ClusterParams.from_profile(profile_for(model.key if model else None)).as_dict()
 
 
 def validate(catalog: Catalog, params: dict) -> None:
     """Refuse what clustering would refuse (unknown names, bad values), before it is stored."""
-    try:
-        from facesets.cluster.params import ClusterParams
-    except ImportError:
-        return
+    from facesets.cluster.params import ClusterParams
+
     model = catalog.embedding_model()
     ClusterParams.from_profile(profile_for(model.key if model else None), params)
 
@@ -61,7 +55,7 @@ def validate(catalog: Catalog, params: dict) -> None:
 def fields(catalog: Catalog) -> list[dict]:
     base = defaults(catalog)
     values = stored(catalog)
-    help_text = {name: text for name, _, text in KNOWN}
+    help_text = dict(KNOWN)
     return [{"name": name, "default": default, "value": values.get(name, default), "help": help_text.get(name, ""),
              "changed": name in values} for name, default in base.items()]
 
