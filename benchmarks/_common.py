@@ -21,7 +21,8 @@ def peak_rss_mb() -> float:
 def cached_catalog(name: str, sources: list[Path], engine: str = "dlib") -> Path:
     """A catalog of `sources` embedded once and kept in CACHE (embedding is incremental, so an
     existing cache is only topped up)."""
-    from facesets import Catalog, embed
+    from facesets.catalog import Catalog
+    from facesets.embed import embed
     from facesets.engines import EngineOptions
 
     CACHE.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,8 @@ import shutil
 import numpy as np
 import pytest
 
-from facesets import Catalog, embed
+from facesets.catalog import Catalog
+from facesets.embed import embed
 from facesets.embed import EmbedOptions
 from facesets.embed import pipeline
 from facesets.engines import EngineOptions, load_engine

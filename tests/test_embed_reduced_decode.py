@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facesets import Catalog, embed
+from facesets.catalog import Catalog
+from facesets.embed import embed
 from facesets.embed import EmbedOptions
 from facesets.engines import EngineOptions, load_engine
 

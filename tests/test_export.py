@@ -14,7 +14,8 @@ import pytest
 from PIL import Image, ImageOps
 
 from conftest import FACES, run_cli
-from facesets import Catalog, embed
+from facesets.catalog import Catalog
+from facesets.embed import embed
 from facesets.engines import EngineOptions
 from facesets.export import engine_maker, export
 from facesets.export.crops import CropChecker

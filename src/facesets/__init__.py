@@ -30,10 +30,7 @@ def __getattr__(name: str):
     if name in _CATALOG:
         from facesets import catalog
         return getattr(catalog, name)
-    if name == "embed":   # the stage function, for callers that hold a Catalog
-        from facesets.embed import embed
-        return embed
     raise AttributeError(f"module 'facesets' has no attribute {name!r}")
 
 
-__all__ = sorted(_API | _CATALOG | {"embed", "__version__"})
+__all__ = sorted(_API | _CATALOG | {"__version__"})

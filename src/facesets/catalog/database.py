@@ -34,11 +34,13 @@ class CatalogBusy(CatalogError):
 
 @dataclass
 class Run:
-    """The run a stage records: its id, and the stats it finishes with (a dict, or an object
-    with `as_dict()` that the stage keeps up to date)."""
+    """The run a stage records: its id, the stats it finishes with (a dict, or an object with
+    `as_dict()` that the stage keeps up to date), and writes that must commit together with the
+    run's success (`on_done`), so a crash never leaves one without the other."""
     id: int
     command: str
     stats: object = field(default_factory=dict)
+    on_done: list = field(default_factory=list)
 
 
 class Catalog:
@@ -253,7 +255,10 @@ class Catalog:
             except BaseException:
                 self.runs.finish(run.id, RunStatus.FAILED, _stats(run))
                 raise
-            self.runs.finish(run.id, RunStatus.DONE, _stats(run))
+            with self.transaction():
+                for write in run.on_done:
+                    write()
+                self.runs.finish(run.id, RunStatus.DONE, _stats(run))
 
     # -- meta --------------------------------------------------------------------
     def get_meta(self, key: str, default: str | None = None) -> str | None:

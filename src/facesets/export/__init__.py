@@ -73,8 +73,9 @@ def export(catalog: Catalog, out: str | os.PathLike, targets=("roop", "folders")
         stats.update({"facesets": 0, "crops": 0, "rejected_crops": 0})
         _export(catalog, out, run.id, stats, targets, top_n, spec, p, profile, candidates, link, engine_options,
                 progress, workers)
-        catalog.exports.add(out.resolve(), list(targets),
-                            {"top_n": top_n, "out_size": out_size, "pad_ratio": pad_ratio}, run.id)
+        run.on_done.append(lambda: catalog.exports.add(out.resolve(), list(targets),   # with the run's end
+                                                       {"top_n": top_n, "out_size": out_size, "pad_ratio": pad_ratio},
+                                                       run.id))
     return stats
 
 
