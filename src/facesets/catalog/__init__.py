@@ -243,6 +243,14 @@ class Catalog:
         matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
         return ids, matrix.copy()
 
+    def face_photos(self) -> list[sqlite3.Row]:
+        """Every face (by id) with its photo: id, file_id, face_index (largest first), path,
+        width, height, box (x1, y1, x2, y2) and short_edge. Benchmarks label faces from these."""
+        return self.conn.execute(
+            "SELECT faces.id, faces.file_id, faces.face_index, files.path, files.width, files.height, "
+            "faces.x1, faces.y1, faces.x2, faces.y2, faces.short_edge "
+            "FROM faces JOIN files ON files.id = faces.file_id ORDER BY faces.id").fetchall()
+
     # -- summaries ---------------------------------------------------------------
     def counts(self) -> dict:
         q = lambda sql: self.conn.execute(sql).fetchone()[0]  # noqa: E731

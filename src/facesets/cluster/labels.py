@@ -13,21 +13,24 @@ LFW_LABEL_FIXES = {
 }
 
 
-def main_face_labels(catalog: Catalog, fixes: dict[str, str] | None = None) -> tuple[list[int], list[str]]:
-    """(face ids, identity labels): the face nearest the photo's centre carries the folder's
-    identity (LFW crops centre the labelled person); any other face is an unknown bystander and
-    gets a label of its own. `fixes` maps file names to corrected identities."""
-    fixes = LFW_LABEL_FIXES if fixes is None else fixes
-    rows = catalog.conn.execute(
-        "SELECT faces.id, faces.file_id, files.path, files.width, files.height, "
-        "(faces.x1 + faces.x2) / 2 AS cx, (faces.y1 + faces.y2) / 2 AS cy "
-        "FROM faces JOIN files ON files.id = faces.file_id ORDER BY faces.id").fetchall()
+def main_faces(rows) -> set[int]:
+    """Ids of the face nearest each photo's centre (LFW crops centre the labelled person), from
+    `Catalog.face_photos()` rows."""
     best: dict[int, tuple[float, int]] = {}
     for r in rows:
-        off = (r["cx"] - r["width"] / 2) ** 2 + (r["cy"] - r["height"] / 2) ** 2
+        off = ((r["x1"] + r["x2"]) / 2 - r["width"] / 2) ** 2 + ((r["y1"] + r["y2"]) / 2 - r["height"] / 2) ** 2
         if r["file_id"] not in best or off < best[r["file_id"]][0]:
             best[r["file_id"]] = (off, r["id"])
-    main = {face_id for _, face_id in best.values()}
+    return {face_id for _, face_id in best.values()}
+
+
+def main_face_labels(catalog: Catalog, fixes: dict[str, str] | None = None) -> tuple[list[int], list[str]]:
+    """(face ids, identity labels): the face nearest the photo's centre carries the folder's
+    identity; any other face is an unknown bystander and gets a label of its own. `fixes` maps
+    file names to corrected identities."""
+    fixes = LFW_LABEL_FIXES if fixes is None else fixes
+    rows = catalog.face_photos()
+    main = main_faces(rows)
     ids, labels = [], []
     for r in rows:
         path = Path(r["path"])
