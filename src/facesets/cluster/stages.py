@@ -164,10 +164,13 @@ def extend(catalog: Catalog, out: str | os.PathLike | None = None, link: str = "
             for face_id, person in joined.items():
                 people.assign_faces(conn, [face_id], person, "extend", run_id)
         stats["joined"] = len(joined)
-        # the rest cluster among themselves and with earlier singletons
-        rest_ids, R, rest_files, current, kept = load_faces(catalog, "faces.person_id IS NULL")
+        # the rest cluster among themselves and with the earlier unassigned faces near them
+        rest = load_faces(catalog, "faces.person_id IS NULL")
+        algorithm = default_algorithm(catalog_profile(catalog), p)
+        near = algorithm.around(rest[1], np.isin(rest[0], new_ids))
+        rest_ids, R, rest_files, current, kept = (column[near] for column in rest)
         if len(rest_ids):
-            labels = default_algorithm(catalog_profile(catalog), p).fit(R, rest_files).labels_
+            labels = algorithm.fit(R, rest_files).labels_
             result = people_from_labels(catalog, rest_ids, labels, current, kept, run_id, by="extend")
             stats["people_created"] = result["people_created"]
             stats["unassigned"] = result["unassigned"]
