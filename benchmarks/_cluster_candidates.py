@@ -66,7 +66,8 @@ class NeighbourOverlapEdges:
         n = len(X)
         idx, dist = knn(X, min(self.k, max(1, n - 1)))
         rows, cols, _ = _edges(idx, dist, self.distance)
-        member = sparse.csr_matrix((np.ones(len(rows) + n), (np.r_[rows, np.arange(n)], np.r_[cols, np.arange(n)])),
+        selves = np.arange(n)
+        member = sparse.csr_matrix((np.ones(len(rows) + n), (np.r_[rows, selves], np.r_[cols, selves])),
                                    shape=(n, n))
         sizes = np.asarray(member.sum(axis=1)).ravel()
         shared = np.asarray(member[rows].multiply(member[cols]).sum(axis=1)).ravel()

@@ -31,7 +31,8 @@ def _cosine_block(X: np.ndarray) -> np.ndarray:
     return np.clip(1.0 - X @ X.T, 0.0, 2.0).astype(np.float64)
 
 
-def _cut_tree(block: np.ndarray, distance: float, method: str = "average", size_margin: float = 0.0) -> np.ndarray:
+def _cut_tree(block: np.ndarray, distance: float, method: str = "average",
+              size_margin: float = 0.0) -> np.ndarray:
     """Exact hierarchical cut of a small square distance block; labels from 0.
 
     Without `size_margin`, clusters are joined up to `distance`. With it, the cut tightens for
@@ -241,7 +242,8 @@ class GraphAverageLinkage:
         return labels
 
     def _link(self, X: np.ndarray, neighbours: np.ndarray, members: np.ndarray) -> np.ndarray:
-        return _cut_tree(self._distances(X, neighbours, members), self.distance, self.method, self.size_margin)
+        block = self._distances(X, neighbours, members)
+        return _cut_tree(block, self.distance, self.method, self.size_margin)
 
     def _distances(self, X: np.ndarray, neighbours: np.ndarray, members: np.ndarray) -> np.ndarray:
         """The square block the linkage runs on: cosine, blended with neighbour-set overlap."""

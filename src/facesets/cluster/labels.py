@@ -18,7 +18,8 @@ def main_faces(rows) -> set[int]:
     `Catalog.face_photos()` rows."""
     best: dict[int, tuple[float, int]] = {}
     for r in rows:
-        off = ((r["x1"] + r["x2"]) / 2 - r["width"] / 2) ** 2 + ((r["y1"] + r["y2"]) / 2 - r["height"] / 2) ** 2
+        off = (((r["x1"] + r["x2"]) / 2 - r["width"] / 2) ** 2
+               + ((r["y1"] + r["y2"]) / 2 - r["height"] / 2) ** 2)
         if r["file_id"] not in best or off < best[r["file_id"]][0]:
             best[r["file_id"]] = (off, r["id"])
     return {face_id for _, face_id in best.values()}
