@@ -2,9 +2,12 @@
 with the `fit` shape of facesets.cluster: Infomap on the kNN graph, FC-ES-style edge
 probabilities from neighbour overlap, a density-adaptive cut and k-reciprocal re-ranking. None
 of them raised the worst case over the compositions (docs/profiles.md); they stay here so
-`cluster_robustness.py` measures them against the default."""
+`cluster_robustness.py` measures them against the default. Infomap needs `pip install infomap`
+(GPL-3, ~85 MB installed; not a facesets dependency): without it that candidate is left out."""
 from __future__ import annotations
 
+import importlib.util
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -132,7 +135,7 @@ class ReciprocalReranking(GraphAverageLinkage):
 def candidate_grids(profile, distances: list[float]) -> dict:
     """name -> (class, parameter grid), tuned on the calibration composition like the baselines."""
     near = [d for d in distances if 0.6 * profile.cluster_distance <= d <= 1.15 * profile.cluster_distance]
-    return {
+    grids = {
         "infomap": (InfomapKNN, [{"distance": d, "k": k} for d in near for k in (10, 30)]),
         "fc-es overlap": (NeighbourOverlapEdges, [{"distance": d, "overlap": o} for d in near
                                                   for o in (0.2, 0.35, 0.5)]),
@@ -143,3 +146,7 @@ def candidate_grids(profile, distances: list[float]) -> dict:
         "re-ranking": (ReciprocalReranking, [{"distance": d, "context": c} for d in near
                                              for c in (0.15, 0.3)]),
     }
+    if importlib.util.find_spec("infomap") is None:
+        print("infomap is not installed (pip install infomap): that candidate is left out", file=sys.stderr)
+        del grids["infomap"]
+    return grids
