@@ -18,15 +18,20 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def cached_catalog(name: str, sources: list[Path], engine: str = "dlib") -> Path:
+def cached_catalog(name: str, sources: list[Path], engine: str = "dlib", base: Path | None = None) -> Path:
     """A catalog of `sources` embedded once and kept in CACHE (embedding is incremental, so an
-    existing cache is only topped up)."""
+    existing cache is only topped up). A new one starts as a copy of catalog `base`, whose faces
+    then keep their ids."""
+    import shutil
+
     from facesets.catalog import Catalog
     from facesets.embed import embed
     from facesets.engines import EngineOptions
 
     CACHE.mkdir(parents=True, exist_ok=True)
     path = CACHE / f"{name}.db"
+    if base is not None and not path.exists():
+        shutil.copyfile(base, path)
     with Catalog.open(path) as catalog:
         print(f"embedding {', '.join(map(str, sources))} into {path} (cached)", file=sys.stderr)
         embed(catalog, [str(s) for s in sources], engine_options=EngineOptions(engine=engine))

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import FACES, cached_catalog, main_face_labels  # noqa: E402
 
 from facesets import Catalog  # noqa: E402
-from facesets.cluster.algorithms import AverageLinkage, CosineDBSCAN, ImmichIncremental  # noqa: E402
+from facesets.cluster.baselines import AverageLinkage, CosineDBSCAN, ImmichIncremental  # noqa: E402
 from facesets.cluster.metrics import score  # noqa: E402
 from facesets.cluster.params import default_algorithm  # noqa: E402
 from facesets.profiles import profile_for  # noqa: E402
@@ -49,6 +49,23 @@ def grid_search(make, grid, X, y, groups) -> tuple[dict, dict]:
     return best_params, best
 
 
+def tuning_distances(profile) -> list[float]:
+    """The distances baselines are grid-searched over, on the profile's scale."""
+    return [round(float(d), 4) for d in np.arange(0.03, 0.16, 0.005)] if profile.cluster_distance < 0.2 \
+        else [round(float(d), 3) for d in np.arange(0.25, 0.8, 0.025)]
+
+
+def baseline_grids(profile) -> dict:
+    """The baselines and the parameter grids they are tuned over."""
+    distances = tuning_distances(profile)
+    return {
+        "agglomerative": (AverageLinkage, [{"distance": d} for d in distances]),
+        "dbscan": (CosineDBSCAN, [{"eps": d, "min_samples": m} for d in distances for m in (1, 2, 3, 5)]),
+        "immich": (ImmichIncremental, [{"max_distance": d, "min_faces": m} for d in distances
+                                        for m in (1, 2, 3, 5)]),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--engine", default="dlib")
@@ -68,14 +85,7 @@ def main() -> None:
     print(f"{len(X)} faces, {len(set(labels))} identities (bystanders included); tuning on "
           f"{len(tune)} faces, scoring on {len(test)}", file=sys.stderr)
 
-    distances = [round(d, 4) for d in np.arange(0.03, 0.16, 0.005)] if profile.cluster_distance < 0.2 \
-        else [round(d, 3) for d in np.arange(0.25, 0.8, 0.025)]
-    baselines = {
-        "agglomerative": (AverageLinkage, [{"distance": d} for d in distances]),
-        "dbscan": (CosineDBSCAN, [{"eps": d, "min_samples": m} for d in distances for m in (1, 2, 3, 5)]),
-        "immich": (ImmichIncremental, [{"max_distance": d, "min_faces": m} for d in distances
-                                        for m in (1, 2, 3, 5)]),
-    }
+    baselines = baseline_grids(profile)
     rows: dict[str, dict] = {}
     started = time.perf_counter()
     algorithm = default_algorithm(profile)

@@ -6,7 +6,10 @@ average-linkage agglomerative, the proven tool's method, is run where its N x N 
 matrix fits and otherwise reported with the memory it would need.
 Last line: JSON {"10000": {"seconds", "peak_rss_mb", "bcubed_f", ...}, ...}.
 
-    python benchmarks/cluster_scale.py [--sizes 10000,100000,1000000]
+    python benchmarks/cluster_scale.py [--sizes 10000,100000,1000000] [-p NAME=VALUE ...]
+
+`-p` overrides a clustering parameter of the profile (e.g. `-p size_margin=0.05 -p stranger=0.45`
+to time the size-aware cut and the stranger rule, which buffalo_l's profile leaves off).
 """
 from __future__ import annotations
 
@@ -45,7 +48,7 @@ def synthetic(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return X, labels
 
 
-def one(n: int, method: str) -> dict:
+def one(n: int, method: str, overrides: dict) -> dict:
     from _common import peak_rss_mb
     from facesets.cluster.metrics import bcubed
     from facesets.cluster.params import ClusterParams, default_algorithm
@@ -55,7 +58,7 @@ def one(n: int, method: str) -> dict:
     base_rss = peak_rss_mb()
     started = time.perf_counter()
     if method == "facesets":
-        labels = default_algorithm(BUFFALO_L, ClusterParams.from_profile(BUFFALO_L)).fit(X).labels_
+        labels = default_algorithm(BUFFALO_L, ClusterParams.from_profile(BUFFALO_L, overrides)).fit(X).labels_
     else:
         from sklearn.cluster import AgglomerativeClustering
         labels = AgglomerativeClustering(n_clusters=None, distance_threshold=BUFFALO_L.cluster_distance,
@@ -77,31 +80,34 @@ def sklearn_fits(n: int) -> tuple[bool, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE")
     parser.add_argument("--one", nargs=2, metavar=("N", "METHOD"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    overrides = dict(p.split("=", 1) for p in args.param)
     if args.one:
-        print(json.dumps(one(int(args.one[0]), args.one[1])))
+        print(json.dumps(one(int(args.one[0]), args.one[1], overrides)))
         return
     results: dict[str, dict] = {}
     for n in [int(s) for s in args.sizes.split(",")]:
-        row = _child(n, "facesets")
+        row = _child(n, "facesets", args.param)
         fits, need = sklearn_fits(n)
         if fits:
-            row["sklearn_agglomerative"] = _child(n, "sklearn")
+            row["sklearn_agglomerative"] = _child(n, "sklearn", [])
         else:
             row["sklearn_agglomerative"] = f"does not fit: needs ~{need:,.0f} GB for its N x N matrix (machine: {MEMORY_GB} GB)"
         results[str(n)] = row
+        sk = row["sklearn_agglomerative"]
+        sk_text = sk if isinstance(sk, str) else f"{sk['seconds']} s, {sk['peak_rss_mb']} MB"
         print(f"{n:>9,d} faces: facesets {row['seconds']:8.1f} s, peak RSS {row['peak_rss_mb']:6.0f} MB "
-              f"(data alone {row['data_rss_mb']} MB), BCubed F {row['bcubed_f']}; sklearn: "
-              f"{row['sklearn_agglomerative'] if isinstance(row['sklearn_agglomerative'], str) else str(row['sklearn_agglomerative']['seconds']) + ' s, ' + str(row['sklearn_agglomerative']['peak_rss_mb']) + ' MB'}",
-              flush=True)
+              f"(data alone {row['data_rss_mb']} MB), BCubed F {row['bcubed_f']}; sklearn: {sk_text}", flush=True)
     largest_fit = max(n for n in range(10_000, 2_000_001, 1_000) if sklearn_fits(n)[0])
     print(f"sklearn average linkage stops fitting in {MEMORY_GB} GB at about {largest_fit:,d} faces")
     print(json.dumps(results))
 
 
-def _child(n: int, method: str) -> dict:
-    proc = subprocess.run([sys.executable, __file__, "--one", str(n), method], capture_output=True, text=True)
+def _child(n: int, method: str, params: list[str]) -> dict:
+    flags = [f for p in params for f in ("-p", p)]
+    proc = subprocess.run([sys.executable, __file__, "--one", str(n), method, *flags], capture_output=True, text=True)
     if proc.returncode != 0:
         return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}",
                 "seconds": float("nan"), "peak_rss_mb": float("nan"), "data_rss_mb": float("nan"), "bcubed_f": None}

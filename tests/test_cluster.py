@@ -12,8 +12,11 @@ import pytest
 
 from conftest import FACES, PHOTOS, run_cli
 from facesets import Catalog
-from facesets.cluster import cluster, refine
-from facesets.cluster.algorithms import GraphAverageLinkage, AverageLinkage
+from facesets.cluster import cluster, extend, refine
+from facesets.cluster.params import default_algorithm
+from facesets.profiles import profile_for
+from facesets.cluster.algorithms import GraphAverageLinkage, _cut_tree
+from facesets.cluster.baselines import AverageLinkage
 from facesets.cluster.labels import main_face_labels
 from facesets.cluster.metrics import bcubed, pairwise
 
@@ -45,6 +48,51 @@ def test_graph_linkage_equals_exact_average_linkage_without_context():
     exact = AverageLinkage(distance=0.3).fit(X).labels_
     graph = GraphAverageLinkage(distance=0.3, context=0.0, k=40).fit(X).labels_
     assert bcubed(exact, graph)["f"] == pytest.approx(1.0)
+
+
+def _blobs(sizes, spread, seed=0, dim=64):
+    """Unit vectors in tight groups of the given sizes around random centres."""
+    rng = np.random.default_rng(seed)
+    X = np.vstack([rng.normal(size=dim) + rng.normal(scale=spread, size=(n, dim)) for n in sizes])
+    return X / np.linalg.norm(X, axis=1, keepdims=True), np.repeat(np.arange(len(sizes)), sizes)
+
+
+def test_size_margin_keeps_single_faces_apart_but_joins_albums():
+    pair = np.array([[0, 0.07], [0.07, 0]])                     # two single faces 0.07 apart
+    assert _cut_tree(pair, 0.075)[0] == _cut_tree(pair, 0.075)[1]
+    apart = _cut_tree(pair, 0.075, size_margin=0.01)            # 0.07 > 0.075 - 0.01
+    assert apart[0] != apart[1]
+    albums = np.full((24, 24), 0.07)                            # two albums of 12, 0.07 apart
+    albums[:12, :12] = albums[12:, 12:] = 0.02
+    np.fill_diagonal(albums, 0)
+    assert len(set(_cut_tree(albums, 0.075, size_margin=0.01).tolist())) == 1  # < 0.075 - 0.01/sqrt(12)
+    assert len(set(_cut_tree(albums, 0.065).tolist())) == 2
+
+
+def test_stranger_stays_alone_and_fit_validates():
+    X, truth = _blobs([6, 6], spread=0.1, seed=3)
+    centre = X[:6].mean(axis=0) / np.linalg.norm(X[:6].mean(axis=0))
+    off = np.random.default_rng(1).normal(size=X.shape[1])
+    off -= (off @ centre) * centre
+    stranger = 0.9 * centre + np.sqrt(1 - 0.81) * off / np.linalg.norm(off)   # 0.1 from the centre
+    X = np.vstack([X, stranger])
+    nearest = float((1 - X[:12] @ stranger).min())
+    loose = GraphAverageLinkage(distance=0.3, context=0.0, k=10)
+    assert loose.fit(X).labels_[-1] == loose.labels_[0]          # without the rule it joins them
+    gated = GraphAverageLinkage(distance=0.3, context=0.0, k=10, stranger_distance=nearest - 1e-3)
+    labels = gated.fit(X).labels_
+    assert labels[-1] == -1
+    assert bcubed(truth, labels[:12])["f"] == 1.0                # the two albums are untouched
+    with pytest.raises(ValueError, match="size_margin"):
+        GraphAverageLinkage(distance=0.05, size_margin=0.06).fit(X)
+
+
+def test_around_selects_only_the_new_faces_neighbourhood():
+    X, truth = _blobs([5, 5, 5, 5], spread=0.2, seed=4)
+    seeds = np.zeros(len(X), bool)
+    seeds[0] = True
+    near = GraphAverageLinkage(distance=0.3, context=0.0, k=10).around(X, seeds)
+    assert near[0] and set(np.flatnonzero(near).tolist()) <= set(np.flatnonzero(truth == 0).tolist())
 
 
 def test_refine_facesets_are_pure(lfw158_catalog, tmp_path):
@@ -110,6 +158,35 @@ def test_extend_keeps_numbers_and_places_new_faces(tmp_path):
     manifest = json.loads((tmp_path / "tree" / "manifest.json").read_text())
     assert manifest["provenance"]["command"] == "extend"
     assert sum(len(p["files"]) for p in manifest["people"]) > len({f for f in before})
+
+
+def test_extend_is_incremental_and_leaves_strangers_alone(lfw158_catalog):
+    with Catalog.open(lfw158_catalog) as cat:
+        cluster(cat)
+        rows = [(f.id, f.person_id, f.clustered_run) for f in cat.faces.all()]
+        unassigned = [r[0] for r in rows if r[1] is None]
+        biggest = Counter(r[1] for r in rows if r[1] is not None).most_common(1)[0][0]
+        returning = [r[0] for r in rows if r[1] == biggest][:3]
+        ids, X = cat.faces.embeddings()
+        E = dict(zip(ids.tolist(), X))
+        D = 1 - X @ X.T
+        np.fill_diagonal(D, 9)
+        lonely = dict(zip(ids.tolist(), D.min(axis=1) > profile_for("dlib/resnet_v1").cluster_stranger))
+        strangers = [f for f in unassigned if lonely[f]][:3]     # nothing near them: one-offs
+        with cat.transaction():   # as if these faces had just been embedded
+            cat.people.assign(returning + strangers, None, "cluster", None)
+        stats = extend(cat)
+        run = cat.runs.last("extend").id
+        after = {f.id: (f.person_id, f.clustered_run) for f in cat.faces.all()}
+    assert stats["new_faces"] == 6
+    assert all(after[f][0] == biggest for f in returning)        # known faces rejoin their person
+    assert len(strangers) == 3 and all(after[f][0] is None for f in strangers)
+    reach = default_algorithm(profile_for("dlib/resnet_v1")).reach()
+    new = strangers + returning
+    near = {f for f in unassigned if f not in strangers and min(1 - E[f] @ E[s] for s in new) < reach}
+    redone = {f for f in unassigned if f not in strangers and after[f][1] == run}
+    assert redone <= near                                        # only faces near a new one
+    assert len(near) < len(unassigned) - 50                      # ... not every unassigned face
 
 
 def test_same_photo_faces_never_share_a_person(tmp_path):

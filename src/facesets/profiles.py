@@ -21,6 +21,8 @@ class Profile:
     match_distance: float        # extend / candidates: join a person within this centroid distance
     cluster_context: float = 0.3 # weight of neighbour-set overlap blended into the distance
     cluster_merge: float = 0.0   # default clustering: join clusters whose centroids are this close (0: off)
+    cluster_size_margin: float = 0.0  # default clustering: cut this much tighter for two single faces
+    cluster_stranger: float = 0.0     # default clustering: nearest other-photo face farther: left alone (0: off)
     min_faces: int = 15
     min_short: float = 90.0      # face short edge, original pixels
     min_blur: float = 40.0       # variance of Laplacian at 112 px
@@ -53,7 +55,10 @@ BUFFALO_L = Profile(
 # lfw_singletons, see docs/profiles.md.
 DLIB = Profile(
     name="dlib/resnet_v1",
-    cluster_distance=0.0725, refine_initial=0.0725, merge_distance=0.03, outlier_distance=0.045,
+    # clustering: 0.08 for albums, 0.0725 for two single faces; one-off faces 0.0675 from every
+    # other photo's faces stay alone (calibrated on library compositions, docs/profiles.md)
+    cluster_distance=0.08, cluster_size_margin=0.0075, cluster_stranger=0.0675,
+    refine_initial=0.0725, merge_distance=0.03, outlier_distance=0.045,
     match_distance=0.05, min_det=0.0, export_outlier=0.04,
     # dlib's HOG boxes are tight (eyebrows to lip): on LFW their short edge is ~0.6 of an
     # SCRFD box on the same face, so the size gates scale by 0.6.

@@ -127,12 +127,13 @@ class FacesRepo:
         sql, params = where.sql()
         return [Face(r[0], r[1], r[2], r[3], (r[4], r[5], r[6], r[7]), from_blob(r[8], (-1, 2)), r[9], r[10], r[11],
                      from_blob(r[12]), r[13], r[14], r[15], r[16], r[17], dict(zip(QUALITY_COMPONENTS, r[18:23])),
-                     (r[23], r[24], r[25]), from_blob(r[26], (-1, 2)), r[27], json.loads(r[28]) if r[28] else None)
+                     (r[23], r[24], r[25]), from_blob(r[26], (-1, 2)), r[27], json.loads(r[28]) if r[28] else None,
+                     r[29])
                 for r in self._db._read(
                     "SELECT f.id, f.file_id, fl.path, f.face_index, f.x1, f.y1, f.x2, f.y2, f.landmarks, f.det_score, "
                     "f.short_edge, f.sharpness, f.embedding, f.person_id, f.assigned_by, f.gate, f.input_mode, "
                     f"f.quality, {', '.join('f.' + c for c in QUALITY_COMPONENTS)}, f.pitch, f.yaw, f.roll, "
-                    f"f.landmarks_dense, f.enriched_run, f.origin FROM faces f JOIN files fl ON fl.id = f.file_id{sql} "
+                    f"f.landmarks_dense, f.enriched_run, f.origin, f.clustered_run FROM faces f JOIN files fl ON fl.id = f.file_id{sql} "
                     "ORDER BY f.id", params)]
 
     # -- embeddings -------------------------------------------------------------------------

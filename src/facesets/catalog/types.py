@@ -204,6 +204,7 @@ class Face:
     landmarks_dense: np.ndarray | None = field(default=None, repr=False)     # enrich's, original pixels
     enriched_run: int | None = None
     origin: dict | None = None  # an imported crop's original photo and box
+    clustered_run: int | None = None   # the clustering that last placed it (None: new since)
 
 
 @dataclass(frozen=True, eq=False)

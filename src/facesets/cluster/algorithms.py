@@ -1,8 +1,7 @@
-"""Identity clustering algorithms, all with scikit-learn's shape: parameters in the constructor,
+"""facesets' identity clustering, with scikit-learn's shape: parameters in the constructor,
 `fit(X, groups=None)` sets `labels_` (-1: not clustered). `groups[i]` is the photo a face came from;
-two faces of one photo are never given the same label (cannot-link).
-
-`GraphAverageLinkage` is facesets' default; the others are the baselines the benchmark compares.
+two faces of one photo are never given the same label (cannot-link). The baselines it is
+measured against are in `baselines.py`.
 """
 from __future__ import annotations
 
@@ -10,10 +9,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
-from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.cluster.hierarchy import fcluster, linkage, maxRstat
 from scipy.sparse.csgraph import connected_components
 
-from .graph import edges_within, knn
+from .graph import edges_within, knn, knn_of
 
 EXACT_COMPONENT = 12_000   # exact average linkage on components up to this many faces
 
@@ -32,12 +31,29 @@ def _cosine_block(X: np.ndarray) -> np.ndarray:
     return np.clip(1.0 - X @ X.T, 0.0, 2.0).astype(np.float64)
 
 
-def _cut_tree(block: np.ndarray, distance: float, method: str = "average") -> np.ndarray:
-    """Exact hierarchical cut at `distance` of a small square distance block; labels from 0."""
-    if len(block) == 1:
+def _cut_tree(block: np.ndarray, distance: float, method: str = "average",
+              size_margin: float = 0.0) -> np.ndarray:
+    """Exact hierarchical cut of a small square distance block; labels from 0.
+
+    Without `size_margin`, clusters are joined up to `distance`. With it, the cut tightens for
+    small clusters: two clusters of a and b faces join only below distance - size_margin /
+    sqrt(2ab / (a + b)) (two single faces: distance - size_margin; large clusters: distance),
+    and a cluster survives only if every merge inside it passed. The average distance between
+    two clusters is an average over a x b pairs, so it is noisy for small ones: two strangers
+    (or two look-alikes with a photo each) fall under a global cut far more often than two
+    well-filled albums of different people do."""
+    n = len(block)
+    if n == 1:
         return np.zeros(1, np.int64)
-    tree = linkage(block[np.triu_indices(len(block), 1)], method=method)
-    return fcluster(tree, t=distance, criterion="distance").astype(np.int64) - 1
+    tree = linkage(block[np.triu_indices(n, 1)], method=method)
+    if not size_margin:
+        return fcluster(tree, t=distance, criterion="distance").astype(np.int64) - 1
+    sizes = np.concatenate([np.ones(n), tree[:, 3]])
+    a, b = sizes[tree[:, 0].astype(np.int64)], sizes[tree[:, 1].astype(np.int64)]
+    stats = np.zeros((n - 1, 4))
+    stats[:, 3] = tree[:, 2] - (distance - size_margin / np.sqrt(2 * a * b / (a + b)))  # > 0: refused
+    worst = maxRstat(tree, stats, 3)   # the most refused merge at or below each node
+    return fcluster(tree, t=0.0, criterion="monocrit", monocrit=worst).astype(np.int64) - 1
 
 
 def _average_linkage(X: np.ndarray, distance: float) -> np.ndarray:
@@ -132,11 +148,15 @@ def merge_centroids(X: np.ndarray, labels: np.ndarray, distance: float, groups=N
 
 @dataclass
 class GraphAverageLinkage:
-    """The default: a kNN graph cut at `distance` splits the faces into components (average
-    linkage at `distance` can never join two of them), exact average linkage runs inside each
-    component, same-photo faces are split apart, and over-split clusters whose centroids lie
-    within `merge_distance` are joined. Memory O(n·k); components above EXACT_COMPONENT faces
-    are first cut into pieces by a tighter graph so the exact step stays bounded."""
+    """The default: a kNN graph cut at the linkage's reach splits the faces into components
+    (average linkage can never join two of them), exact average linkage runs inside each
+    component on the cosine distance blended with neighbour-set overlap, with a cut that is
+    tighter for small clusters (`size_margin`, see `_cut_tree`); a face whose nearest face from
+    another photo is farther than `stranger_distance` stays unclustered (a one-off bystander
+    does not join the nearest person); same-photo faces are split apart; over-split clusters
+    whose centroids lie within `merge_distance` are joined. Memory O(n·k); components above
+    EXACT_COMPONENT faces are first cut into pieces by a tighter graph so the exact step stays
+    bounded."""
 
     distance: float = 0.075
     k: int = 30
@@ -146,30 +166,60 @@ class GraphAverageLinkage:
     context: float = 0.1          # weight of the neighbour-overlap distance
     context_k: int = 10           # neighbours per face in that overlap
     context_scale: float | None = None  # overlap distance scale; default: `distance` * 4/3
+    size_margin: float = 0.0      # how much tighter the cut is for two single faces
+    stranger_distance: float | None = None  # nearest other-photo face farther: left unclustered
     labels_: np.ndarray | None = None
 
     def describe(self) -> str:
         merge = f", centroid merge {self.merge_distance}" if self.merge_distance else ""
         context = (f" on cosine blended {self.context:g} with {self.context_k}-neighbour overlap"
                    if self.context else "")
-        return (f"kNN({self.k}) graph + {self.method} linkage at {self.distance}{context}{merge}, "
-                "cannot-link")
+        margin = f" (two single faces: {self.distance - self.size_margin:g})" if self.size_margin else ""
+        stranger = (f", strangers beyond {self.stranger_distance:g} left alone"
+                    if self.stranger_distance else "")
+        return (f"kNN({self.k}) graph + {self.method} linkage at {self.distance}{margin}{context}"
+                f"{merge}{stranger}, cannot-link")
+
+    def reach(self) -> float:
+        """The largest cosine distance of a pair that can end up in one cluster: a pair joins only
+        if its blended distance is under `distance`, so only pairs under distance / (1 - context)."""
+        return self.distance / (1.0 - self.context)
+
+    def _check(self) -> None:
+        if not self.distance > 0 or self.k < 1 or not 0 <= self.context < 1:
+            raise ValueError(f"clustering needs distance > 0, k >= 1, 0 <= context < 1 ({self})")
+        if not 0 <= self.size_margin < self.distance:
+            raise ValueError(f"size_margin must lie in [0, distance): {self.size_margin}")
+        if self.stranger_distance is not None and not self.stranger_distance > 0:
+            raise ValueError(f"stranger_distance must be > 0 or None: {self.stranger_distance}")
 
     def fit(self, X, groups=None, progress=None) -> "GraphAverageLinkage":
+        self._check()
         X = _normalise(X)
         n = len(X)
         if n == 0:
             self.labels_ = np.zeros(0, np.int64)
             return self
         idx, dist = knn(X, min(self.k, max(1, n - 1)), progress=progress)
-        # a pair joins only if its blended distance is under `distance`, so only kNN pairs under
-        # distance / (1 - context) can ever be joined: components of that graph are independent
-        labels = self._cut(X, idx, dist, self.distance / (1.0 - self.context))
+        labels = self._cut(X, idx, dist, self.reach())   # components of that graph are independent
+        if self.stranger_distance:
+            labels[nearest_other_photo(idx, dist, groups) > self.stranger_distance] = -1
         labels = split_cannot_link(X, labels, groups)
         for _ in range(self.refine_rounds if self.merge_distance else 0):
             labels = merge_centroids(X, labels, self.merge_distance, groups)
         self.labels_ = _relabel(labels)
         return self
+
+    def around(self, X, seeds) -> np.ndarray:
+        """Mask of the faces of X that clustering the `seeds` (a mask) could join them to: the
+        seeds and every face among a seed's k nearest within the linkage's reach. `extend`
+        clusters new faces with these only, not with every unclustered face of the library."""
+        X, seeds = _normalise(X), np.asarray(seeds, bool)
+        near = seeds.copy()
+        if seeds.any() and len(X) > 1:
+            idx, dist = knn_of(X, X[seeds], min(self.k + 1, len(X)))
+            near[idx[(idx >= 0) & (dist < self.reach())]] = True
+        return near
 
     def _cut(self, X, idx, dist, edge: float) -> np.ndarray:
         n = len(X)
@@ -192,13 +242,27 @@ class GraphAverageLinkage:
         return labels
 
     def _link(self, X: np.ndarray, neighbours: np.ndarray, members: np.ndarray) -> np.ndarray:
+        block = self._distances(X, neighbours, members)
+        return _cut_tree(block, self.distance, self.method, self.size_margin)
+
+    def _distances(self, X: np.ndarray, neighbours: np.ndarray, members: np.ndarray) -> np.ndarray:
+        """The square block the linkage runs on: cosine, blended with neighbour-set overlap."""
         block = _cosine_block(X)
         if self.context:
             scale = self.context_scale or self.distance * 4 / 3
             sets = np.hstack([members[:, None], neighbours[:, : self.context_k]])  # self included
             block = (1 - self.context) * block + self.context * scale * neighbour_jaccard(sets)
             np.fill_diagonal(block, 0.0)
-        return _cut_tree(block, self.distance, self.method)
+        return block
+
+
+def nearest_other_photo(idx: np.ndarray, dist: np.ndarray, groups=None) -> np.ndarray:
+    """Each face's distance to its nearest listed neighbour from another photo (inf: none)."""
+    if groups is None:
+        return dist[:, 0] if dist.shape[1] else np.full(len(dist), np.inf)
+    groups = np.asarray(groups)
+    other = (idx >= 0) & (groups[np.maximum(idx, 0)] != groups[:, None])
+    return np.where(other, dist, np.inf).min(axis=1, initial=np.inf)
 
 
 def _restrict(idx, dist, members):
@@ -218,75 +282,3 @@ def _relabel(labels: np.ndarray) -> np.ndarray:
         if l >= 0:
             out[i] = seen.setdefault(l, len(seen))
     return out
-
-
-@dataclass
-class AverageLinkage:
-    """Exact average-linkage agglomerative with a distance threshold (sort_faces.py's method).
-    Holds the full N x N distance matrix."""
-
-    distance: float = 0.075
-    labels_: np.ndarray | None = None
-
-    def fit(self, X, groups=None) -> "AverageLinkage":
-        self.labels_ = _average_linkage(_normalise(X), self.distance)
-        return self
-
-
-@dataclass
-class CosineDBSCAN:
-    """DBSCAN with the cosine metric (the desktop sorter's method); noise is -1."""
-
-    eps: float = 0.075
-    min_samples: int = 2
-    labels_: np.ndarray | None = None
-
-    def fit(self, X, groups=None) -> "CosineDBSCAN":
-        from sklearn.cluster import DBSCAN
-
-        self.labels_ = DBSCAN(eps=self.eps, min_samples=self.min_samples, metric="cosine",
-                              algorithm="brute").fit(_normalise(X)).labels_.astype(np.int64)
-        return self
-
-
-@dataclass
-class ImmichIncremental:
-    """Immich's face clustering rule, run face by face: a face's k = min_faces nearest
-    neighbours within max_distance; it is core if it has >= min_faces of them. It joins the
-    first neighbour's person, else the nearest person within max_distance, else founds a new
-    person if core; non-core faces left over are retried once at the end. The "nearest person"
-    search looks at the 64 nearest faces (Immich asks its vector index for the nearest face that
-    has a person)."""
-
-    max_distance: float = 0.075
-    min_faces: int = 3
-    labels_: np.ndarray | None = None
-
-    def fit(self, X, groups=None) -> "ImmichIncremental":
-        X = _normalise(X)
-        n = len(X)
-        wide_idx, wide_dist = knn(X, min(64, max(1, n - 1)))  # "nearest face that has a person"
-        k = max(self.min_faces - 1, 1)                       # matches include the face itself
-        labels = np.full(n, -1, np.int64)
-        n_people = 0
-        deferred: list[int] = []
-        for attempt in range(2):
-            queue = range(n) if attempt == 0 else deferred
-            deferred = []
-            for i in queue:
-                close = wide_dist[i] <= self.max_distance
-                near = wide_idx[i][close & (wide_idx[i] >= 0)]
-                if self.min_faces > 1 and len(near) == 0:
-                    continue
-                core = len(near[:k]) + 1 >= self.min_faces
-                person = next((labels[j] for j in near[:k] if labels[j] >= 0), -1)
-                if person < 0:
-                    person = next((labels[j] for j in near if labels[j] >= 0), -1)
-                if person < 0 and core:
-                    person, n_people = n_people, n_people + 1
-                if person >= 0:
-                    labels[i] = person
-                elif attempt == 0:
-                    deferred.append(i)
-        self.labels_ = labels
-        return self

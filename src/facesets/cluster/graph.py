@@ -22,10 +22,34 @@ def _faiss():
 
 def knn(X: np.ndarray, k: int, progress=None) -> tuple[np.ndarray, np.ndarray]:
     """(indices, cosine distances), both (n, k), nearest first, self excluded; -1 pads."""
-    faiss = _faiss()
     X = np.ascontiguousarray(X, dtype=np.float32)
-    n, dim = X.shape
+    n = len(X)
     k_eff = min(k + 1, n)
+    index = _index(X)
+    sims = np.empty((n, k_eff), np.float32)
+    idx = np.empty((n, k_eff), np.int64)
+    step = 20_000
+    for start in range(0, n, step):
+        stop = min(n, start + step)
+        sims[start:stop], idx[start:stop] = index.search(X[start:stop], k_eff)
+        if progress:
+            progress("neighbours", stop - start, n)
+    return _drop_self(idx, sims, k)
+
+
+def knn_of(X: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k nearest rows of X to each query row: (indices, cosine distances), -1 / inf pad."""
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    k_eff = min(k, len(X))
+    sims, idx = _index(X).search(np.ascontiguousarray(queries, dtype=np.float32), k_eff)
+    dist = np.where(idx >= 0, 1.0 - sims, np.inf).astype(np.float32)
+    return idx, dist
+
+
+def _index(X: np.ndarray):
+    """A faiss inner-product index holding X: exact up to EXACT_LIMIT rows, IVF above."""
+    faiss = _faiss()
+    n, dim = X.shape
     if n <= EXACT_LIMIT:
         index = faiss.IndexFlatIP(dim)
     else:
@@ -39,15 +63,7 @@ def knn(X: np.ndarray, k: int, progress=None) -> tuple[np.ndarray, np.ndarray]:
         index.train(sample)
         index.nprobe = 8
     index.add(X)
-    sims = np.empty((n, k_eff), np.float32)
-    idx = np.empty((n, k_eff), np.int64)
-    step = 20_000
-    for start in range(0, n, step):
-        stop = min(n, start + step)
-        sims[start:stop], idx[start:stop] = index.search(X[start:stop], k_eff)
-        if progress:
-            progress("neighbours", stop - start, n)
-    return _drop_self(idx, sims, k)
+    return index
 
 
 def _drop_self(idx: np.ndarray, sims: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

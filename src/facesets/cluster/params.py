@@ -15,6 +15,8 @@ class ClusterParams:
     merge_distance: float      # join over-split clusters whose centroids are this close
     k: int = 30                # neighbours per face in the kNN graph
     context: float = 0.3       # weight of neighbour-set overlap blended into the distance
+    size_margin: float = 0.0   # the cut is this much tighter for two single faces (0: one cut)
+    stranger: float = 0.0      # a face farther than this from every other photo's faces stays alone (0: off)
     # refine
     refine_initial: float = 0.55
     refine_merge: float = 0.40
@@ -29,7 +31,8 @@ class ClusterParams:
     @classmethod
     def from_profile(cls, profile: Profile, overrides: dict | None = None) -> "ClusterParams":
         params = cls(distance=profile.cluster_distance, merge_distance=profile.cluster_merge,
-                     context=profile.cluster_context,
+                     context=profile.cluster_context, size_margin=profile.cluster_size_margin,
+                     stranger=profile.cluster_stranger,
                      refine_initial=profile.refine_initial, refine_merge=profile.merge_distance,
                      outlier_distance=profile.outlier_distance, min_faces=profile.min_faces,
                      min_short=profile.min_short, min_blur=profile.min_blur, min_det=profile.min_det,
@@ -56,7 +59,8 @@ def default_algorithm(profile: Profile, params: ClusterParams | None = None) -> 
     """facesets' default clustering for an engine profile."""
     params = params or ClusterParams.from_profile(profile)
     return GraphAverageLinkage(distance=params.distance, k=params.k, context=params.context,
-                               merge_distance=params.merge_distance or None)
+                               merge_distance=params.merge_distance or None,
+                               size_margin=params.size_margin, stranger_distance=params.stranger or None)
 
 
 def refine_algorithm(params: ClusterParams) -> GraphAverageLinkage:

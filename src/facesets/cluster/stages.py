@@ -135,10 +135,13 @@ def extend(catalog: Catalog, out: str | os.PathLike | None = None, link: str = "
             for face_id, person in joined.items():
                 catalog.people.assign([face_id], person, AssignedBy.EXTEND, run_id)
         stats["joined"] = len(joined)
-        # the rest cluster among themselves and with earlier singletons
-        rest_ids, R, rest_files, current, kept = catalog.faces.cluster_input(FaceFilter(unassigned=True))
+        # the rest cluster among themselves and with the earlier unassigned faces near them
+        rest = catalog.faces.cluster_input(FaceFilter(unassigned=True))
+        algorithm = default_algorithm(catalog_profile(catalog), p)
+        near = algorithm.around(rest.X, np.isin(rest.ids, new_ids))
+        rest_ids, R, rest_files, current, kept = (column[near] for column in rest)
         if len(rest_ids):
-            labels = default_algorithm(catalog_profile(catalog), p).fit(R, rest_files).labels_
+            labels = algorithm.fit(R, rest_files).labels_
             result = people_from_labels(catalog, rest_ids, labels, current, kept, run_id, by="extend")
             stats["people_created"] = result["people_created"]
             stats["unassigned"] = result["unassigned"]
