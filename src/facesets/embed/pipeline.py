@@ -26,6 +26,7 @@ from facesets.catalog import Catalog, FileStatus, NewFace
 from facesets.engines import EngineOptions, FaceEngine, load_engine
 from facesets.engines.base import sharpness
 from facesets.embed.extras import commit_extras
+from facesets.embed.regions import named_by_regions
 from facesets.embed.video import analyse_video
 from facesets.media import DecodeError, is_video_path, read_image
 from facesets.scan import scan
@@ -275,6 +276,8 @@ def _detect(work: _Work, engine: FaceEngine, options: EmbedOptions) -> None:
     """Faces and their chips into `work`; the pixels are let go."""
     try:
         work.faces = find_faces(engine, work.image, options, work.path)
+        if options.read_xmp and options.input_mode == "photos":   # media hook: names from XMP face regions
+            work.faces = named_by_regions(engine, work.image, work.faces, work.path, Rereader(work.image, work.path).at)
     except DecodeError as exc:  # a re-read for small faces failed
         work.error = str(exc)
     finally:
