@@ -3,8 +3,9 @@
 `DIR/alice.jpg`, `DIR/alice_2.jpg` (a trailing _N numbers photos of one name) and
 `DIR/alice/*.jpg` are references of "alice"; a photo with several faces counts by its largest.
 A person whose centroid lies within the profile's match distance of one name's reference faces
-gets that name. A person matching two names, a name matching two people, or a person already
-named otherwise is listed for review and left as it is. The names given are journaled:
+gets that name. Where a person matches two names, or a name two people, the nearer one wins when
+it is clearly nearer (the other at least MARGIN farther); otherwise the match is listed for
+review and left as it is, as is a person already named otherwise. The names given are journaled:
 `facesets undo` takes them back.
 """
 from __future__ import annotations
@@ -27,6 +28,7 @@ from facesets.media import DecodeError
 from facesets.profiles import profile_for
 
 _NUMBERED = re.compile(r"^(.+?)_\d+$")
+MARGIN = 0.15   # a second match less than this much farther than the best makes a match ambiguous
 
 
 @dataclass
@@ -119,27 +121,36 @@ def _matches(ids: list[int], names: list[str], distance: np.ndarray, limit: floa
 
 
 def _decide(result: RefsResult, people: dict, matches: dict[int, dict[str, float]]) -> None:
-    holders: dict[str, list[int]] = defaultdict(list)
+    """Name each person that one reference name matches clearly: its nearest name, whose nearest
+    person it is, with no other match less than MARGIN farther on either side."""
+    holders: dict[str, dict[int, float]] = defaultdict(dict)
     for person, by_name in matches.items():
-        for name in by_name:
-            holders[name].append(person)
+        for name, d in by_name.items():
+            holders[name][person] = d
     for person, by_name in sorted(matches.items()):
-        label = people[person].label
-        if len(by_name) > 1:
-            result.review.append({"reason": "matches several references", "person": person, "label": label,
-                                  "names": sorted(by_name, key=by_name.get)})
+        name = min(by_name, key=by_name.get)
+        rivals = [n for n in by_name if n != name and by_name[n] < (1 + MARGIN) * by_name[name]]
+        if rivals:
+            result.review.append({"reason": "matches several references", "person": person,
+                                  "label": people[person].label, "names": sorted(by_name, key=by_name.get)})
             continue
-        (name,) = by_name
-        if len(holders[name]) > 1:
-            continue   # listed once, below
+        if min(holders[name], key=holders[name].get) != person or _close(holders[name]):
+            continue   # another person is nearer to this name, or as near (listed below)
         if people[person].name == name:
             result.already[person] = name
         elif people[person].name:
-            result.review.append({"reason": "already named otherwise", "person": person, "label": label,
-                                  "names": [name]})
+            result.review.append({"reason": "already named otherwise", "person": person,
+                                  "label": people[person].label, "names": [name]})
         else:
             result.named[person] = name
     for name, holding in sorted(holders.items()):
-        if len(holding) > 1:
-            result.review.append({"reason": "reference matches several people", "names": [name],
-                                  "people": sorted(holding), "labels": [people[p].label for p in sorted(holding)]})
+        if _close(holding):
+            near = sorted(holding, key=holding.get)
+            result.review.append({"reason": "reference matches several people", "names": [name], "people": near,
+                                  "labels": [people[p].label for p in near]})
+
+
+def _close(distances: dict) -> bool:
+    """Whether the runner-up is less than MARGIN farther than the best."""
+    ranked = sorted(distances.values())
+    return len(ranked) > 1 and ranked[1] < (1 + MARGIN) * ranked[0]
