@@ -136,9 +136,9 @@ def lfw_face(name: str, number: int, side: int = 360) -> np.ndarray:
 
 
 def write_video(path: str | Path, shots: list[tuple[np.ndarray, float]], size: tuple[int, int] = (640, 480),
-                fps: float = 20.0, rotation: int = 0) -> list[tuple[float, float]]:
-    """An MPEG-4 video of `shots` (a BGR picture, seconds) in turn, each drifting slowly on a
-    background of its own, as OpenCV writes it; returns each shot's (start, end) in seconds.
+                fps: float = 20.0, rotation: int = 0, drift: float = 0.25) -> list[tuple[float, float]]:
+    """An MPEG-4 video of `shots` (a BGR picture, seconds) in turn, each drifting `drift` pixels a
+    frame on a background of its own, as OpenCV writes it; returns each shot's (start, end) in seconds.
     `rotation` (90, 180, 270): stored turned the other way with that rotation tag, as a phone
     held sideways records, so a player shows the same upright `size` frames."""
     import cv2
@@ -157,7 +157,7 @@ def write_video(path: str | Path, shots: list[tuple[np.ndarray, float]], size: t
         times.append((frame_no / fps, (frame_no + count) / fps))
         for i in range(count):
             frame = background.copy()
-            x = min((width - pw) // 2 + i // 4, width - pw)
+            x = min((width - pw) // 2 + int(i * drift), width - pw)
             y = (height - ph) // 2
             frame[y:y + ph, x:x + pw] = picture
             writer.write(frame if unturn is None else cv2.rotate(frame, unturn))
