@@ -22,7 +22,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _common import peak_rss_mb  # noqa: E402
+from _common import bench_engine, peak_rss_mb  # noqa: E402
 
 PEOPLE = ("George_W_Bush", "Colin_Powell", "Tony_Blair", "Serena_Williams", "Junichiro_Koizumi")
 
@@ -44,17 +44,6 @@ def decode_only(clip: Path, step: float) -> dict:
     seconds = time.perf_counter() - start
     return {"seconds": round(seconds, 2), "sampled": sampled, "decoded": stats.decoded,
             "video_s_per_s": round(stats.info.seconds / seconds, 2)}
-
-
-def load(name: str, models: Path):
-    from facesets.engines import EngineOptions, load_engine
-
-    if name == "insightface":
-        from facesets.testing import build_test_pack
-        build_test_pack(models, "buffalo_l")
-        return load_engine(EngineOptions(engine="insightface", pack="buffalo_l", models=str(models),
-                                         device="cpu", download=False))
-    return load_engine(EngineOptions(engine="dlib"))
 
 
 def measure(engine, clip: Path, video_seconds: float, step: float, work: Path) -> dict:
@@ -86,7 +75,7 @@ def main(argv=None) -> int:
     summary: dict = {"clip": {"width": 1920, "height": 1080, "fps": 30, "seconds": args.seconds, "step": args.step},
                      "decode_only_video_s_per_s": ceiling["video_s_per_s"], "sampled_frames": ceiling["sampled"]}
     for name in [e.strip() for e in args.engines.split(",") if e.strip()]:
-        engine = load(name, work / "models")
+        engine = bench_engine(name, work / "models")
         row = measure(engine, clip, args.seconds, args.step, work)
         print(f"{name:12s} {row['seconds']:7.2f} s wall, {row['cpu_s']:7.2f} s CPU, {row['faces']} faces: "
               f"{row['video_s_per_s']} video s per s", file=sys.stderr)

@@ -95,20 +95,14 @@ def _prefetched(frames: Iterator, depth: int = AHEAD):
     def produce() -> None:
         try:
             for item in frames:
-                while not stop.is_set():
-                    try:
-                        slots.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    break
+                if not _put(slots, stop, item):
+                    return
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer
-            _put_final(slots, stop, exc)
+            _put(slots, stop, exc)
             return
         finally:
             getattr(frames, "close", lambda: None)()
-        _put_final(slots, stop, end)
+        _put(slots, stop, end)
 
     def consume():
         while True:
@@ -128,10 +122,12 @@ def _prefetched(frames: Iterator, depth: int = AHEAD):
         worker.join()
 
 
-def _put_final(slots: queue.Queue, stop: threading.Event, item) -> None:
+def _put(slots: queue.Queue, stop: threading.Event, item) -> bool:
+    """Hand `item` over unless the consumer has left; whether it was handed over."""
     while not stop.is_set():
         try:
             slots.put(item, timeout=0.1)
-            return
+            return True
         except queue.Full:
             continue
+    return False
