@@ -179,12 +179,12 @@ def _extract(catalog: Catalog, item: Source) -> None:
         if not (marker and marker.get("sha256") == digest and
                 all((folder / m.target).is_file() for m in item.members)):
             root.mkdir(parents=True, exist_ok=True)
-            if not (root / IMPORTS_MARK).exists():
-                mark_own(root, IMPORTS_MARK)   # the scan never reads it as a library source
             with staged_dir(folder) as staging:
                 extract_members(archive, item.members, staging, item.path.name)
                 write_json(staging / MARKER, {"source": str(item.path), "sha256": digest,
                                               "members": {m.target: m.info.filename for m in item.members}})
+            if not (root / IMPORTS_MARK).exists():
+                mark_own(root, IMPORTS_MARK)   # the scan never reads it as a library source
         item.origins = _origins(read_manifest(archive), {m.info.filename.rsplit("/", 1)[-1]: m.target
                                                          for m in item.members}) or _sibling_origins(item)
     item.crops = [folder / m.target for m in item.members]
