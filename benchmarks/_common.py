@@ -38,4 +38,17 @@ def cached_catalog(name: str, sources: list[Path], engine: str = "dlib", base: P
     return path
 
 
+def bench_engine(name: str, models: Path):
+    """dlib, or insightface on the test pack (the real SCRFD det_500m + a random recogniser built
+    into `models`), on the CPU."""
+    from facesets.engines import EngineOptions, load_engine
+
+    if name == "insightface":
+        from facesets.testing import build_test_pack
+        build_test_pack(models, "buffalo_l")
+        return load_engine(EngineOptions(engine="insightface", pack="buffalo_l", models=str(models),
+                                         device="cpu", download=False))
+    return load_engine(EngineOptions(engine="dlib"))
+
+
 from facesets.cluster.labels import LFW_LABEL_FIXES, main_face_labels  # noqa: E402,F401

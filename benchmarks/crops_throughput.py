@@ -24,7 +24,7 @@ import cv2
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _common import FACES  # noqa: E402
+from _common import FACES, bench_engine  # noqa: E402
 
 
 def make_photos(out: Path, count: int, seed: int = 0) -> Path:
@@ -75,17 +75,6 @@ def measure(engine, folder: Path, mode: str, work: Path) -> dict:
             "detector_calls": None if in_workers else engine.detector_calls - calls}
 
 
-def load(name: str, models: Path):
-    from facesets.engines import EngineOptions, load_engine
-
-    if name == "insightface":
-        from facesets.testing import build_test_pack
-        build_test_pack(models, "buffalo_l")
-        return load_engine(EngineOptions(engine="insightface", pack="buffalo_l", models=str(models),
-                                         device="cpu", download=False))
-    return load_engine(EngineOptions(engine="dlib"))
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--photos", type=int, default=10, help="12 MP photos for photos mode")
@@ -99,7 +88,7 @@ def main(argv=None) -> int:
     print(f"{args.photos} photos (12 MP), {args.crops} crops (512x512) in {work}", file=sys.stderr)
     summary = {}
     for name in [e.strip() for e in args.engines.split(",") if e.strip()]:
-        engine = load(name, work / "models")
+        engine = bench_engine(name, work / "models")
         rows = {mode: measure(engine, folder, mode, work)
                 for mode, folder in (("photos", photos), ("crops", crops), ("aligned", crops))}
         for mode, row in rows.items():

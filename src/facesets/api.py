@@ -168,23 +168,13 @@ def faces_in(image, engine: str | FaceEngine = "auto", *, min_face: int = 20) ->
     """Every face of one image, largest first, as `facesets embed` finds it: a path (EXIF
     orientation applied) or an RGB uint8 array. Faces whose box is under `min_face` pixels on its
     short edge are left out. Boxes and landmarks are in the upright image's pixels."""
-    from facesets.embed.pipeline import EmbedOptions, decode_side, find_faces
-    from facesets.media import DecodedImage, read_image
+    from facesets.embed.pipeline import EmbedOptions
+    from facesets.embed.single import faces_of_image
 
     engine = load_engine(engine) if isinstance(engine, str) else engine
-    options = EmbedOptions(min_face=min_face)
-    path = None
-    if isinstance(image, (str, os.PathLike)):
-        path = os.fspath(image)
-        decoded = read_image(path, reduce_to=decode_side(engine, options))
-    else:
-        rgb = np.ascontiguousarray(image, dtype=np.uint8)
-        decoded = DecodedImage(rgb, rgb.shape[1], rgb.shape[0], 1.0, None)
-    decoded.prepared = engine.prepare(decoded)
-    found = find_faces(engine, decoded, options, path)
-    embeddings = engine.embed_chips([face.pop("chip") for face in found])
-    return [DetectedFace(tuple(float(v) for v in face["box"]), face["landmarks"], float(face["score"]), vector)
-            for face, vector in zip(found, embeddings)]
+    found = faces_of_image(engine, image, EmbedOptions(min_face=min_face))
+    return [DetectedFace(tuple(float(v) for v in face["box"]), face["landmarks"], float(face["score"]), face["embedding"])
+            for face in found]
 
 
 def distance(a, b) -> float | np.ndarray:

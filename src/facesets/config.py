@@ -13,6 +13,7 @@ VERSION = "0.1.0"   # facesets.__version__, recorded in plans and manifests
 IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".heic", ".heif"}
 )
+VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".m4v", ".mkv", ".avi", ".webm", ".3gp"})
 
 # A decoded image above this many pixels is refused (a decompression bomb, or a panorama
 # no face tool needs at full size). 60 MP photos pass; 100000x100000 does not.

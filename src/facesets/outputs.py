@@ -18,6 +18,9 @@ from facesets.media.bundles import json_bytes
 
 LINK_MODES = ("copy", "hardlink", "symlink")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+OWN_MARK = ".facesets-tree"          # in every tree facesets writes: exports, cluster trees, tag's sidecars
+IMPORTS_MARK = ".facesets-imports"   # in the importer's folder beside a catalog, <catalog stem>_imports/
+_SQLITE = b"SQLite format 3\x00"
 
 
 def safe_component(text: str, fallback: str = "unnamed", limit: int = 80) -> str:
@@ -108,3 +111,42 @@ def write_json(path: str | os.PathLike, data) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
+
+
+# -- own outputs: never sources --------------------------------------------------------------
+
+def mark_own(folder: str | os.PathLike, mark: str = OWN_MARK) -> None:
+    """Mark a folder as facesets' own output: the scan never reads it as a source."""
+    (Path(folder) / mark).write_text("written by facesets; safe to delete with the folder\n")
+
+
+def own_output(folder: str | os.PathLike) -> str | None:
+    """What `folder` is when facesets wrote it (a marked tree, an import folder, a catalog's web
+    thumbnails), else None. Folders from before the marks existed are known by their name
+    beside their catalog: `<catalog>.thumbs/`, `<catalog stem>_imports/`."""
+    folder = os.fspath(folder)
+    if os.path.lexists(os.path.join(folder, OWN_MARK)):
+        return "facesets output"
+    if os.path.lexists(os.path.join(folder, IMPORTS_MARK)):
+        return "facesets import folder"
+    parent, name = os.path.split(folder.rstrip(os.sep))
+    if name.endswith(".thumbs") and _is_catalog(os.path.join(parent, name[:-len(".thumbs")])):
+        return "facesets web thumbnails"
+    if name.endswith("_imports"):
+        stem = name[:-len("_imports")]
+        try:
+            beside = [e.path for e in os.scandir(parent or ".") if os.path.splitext(e.name)[0] == stem]
+        except OSError:
+            beside = []
+        if any(_is_catalog(path) for path in beside):
+            return "facesets import folder"
+    return None
+
+
+def _is_catalog(path: str) -> bool:
+    """An SQLite file (a facesets catalog is one)."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(len(_SQLITE)) == _SQLITE
+    except OSError:
+        return False

@@ -123,3 +123,64 @@ def _save_model(graph, path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(model, str(path))
     return path
+
+
+# -- videos for tests and benchmarks ------------------------------------------------------------
+
+def lfw_face(name: str, number: int, side: int = 360) -> np.ndarray:
+    """The centre of an lfw158 photo (its main face, no bystander) as a BGR square."""
+    import cv2
+
+    photo = sorted((shared_dir() / "data" / "faces" / "lfw158" / name).iterdir())[number]
+    return cv2.resize(cv2.imread(str(photo))[45:205, 45:205], (side, side), interpolation=cv2.INTER_CUBIC)
+
+
+def write_video(path: str | Path, shots: list[tuple[np.ndarray, float]], size: tuple[int, int] = (640, 480),
+                fps: float = 20.0, rotation: int = 0, drift: float = 0.25) -> list[tuple[float, float]]:
+    """An MPEG-4 video of `shots` (a BGR picture, seconds) in turn, each drifting `drift` pixels a
+    frame on a background of its own, as OpenCV writes it; returns each shot's (start, end) in seconds.
+    `rotation` (90, 180, 270): stored turned the other way with that rotation tag, as a phone
+    held sideways records, so a player shows the same upright `size` frames."""
+    import cv2
+
+    width, height = size
+    unturn = {0: None, 90: cv2.ROTATE_90_COUNTERCLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_CLOCKWISE}[rotation]
+    stored = (height, width) if rotation in (90, 270) else size
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, stored)
+    if not writer.isOpened():
+        raise RuntimeError("OpenCV cannot write MPEG-4 here")
+    times, frame_no = [], 0
+    for n, (picture, seconds) in enumerate(shots):
+        ph, pw = picture.shape[:2]
+        background = np.full((height, width, 3), ((70 * n) % 256, (40 + 90 * n) % 256, 150), np.uint8)
+        count = max(1, round(seconds * fps))
+        times.append((frame_no / fps, (frame_no + count) / fps))
+        for i in range(count):
+            frame = background.copy()
+            x = min((width - pw) // 2 + int(i * drift), width - pw)
+            y = (height - ph) // 2
+            frame[y:y + ph, x:x + pw] = picture
+            writer.write(frame if unturn is None else cv2.rotate(frame, unturn))
+        frame_no += count
+    writer.release()
+    if rotation:
+        set_mp4_rotation(path, rotation)
+    return times
+
+
+def set_mp4_rotation(path: str | Path, degrees: int) -> None:
+    """Give an MP4 the display matrix of a phone held sideways (rotation 90, 180 or 270), as
+    cameras write it: the pixels stay as stored, players turn them."""
+    import struct
+
+    one, minus = 0x00010000, 0xFFFF0000
+    a, b, c, d = {0: (one, 0, 0, one), 90: (0, one, minus, 0), 180: (minus, 0, 0, minus),
+                  270: (0, minus, one, 0)}[degrees]
+    data = bytearray(Path(path).read_bytes())
+    at = data.find(b"tkhd")
+    while at >= 0:
+        version = data[at + 4]
+        matrix = at + 8 + (32 if version == 1 else 20) + 8 + 8   # times, track id, duration; reserved, layer..volume
+        struct.pack_into(">9I", data, matrix, a, b, 0, c, d, 0, 0, 0, 0x40000000)
+        at = data.find(b"tkhd", at + 4)
+    Path(path).write_bytes(bytes(data))

@@ -12,12 +12,17 @@ from typing import Iterable
 import numpy as np
 
 from facesets.catalog._sql import chunks, fill_matrix, from_blob, marks, to_blob
-from facesets.catalog.types import KEPT_ASSIGNMENTS, ClusterInput, Face, FaceCard, FaceDetail, NewFace
+from facesets.catalog.types import (
+    KEPT_ASSIGNMENTS, ClusterInput, Face, FaceCard, FaceDetail, NewFace, PersonRegion, VideoFrame,
+)
 
 QUALITY_COMPONENTS = ("q_frontal", "q_det", "q_symmetry", "q_size", "q_sharp")
 # a face's rank within its person: best first (quality when enrich ran, else size and score)
 BEST_FIRST = "f.quality IS NULL, f.quality DESC, f.short_edge * f.det_score DESC, f.id"
 ASSIGNMENT_COLUMNS = ("person_id", "assigned_by", "clustered_run", "gate")
+# Two faces of one photo are different people (cannot-link); in a video the photo is the frame:
+# its key is minus the frame's id, so it never equals a photo's (positive) id.
+CANNOT_LINK_KEY = "CASE WHEN f.frame_id IS NULL THEN f.file_id ELSE -f.frame_id END"
 
 
 @dataclass(frozen=True)
@@ -148,10 +153,11 @@ class FacesRepo:
 
     def cluster_input(self, where: FaceFilter = FaceFilter()) -> ClusterInput:
         """Ids, embeddings, photos, current people (-1: none) and kept flags (placed by a
-        user or an import) of the faces `where` selects."""
+        user or an import) of the faces `where` selects. A face seen in a video has its frame as
+        its photo (minus the frame's id, see CANNOT_LINK_KEY)."""
         kept = ",".join(f"'{k}'" for k in KEPT_ASSIGNMENTS)
         columns, matrix = self._load(
-            f"f.id, f.file_id, f.person_id, (f.assigned_by IN ({kept}) AND f.person_id IS NOT NULL)", where)
+            f"f.id, {CANNOT_LINK_KEY}, f.person_id, (f.assigned_by IN ({kept}) AND f.person_id IS NOT NULL)", where)
         if not len(columns):
             columns = np.zeros((0, 4), np.int64)
         return ClusterInput(columns[:, 0].copy(), matrix, columns[:, 1].copy(), columns[:, 2].copy(),
@@ -191,7 +197,11 @@ class FacesRepo:
 
     # -- people and photos --------------------------------------------------------------------
     def person_in_photo(self, file_id: int, person_id: int) -> bool:
-        """Whether a face of this photo already belongs to `person_id` (cannot-link)."""
+        """Whether a face of this photo already belongs to `person_id` (cannot-link). `file_id`
+        is a photo's id or a key `cluster_input` gave (minus a video frame's id: that frame)."""
+        if int(file_id) < 0:
+            return self._db._read("SELECT 1 FROM faces WHERE frame_id = ? AND person_id = ? LIMIT 1",
+                                  (-int(file_id), int(person_id))).fetchone() is not None
         return self._db._read("SELECT 1 FROM faces WHERE file_id = ? AND person_id = ? LIMIT 1",
                               (int(file_id), int(person_id))).fetchone() is not None
 
@@ -380,6 +390,44 @@ class FacesRepo:
         """One page of the unsorted faces (see `unsorted_count`), by id."""
         return [FaceCard(*r) for r in self._db._read(
             f"{_CARD} WHERE {_UNSORTED} ORDER BY f.id LIMIT ? OFFSET ?", (int(limit), max(0, int(offset))))]
+
+    # -- media --
+    def set_frames(self, file_id: int, frames: dict[int, VideoFrame]) -> None:
+        """The video frame of each face of a video (face index -> frame), after embed wrote its
+        faces; frames no face of the file points at any more go."""
+        file_id = int(file_id)
+        self._db._write_many("INSERT OR IGNORE INTO frames(file_id, frame_index, t_ms) VALUES (?, ?, ?)",
+                             [(file_id, int(f.index), float(f.t_ms)) for f in frames.values()])
+        self._db._write_many(
+            "UPDATE faces SET frame_id = (SELECT id FROM frames WHERE file_id = ? AND frame_index = ?) "
+            "WHERE file_id = ? AND face_index = ?",
+            [(file_id, int(f.index), file_id, int(index)) for index, f in frames.items()])
+        self._db._write("DELETE FROM frames WHERE file_id = ? AND id NOT IN "
+                        "(SELECT frame_id FROM faces WHERE file_id = ? AND frame_id IS NOT NULL)", (file_id, file_id))
+
+    def frames_of(self, face_ids: Iterable[int]) -> dict[int, VideoFrame]:
+        """Face id -> the video frame it was cut from, for those of `face_ids` seen in a video."""
+        found: dict[int, VideoFrame] = {}
+        for part in chunks(face_ids):
+            for r in self._db._read(f"SELECT f.id, fr.frame_index, fr.t_ms FROM faces f JOIN frames fr "
+                                    f"ON fr.id = f.frame_id WHERE f.id IN ({marks(len(part))})", part):
+                found[int(r[0])] = VideoFrame(int(r[1]), float(r[2]))
+        return found
+
+    def ids_by_index(self, file_id: int) -> dict[int, int]:
+        """Face index -> face id, of one file's faces."""
+        return {int(r[0]): int(r[1]) for r in self._db._read(
+            "SELECT face_index, id FROM faces WHERE file_id = ?", (int(file_id),))}
+
+    def person_regions(self, include_unnamed: bool = False) -> list[PersonRegion]:
+        """Faces of named people (`include_unnamed`: of every person) on embedded photos (not
+        video frames), by photo then face index."""
+        named = "" if include_unnamed else " AND p.name IS NOT NULL"
+        return [PersonRegion(r[0], r[1], r[2], r[3], (r[4], r[5], r[6], r[7]), r[8], r[9]) for r in self._db._read(
+            "SELECT f.file_id, fl.path, fl.width, fl.height, f.x1, f.y1, f.x2, f.y2, p.id, p.name FROM faces f "
+            "JOIN files fl ON fl.id = f.file_id JOIN people p ON p.id = f.person_id "
+            f"WHERE fl.status = 'done' AND f.frame_id IS NULL AND fl.width > 0 AND fl.height > 0{named} "
+            "ORDER BY f.file_id, f.face_index")]
 
 
 def _box(row) -> FaceBox:

@@ -150,6 +150,20 @@ MIGRATIONS: list[str] = [
         created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
     );
     """,
+    # 5: video frames. A face seen in a video points at the frame it was cut from: two faces of
+    # one frame are different people (cannot-link keys on the frame), faces of different frames
+    # of one video may be the same person. Photos' faces have no frame.
+    """
+    CREATE TABLE frames (
+        id INTEGER PRIMARY KEY,
+        file_id INTEGER NOT NULL REFERENCES files(id),
+        frame_index INTEGER NOT NULL,  -- in decode order, 0: the first frame
+        t_ms REAL NOT NULL,            -- presentation time, milliseconds from the start
+        UNIQUE (file_id, frame_index)
+    );
+    ALTER TABLE faces ADD COLUMN frame_id INTEGER REFERENCES frames(id);
+    CREATE INDEX faces_frame ON faces(frame_id);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

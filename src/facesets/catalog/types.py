@@ -272,3 +272,28 @@ class FaceCard:
     def photo(self) -> str:
         """The photo's file name, whichever separator its path uses."""
         return (self.path or "").replace("\\", "/").rsplit("/", 1)[-1]
+
+
+# -- media --
+@dataclass(frozen=True)
+class VideoFrame:
+    """The frame of a video a face was cut from: its index in decode order and its time."""
+    index: int
+    t_ms: float
+
+
+@dataclass(frozen=True)
+class PersonRegion:
+    """A person's face on an embedded photo, as `facesets tag` writes it into XMP: the box in
+    the upright photo's pixels, the photo's upright size, who the face belongs to."""
+    file_id: int
+    path: str
+    width: int
+    height: int
+    box: tuple[float, float, float, float]
+    person_id: int
+    name: str | None
+
+    @property
+    def label(self) -> str:
+        return person_label(self.person_id, self.name)

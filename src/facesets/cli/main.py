@@ -52,9 +52,18 @@ def embed(
         None, "--reduced-decode/--full-decode",
         help="Decode JPEGs DCT-reduced to the detector's size (default for dlib) or at full "
              "resolution (default for insightface: the same faces and embeddings as insightface's own loop)."),
+    video_step: float = typer.Option(1.0, "--video-step", help="Videos: a frame every this many seconds, plus one "
+                                     "at each scene change (near-identical frames are skipped)."),
+    max_video_seconds: Optional[float] = typer.Option(None, "--max-video-seconds",
+                                                      help="Videos: read only their first this many seconds."),
+    video_max_faces: int = typer.Option(50, "--video-max-faces", help="Videos: at most this many faces each, the "
+                                        "best frame of each span of the video (one long clip cannot flood a person)."),
+    xmp: bool = typer.Option(True, "--xmp/--no-xmp", help="Names from XMP face regions (embedded, photo.jpg.xmp or "
+                             "photo.xmp sidecars; needs the xmp extra): they seed people."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
-    """Detect and embed every face under SOURCES. Re-run to resume or to add new photos."""
+    """Detect and embed every face under SOURCES (photos and videos: .mp4 .mov .m4v .mkv .avi
+    .webm .3gp). Re-run to resume or to add new files. Folders facesets wrote are skipped."""
     from facesets.embed import EmbedOptions, embed as run_embed
 
     missing = [str(s) for s in sources if not s.exists()]
@@ -65,7 +74,9 @@ def embed(
             with progress_bars(not quiet) as hook:
                 result = run_embed(cat, sources,
                                    engine_options=engine_options(engine, pack, models, device, detector, yunet_model, threads),
-                                   options=EmbedOptions(input_mode=input_mode, workers=workers, reduced_decode=reduced_decode),
+                                   options=EmbedOptions(input_mode=input_mode, workers=workers, reduced_decode=reduced_decode,
+                                                        video_step=video_step, max_video_seconds=max_video_seconds,
+                                                        video_max_faces=video_max_faces, read_xmp=xmp),
                                    progress=hook)
         except (CatalogError, EngineUnavailable, ValueError) as exc:
             fail(str(exc))
@@ -113,7 +124,7 @@ def models(models_dir: Optional[Path] = ModelsOpt) -> None:
 
 
 # Each room of the pipeline registers its commands on `app` from its own module.
-COMMAND_MODULES = ("cluster", "enrich", "export", "run", "serve", "curate", "maintain", "crops")
+COMMAND_MODULES = ("cluster", "enrich", "export", "run", "serve", "curate", "maintain", "crops", "names")
 
 
 def _register_rooms() -> None:

@@ -18,19 +18,23 @@ _opts = export_options()
 
 @app.command("run")
 def run_cmd(
-    sources: List[Path] = typer.Argument(..., metavar="PHOTOS... OUT", help="Folders of photos (read-only), "
-                                         "then the output folder."),
+    sources: List[Path] = typer.Argument(..., metavar="PHOTOS... OUT", help="Folders of photos and videos "
+                                         "(read-only), then the output folder (may lie inside PHOTOS: what facesets "
+                                         "writes is never read as a source)."),
     catalog: Optional[Path] = typer.Option(None, "--catalog", "-c", help="Catalog file (default: OUT/library.db)."),
     engine: str = EngineOpt, pack: str = PackOpt, models: Optional[Path] = ModelsOpt, device: str = DeviceOpt,
     detector: str = DetectorOpt,
     target: Optional[List[str]] = TargetOpt,
     top_n: int = _opts["top_n"], out_size: int = _opts["out_size"], pad_ratio: float = _opts["pad_ratio"],
     candidates: bool = _opts["candidates"],
+    video_step: float = typer.Option(1.0, "--video-step", help="Videos: a frame every this many seconds, plus scene changes."),
+    max_video_seconds: Optional[float] = typer.Option(None, "--max-video-seconds", help="Videos: only their first this many seconds."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
     """Embed, cluster, refine, enrich and export in one go: OUT/facesets/ gets the .fsz bundles,
     crops, photos, manifests and index.html. Run it again on the same OUT after adding photos:
     only new photos are read and they join the people already found."""
+    from facesets.embed import EmbedOptions
     from facesets.pipeline import CATALOG_NAME, run
 
     if len(sources) < 2:
@@ -50,7 +54,8 @@ def run_cmd(
                              targets=target or ("roop", "folders"),
                              export_options=dict(top_n=top_n, out_size=out_size, pad_ratio=pad_ratio,
                                                  candidates=candidates),
-                             progress=hook)
+                             progress=hook,
+                             embed_options=EmbedOptions(video_step=video_step, max_video_seconds=max_video_seconds))
         except (CatalogBusy, CatalogError, EngineUnavailable, ValueError) as exc:
             fail(str(exc))
         except OSError as exc:  # disk full, I/O error: one line; the export is staged, so the old one stays

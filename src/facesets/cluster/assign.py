@@ -23,10 +23,12 @@ def people_from_labels(catalog: Catalog, ids: np.ndarray, labels: np.ndarray, cu
     clusters: dict[int, np.ndarray] = {}
     for label in np.unique(labels[free & (labels >= 0)]):
         clusters[int(label)] = np.flatnonzero(free & (labels == label))
-    # claims: (overlap, cluster) -> existing person; biggest overlaps first
+    # claims: (overlap, cluster) -> existing person; biggest overlaps first. Kept faces claim
+    # too: a cluster around a face named by hand, an import or an XMP region joins that person.
     claims = []
     for label, members in clusters.items():
-        for person, overlap in Counter(current[members][current[members] >= 0].tolist()).items():
+        holders = current[labels == label]
+        for person, overlap in Counter(holders[holders >= 0].tolist()).items():
             claims.append((overlap, len(members), label, person))
     claims.sort(key=lambda c: (-c[0], -c[1], c[2], c[3]))
     alive = catalog.people.alive_ids()

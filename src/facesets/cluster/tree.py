@@ -14,8 +14,7 @@ from pathlib import Path
 from .. import outputs
 from ..catalog import Catalog, Person
 from ..media.paths import fs_path
-
-OWN_MARK = ".facesets-tree"
+from ..outputs import OWN_MARK  # noqa: F401 - where export and curation have always found it
 
 
 def folder_name(person: Person, prefix: str) -> str:
@@ -62,7 +61,7 @@ def write_photo_tree(catalog: Catalog, out: str | os.PathLike, groups: dict[str,
     total = sum(len(set(v)) for v in groups.values()) + sum(len(set(v)) for v in extra.values())
     manifest = {"provenance": provenance, "people": [], "generated_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
     with outputs.staged_dir(out) as staging:
-        (staging / OWN_MARK).write_text("written by facesets; safe to delete with the folder\n")
+        outputs.mark_own(staging)
         for folder, file_ids in list(groups.items()) + list(extra.items()):
             entries = []
             for file_id in sorted(set(file_ids)):

@@ -188,6 +188,21 @@ def _snapshot(catalog: Catalog, actions: list[dict], types: dict[str, ActionType
             "faces_before": catalog.faces.assignments(people, faces)}
 
 
+def record_applied(catalog: Catalog, command: str, params: dict, root: Path | None, steps: list[dict],
+                   before: dict | None = None, summary: dict | None = None) -> int:
+    """Journal a change made outside a plan (`facesets tag`'s new sidecars, `facesets name`'s
+    names) as an applied operation, so `facesets undo` reverts it like a plan: `steps` are
+    TreeJournal steps under `root`, `before` the catalog rows as they were (a `_snapshot`)."""
+    plan = {"format": PLAN_FORMAT, "command": command, "params": params,
+            "provenance": provenance(catalog, command, params), "catalog": str(catalog.path),
+            "export_root": None, "groups": [], "actions": [], "summary": summary or {}}
+    op_id = catalog.operations.add(command, plan)
+    catalog.operations.mark_applied(op_id, {
+        "tree": steps, "root": str(root) if root is not None else None, "actions": len(steps),
+        "catalog": before or {"people_before": [], "faces_before": [], "created_people": []}})
+    return op_id
+
+
 # -- undo --------------------------------------------------------------------------------
 
 def _restore(catalog: Catalog, before: dict) -> None:
@@ -228,6 +243,7 @@ __all__ = [
     "apply",
     "load_plan",
     "profile_of",
+    "record_applied",
     "require_root",
     "undo",
 ]

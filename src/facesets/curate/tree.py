@@ -152,6 +152,31 @@ class TreeJournal:
         self.steps.append({"op": "write", "path": rel_path, "sha256": sha256_bytes(data),
                            "backup": backup, "made_dirs": made})
 
+    def create(self, rel_path: str, data: bytes) -> bool:
+        """Write `data` at `rel_path` only if nothing is there (False then, and nothing written):
+        a new file, never over another (sidecars beside sources). Undo removes it again."""
+        target = inside(self.root, rel_path)
+        if target.exists() or target.is_symlink():
+            return False
+        made = _make_parents(target.parent, self.root)
+        tmp = target.with_name(f".{target.name}.tmp")
+        tmp.write_bytes(data)
+        try:
+            os.link(tmp, target)       # atomic, and refuses a file that appeared meanwhile
+        except FileExistsError:
+            return False
+        except OSError:                # no hard links on this disk (FAT): exclusive create instead
+            try:
+                with open(target, "xb") as handle:
+                    handle.write(data)
+            except FileExistsError:
+                return False
+        finally:
+            tmp.unlink(missing_ok=True)
+        self.steps.append({"op": "write", "path": rel_path, "sha256": sha256_bytes(data), "backup": None,
+                           "made_dirs": made})
+        return True
+
     def make_dir(self, rel_path: str) -> None:
         made = _make_parents(inside(self.root, rel_path), self.root)
         if made:

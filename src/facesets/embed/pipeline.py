@@ -25,7 +25,10 @@ import numpy as np
 from facesets.catalog import Catalog, FileStatus, NewFace
 from facesets.engines import EngineOptions, FaceEngine, load_engine
 from facesets.engines.base import sharpness
-from facesets.media import DecodeError, read_image
+from facesets.embed.extras import commit_extras
+from facesets.embed.regions import named_by_regions
+from facesets.embed.video import analyse_video
+from facesets.media import DecodeError, is_video_path, read_image
 from facesets.scan import scan
 from facesets.workers import default_workers, engine as worker_engine, engine_pool
 
@@ -46,6 +49,10 @@ class EmbedOptions:
     chip_upsample: float | None = None  # re-read a small face unless its chip upsamples it at most
     # this much (default: the engine's `chip_upsample`, measured by benchmarks/embed_throughput.py)
     min_face: int = 20           # faces with a shorter box edge (original px) are ignored
+    video_step: float = 1.0      # videos: a frame every this many seconds, plus scene changes
+    max_video_seconds: float | None = None  # videos: only their first this many seconds (None: all)
+    video_max_faces: int = 50    # videos: at most this many faces each (best frame per span of the video)
+    read_xmp: bool = True        # photos: names from XMP face regions (embedded, .xmp sidecars)
 
 
 @dataclass
@@ -249,6 +256,8 @@ def decode_side(engine: FaceEngine, options: EmbedOptions) -> int | None:
 
 
 def _analyse(row, engine: FaceEngine, options: EmbedOptions, detect: bool = True) -> _Work:
+    if is_video_path(row["path"]):   # media hook: a video yields frames, detected here one by one
+        return _Work(row["id"], row["path"], **analyse_video(row["path"], engine, options, find_faces))
     work = _Work(row["id"], row["path"])
     try:
         image = read_image(row["path"], reduce_to=decode_side(engine, options))
@@ -267,6 +276,8 @@ def _detect(work: _Work, engine: FaceEngine, options: EmbedOptions) -> None:
     """Faces and their chips into `work`; the pixels are let go."""
     try:
         work.faces = find_faces(engine, work.image, options, work.path)
+        if options.read_xmp and options.input_mode == "photos":   # media hook: names from XMP face regions
+            work.faces = named_by_regions(engine, work.image, work.faces, work.path, Rereader(work.image, work.path).at)
     except DecodeError as exc:  # a re-read for small faces failed
         work.error = str(exc)
     finally:
@@ -332,6 +343,7 @@ def _commit_batch(catalog: Catalog, batch: list[_Work], model_id: int, run_id: i
                 work.file_id, [NewFace(f["box"], f["landmarks"], f["score"], f["short_edge"], f["sharpness"],
                                        f["embedding"]) for f in faces],
                 model_id=model_id, input_mode=input_mode, run_id=run_id)
+            commit_extras(catalog, work.file_id, faces, run_id)   # media hook: video frames, XMP names
             if input_mode == "crops" and found != 1:
                 status = FileStatus.NOFACE if found == 0 else FileStatus.MULTIFACE
             else:

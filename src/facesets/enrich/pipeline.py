@@ -18,7 +18,7 @@ from facesets.catalog import Catalog, CatalogError
 from facesets.enrich.landmarks import load_landmarker
 from facesets.enrich.pose import solve_pose
 from facesets.enrich.quality import score_rows
-from facesets.media import DecodeError, read_image
+from facesets.media import DecodeError, read_source
 
 ProgressHook = Callable[[str, int, int | None], None]  # (phase, advance, total)
 
@@ -45,12 +45,13 @@ def enrich(catalog: Catalog, progress: ProgressHook | None = None, batch: int = 
             stats["run_id"], run.stats = run.id, stats
             try:
                 todo = catalog.faces.to_enrich(only_people)
+                frames = catalog.faces.frames_of(f.id for f in todo)   # faces seen in videos
                 stats["todo"] = len(todo)
                 if progress:
                     progress("enrich", 0, len(todo))
                 with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="enrich-decode") as pool:
-                    for chunk in _file_batches(todo, batch):
-                        results, failed_files = _process(landmarker, chunk, pool)
+                    for chunk in _file_batches(todo, batch, frames):
+                        results, failed_files = _process(landmarker, chunk, pool, frames)
                         with catalog.transaction():
                             catalog.faces.set_enrichment(results, run.id)
                             score_rows(catalog, [fid for fid, _, _ in results])
@@ -71,11 +72,13 @@ def enrich(catalog: Catalog, progress: ProgressHook | None = None, batch: int = 
     return stats
 
 
-def _file_batches(rows: list, size: int) -> list[list[list]]:
-    """Batches of about `size` faces, each a list of per-file face lists (a file is never split)."""
+def _file_batches(rows: list, size: int, frames: dict | None = None) -> list[list[list]]:
+    """Batches of about `size` faces, each a list of per-file face lists (a file, or a video's
+    frame, is never split)."""
+    frames = frames or {}
     files: list[list] = []
     for row in rows:
-        if files and files[-1][0].file_id == row.file_id:
+        if files and files[-1][0].file_id == row.file_id and frames.get(files[-1][0].id) == frames.get(row.id):
             files[-1].append(row)
         else:
             files.append([row])
@@ -91,23 +94,25 @@ def _file_batches(rows: list, size: int) -> list[list[list]]:
     return batches
 
 
-def _decode(faces: list):
-    """The photo at a resolution that keeps every face of it at least MIN_FACE_DECODED px."""
+def _decode(faces: list, frame=None):
+    """The photo at a resolution that keeps every face of it at least MIN_FACE_DECODED px (or
+    the video frame the faces were seen in)."""
     first = faces[0]
     long_side = max(first.width or 0, first.height or 0)
     smallest = max(1.0, min(float(f.short_edge) for f in faces))
     reduce_to = math.ceil(long_side * MIN_FACE_DECODED / smallest)
     reduce_to = reduce_to if 0 < reduce_to < long_side else None
     try:
-        return read_image(first.path, reduce_to=reduce_to)
+        return read_source(first.path, frame, reduce_to=reduce_to)
     except DecodeError:
         return None
 
 
-def _process(landmarker, chunk: list[list], pool) -> tuple[list, list]:
+def _process(landmarker, chunk: list[list], pool, frames: dict | None = None) -> tuple[list, list]:
     """[(face id, dense points in original px, (pitch, yaw, roll))], [faces of unreadable files]."""
+    frames = frames or {}
     results, failed = [], []
-    for faces, image in zip(chunk, pool.map(_decode, chunk)):
+    for faces, image in zip(chunk, pool.map(lambda faces: _decode(faces, frames.get(faces[0].id)), chunk)):
         if image is None:
             failed.append(faces)
             continue

@@ -95,7 +95,7 @@ def _export(catalog: Catalog, out: Path, run_id: int, stats: dict, targets, top_
     listing, sheet = [], []
     with outputs.staged_dir(out) as staging, \
             CropChecker(maker, parallel=maker.options.engine == "dlib", workers=workers) as checker:
-        (staging / OWN_MARK).write_text("written by facesets; safe to delete with the folder\n")
+        outputs.mark_own(staging)
         for faceset in facesets:
             images = make_crops(faceset.picks, spec)
             encoded = {f: png_bytes(i) for f, i in images.items() if not isinstance(i, str)}
@@ -117,7 +117,8 @@ def _export(catalog: Catalog, out: Path, run_id: int, stats: dict, targets, top_
                               "quality": round(pick.quality, 4),
                               "components": {k: (round(v, 4) if v is not None else None)
                                              for k, v in pick.components.items()},
-                              "taken_at": pick.taken_at})
+                              "taken_at": pick.taken_at,
+                              **({"frame_ms": round(pick.frame.t_ms, 1)} if pick.frame else {})})
                 pngs.append(encoded[pick.face_id])
             if not pngs:
                 continue

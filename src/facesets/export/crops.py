@@ -13,21 +13,22 @@ from PIL import Image
 
 from .. import workers as workers_mod
 from ..media.crops import CropSpec, cut_square, png_bytes, square_for
-from ..media.decode import read_image
+from ..media.video import read_source
 from ..media.paths import fs_path
 
 __all__ = ["CropChecker", "CropSpec", "count_faces", "make_crops", "png_bytes"]
 
 
 def make_crops(picks, spec: CropSpec) -> dict[int, Image.Image | str]:
-    """Face id -> crop image (or a one-line reason), decoding each photo once."""
-    by_path: dict[str, list] = {}
+    """Face id -> crop image (or a one-line reason), decoding each photo (or the video frame a
+    pick's `frame` names) once."""
+    by_source: dict[tuple, list] = {}
     for pick in picks:
-        by_path.setdefault(pick.path, []).append(pick)
+        by_source.setdefault((pick.path, getattr(pick, "frame", None)), []).append(pick)
     crops: dict[int, Image.Image | str] = {}
-    for path, group in by_path.items():
+    for (path, frame), group in by_source.items():
         try:
-            image = read_image(fs_path(path))
+            image = read_source(fs_path(path), frame)
         except Exception as exc:  # the photo went away or broke since embed
             for pick in group:
                 crops[pick.face_id] = f"unreadable photo: {exc}"

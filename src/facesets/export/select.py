@@ -2,7 +2,7 @@
 
 Export's gates are tighter than refine's: the outlier cut against the faceset's centroid is the
 profile's export_outlier, faces under export_min_short are left out, each source photo gives
-a person at most one face (its best box), and visual near-duplicates (burst shots,
+a person at most one face (its best box; a video, one per frame), and visual near-duplicates (burst shots,
 re-compressions) collapse to the best composite. What remains is ranked by composite quality.
 """
 from __future__ import annotations
@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..catalog import Catalog, FaceDetail, PersonStatus
+from ..catalog.types import VideoFrame
 from ..profiles import Profile
 
 
@@ -27,6 +28,7 @@ class Pick:
     components: dict
     taken_at: str | None
     embedding: np.ndarray = field(repr=False)
+    frame: VideoFrame | None = None   # a face seen in a video: the frame it is cut from
 
 
 def _pick(face: FaceDetail) -> Pick:
@@ -55,7 +57,11 @@ def select_facesets(catalog: Catalog, profile: Profile, folder_of) -> list[Faces
     for person in catalog.people.active():
         if not person.faceset or person.status not in (None, PersonStatus.ACTIVE):
             continue
-        kept, dropped = gate_picks([_pick(f) for f in catalog.faces.faceset_picks(person.id)], profile)
+        picks = [_pick(f) for f in catalog.faces.faceset_picks(person.id)]
+        frames = catalog.faces.frames_of(p.face_id for p in picks)
+        for pick in picks:
+            pick.frame = frames.get(pick.face_id)
+        kept, dropped = gate_picks(picks, profile)
         if kept:
             out.append(Faceset(person.id, person.name, folder_of(person), kept, dropped))
     return out
@@ -70,11 +76,11 @@ def gate_picks(picks: list[Pick], profile: Profile) -> tuple[list[Pick], dict[st
         c /= max(np.linalg.norm(c), 1e-12)
         distance = 1.0 - E @ c
         picks = [p for p, d in zip(picks, distance) if d <= profile.export_outlier or _count(dropped, "outlier")]
-    best_per_photo: dict[int, Pick] = {}
-    for p in picks:
-        other = best_per_photo.get(p.file_id)
+    best_per_photo: dict[tuple, Pick] = {}
+    for p in picks:   # a photo, or a video's frame, shows a person once
+        other = best_per_photo.get((p.file_id, p.frame))
         if other is None or (p.quality, p.short_edge) > (other.quality, other.short_edge):
-            best_per_photo[p.file_id] = p
+            best_per_photo[(p.file_id, p.frame)] = p
     dropped["same_photo"] = len(picks) - len(best_per_photo)
     ranked = sorted(best_per_photo.values(), key=lambda p: (-p.quality, p.face_id))
     kept: list[Pick] = []

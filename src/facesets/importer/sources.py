@@ -20,7 +20,7 @@ from facesets.catalog import KEPT_ASSIGNMENTS, AssignedBy, Catalog, FileStatus
 from facesets.config import IMAGE_EXTENSIONS
 from facesets.engines import EngineOptions, FaceEngine
 from facesets.importer.archive import ImportRefused, check_archive, extract_members, open_bundle, read_manifest
-from facesets.outputs import safe_component, staged_dir, write_json
+from facesets.outputs import IMPORTS_MARK, mark_own, safe_component, staged_dir, write_json
 from facesets.media.hashing import sha256_file
 from facesets.media.paths import catalog_path
 
@@ -183,6 +183,8 @@ def _extract(catalog: Catalog, item: Source) -> None:
                 extract_members(archive, item.members, staging, item.path.name)
                 write_json(staging / MARKER, {"source": str(item.path), "sha256": digest,
                                               "members": {m.target: m.info.filename for m in item.members}})
+            if not (root / IMPORTS_MARK).exists():
+                mark_own(root, IMPORTS_MARK)   # the scan never reads it as a library source
         item.origins = _origins(read_manifest(archive), {m.info.filename.rsplit("/", 1)[-1]: m.target
                                                          for m in item.members}) or _sibling_origins(item)
     item.crops = [folder / m.target for m in item.members]

@@ -87,17 +87,7 @@ class DecodedImage:
 def read_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS, reduce_to: int | None = None) -> DecodedImage:
     """Decode `path` to RGB. `reduce_to` lets JPEG decode at a smaller scale (DCT draft)
     while keeping at least that long side; coordinates map back through `scale`."""
-    path = fs_path(path)
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise DecodeError("file vanished before it could be read") from None
-    except OSError as exc:
-        raise DecodeError(f"unreadable: {exc.strerror or exc}") from None
-    if not statmod.S_ISREG(st.st_mode):
-        raise DecodeError("not a regular file")
-    if st.st_size == 0:
-        raise DecodeError("zero bytes")
+    path = readable_file(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -121,6 +111,23 @@ def read_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS, reduce_to:
     except Exception as exc:  # noqa: BLE001 - a decoder bug on a malformed file must not stop a run
         text = str(exc).splitlines()[0] if str(exc) else ""
         raise DecodeError(f"cannot decode ({type(exc).__name__}{': ' + text if text else ''})") from None
+
+
+def readable_file(path: str | os.PathLike) -> str:
+    """The file-system path of a catalog path, once it is known to be a non-empty regular file
+    (else the DecodeError every decoder gives for it)."""
+    path = fs_path(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise DecodeError("file vanished before it could be read") from None
+    except OSError as exc:
+        raise DecodeError(f"unreadable: {exc.strerror or exc}") from None
+    if not statmod.S_ISREG(st.st_mode):
+        raise DecodeError("not a regular file")
+    if st.st_size == 0:
+        raise DecodeError("zero bytes")
+    return path
 
 
 def _decode(im: Image.Image, max_pixels: int, reduce_to: int | None, handle=None) -> DecodedImage:

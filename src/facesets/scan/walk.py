@@ -8,6 +8,7 @@ write transaction, so readers and other writers never wait on a slow disk.
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import stat as statmod
 from dataclasses import dataclass, field
@@ -15,11 +16,14 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from facesets.catalog import AliasRow, Catalog, FileRow, FileStatus
-from facesets.config import IMAGE_EXTENSIONS
+from facesets.config import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from facesets.media.hashing import sha256_file
 from facesets.media.paths import catalog_path
+from facesets.outputs import own_output
 
 TRANSACTION_SECONDS = 0.25  # a scan never holds the write lock longer than this between files
+SOURCE_EXTENSIONS = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
+log = logging.getLogger("facesets")
 
 
 @dataclass
@@ -32,6 +36,7 @@ class ScanStats:
     errors: int = 0
     hashed: int = 0
     error_paths: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)   # folders facesets wrote, never sources
 
 
 @dataclass
@@ -40,19 +45,33 @@ class WalkProblem:
     reason: str
 
 
+@dataclass
+class Skipped:
+    """A folder facesets itself wrote (an export, an import folder, ...): never a source."""
+    path: str
+    reason: str
+
+
 def is_image_name(name: str) -> bool:
     return Path(name).suffix.lower() in IMAGE_EXTENSIONS and not name.startswith("._")
 
 
-def iter_image_paths(sources: list[str | os.PathLike]) -> Iterator[str | WalkProblem]:
-    """Absolute paths of image files under `sources` (sorted), and a `WalkProblem` for every
-    folder that cannot be listed or symlink that loops back. Symlinked folders are followed
-    once; a folder reached twice is walked once."""
+def is_source_name(name: str) -> bool:
+    """A photo or a video the scan records."""
+    return Path(name).suffix.lower() in SOURCE_EXTENSIONS and not name.startswith("._")
+
+
+def iter_image_paths(sources: list[str | os.PathLike]) -> Iterator[str | WalkProblem | Skipped]:
+    """Absolute paths of image and video files under `sources` (sorted), a `WalkProblem` for
+    every folder that cannot be listed or symlink that loops back, and a `Skipped` for every
+    folder facesets wrote met on the way (a source named as such is read as asked, e.g. an
+    export's crops with --input crops). Symlinked folders are followed once; a folder reached
+    twice is walked once."""
     visited: set[tuple[int, int]] = set()
     for source in sources:
         root = os.path.abspath(os.path.expanduser(os.fspath(source)))
         if os.path.isfile(root):
-            if is_image_name(os.path.basename(root)):
+            if is_source_name(os.path.basename(root)):
                 yield root
             continue
         if not os.path.isdir(root):
@@ -61,8 +80,8 @@ def iter_image_paths(sources: list[str | os.PathLike]) -> Iterator[str | WalkPro
         yield from _walk_tree(root, visited)
 
 
-def _walk_tree(root: str, visited: set[tuple[int, int]]) -> Iterator[str | WalkProblem]:
-    problems: list[WalkProblem] = []
+def _walk_tree(root: str, visited: set[tuple[int, int]]) -> Iterator[str | WalkProblem | Skipped]:
+    problems: list[WalkProblem | Skipped] = []
 
     def onerror(exc: OSError) -> None:
         problems.append(WalkProblem(exc.filename or root, _folder_reason(exc)))
@@ -92,12 +111,16 @@ def _walk_tree(root: str, visited: set[tuple[int, int]]) -> Iterator[str | WalkP
                     problems.append(WalkProblem(full, "symlink loop (points back to an enclosing folder), not followed"))
                 continue
             visited.add(key)
+            own = own_output(full)
+            if own:
+                problems.append(Skipped(full, own))
+                continue
             keep.append(name)
         dirnames[:] = keep
         yield from problems
         problems.clear()
         for name in sorted(filenames):
-            if is_image_name(name):
+            if is_source_name(name):
                 yield os.path.join(dirpath, name)
     yield from problems
 
@@ -124,13 +147,17 @@ def _file_reason(path: str, exc: OSError) -> str:
 
 def scan(catalog: Catalog, sources: list[str | os.PathLike], run_id: int | None = None,
          progress: Callable[[str], None] | None = None) -> ScanStats:
-    """Record every image under `sources`; new content becomes a pending file. Writes go in
-    transactions of at most TRANSACTION_SECONDS, never held while a file is read."""
+    """Record every image and video under `sources`; new content becomes a pending file. Writes
+    go in transactions of at most TRANSACTION_SECONDS, never held while a file is read. Folders
+    facesets wrote are skipped, and said so once."""
     stats = ScanStats()
     files = catalog.files
     problem_paths: set[str] = set()
     with catalog.batched_writes(TRANSACTION_SECONDS) as writes:
         for item in iter_image_paths(sources):
+            if isinstance(item, Skipped):
+                stats.skipped.append(item.path)
+                continue
             if isinstance(item, WalkProblem):
                 _record_error(files, catalog_path(item.path), item.reason, run_id, stats, problem_paths)
                 continue
@@ -141,6 +168,9 @@ def scan(catalog: Catalog, sources: list[str | os.PathLike], run_id: int | None 
             writes.commit(force=False)
         writes.commit()
         _forget_stale_problems(files, sources, problem_paths)
+    if stats.skipped:
+        log.info(f"skipped {len(stats.skipped)} folder(s) facesets wrote (its own outputs are never sources): "
+                 + ", ".join(stats.skipped))
     return stats
 
 
