@@ -27,7 +27,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -85,38 +84,45 @@ def run_a(paths: list[Path]) -> dict:
 
 
 def _insight_models():
-    """The models as insightface's examples load them: default session options."""
-    from insightface.model_zoo import get_model
+    """The models as insightface's examples load them: default session options (facesets'
+    copies of the package's SCRFD and ArcFace classes, equal to it: tests/test_insightface_equal.py)."""
+    import onnxruntime as ort
+
+    from facesets.engines.onnx_models import ArcFace
     from facesets.engines.providers import choose_providers
+    from facesets.engines.scrfd import SCRFD
 
     folder = models_dir() / "buffalo_l"
-    kwargs = {"providers": choose_providers(DEVICE)}
-    det = get_model(str(folder / "det_10g.onnx"), **kwargs)
-    det.prepare(0, input_size=(DET_SIZE, DET_SIZE), det_thresh=0.5)
-    rec = get_model(str(folder / "w600k_r50.onnx"), **kwargs)
+    options = ort.SessionOptions()
+    options.log_severity_level = 3  # no more than that: SCRFD's declared output sizes (providers.py)
+
+    def session(name: str):
+        return ort.InferenceSession(str(folder / name), options, providers=choose_providers(DEVICE))
+
+    det = SCRFD(session("det_10g.onnx"), det_thresh=0.5, input_size=(DET_SIZE, DET_SIZE))
+    rec = ArcFace(session("w600k_r50.onnx"), folder / "w600k_r50.onnx")
     return det, rec
 
 
 def run_b(paths: list[Path]) -> dict:
     """The loop of InsightFace's examples: FaceAnalysis-style, one face at a time."""
     import cv2
-    from insightface.utils import face_align
+
+    from facesets.engines.face_align import norm_crop
 
     det, rec = _insight_models()
     faces = {}
     start = time.perf_counter()
     cpu0 = cpu_seconds()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        for path in paths:
-            bgr = cv2.imread(str(path))
-            boxes, kpss = det.detect(bgr, input_size=(DET_SIZE, DET_SIZE))
-            found = []
-            for box, kps in zip(boxes, kpss):
-                chip = face_align.norm_crop(bgr, landmark=kps, image_size=112)
-                vector = np.asarray(rec.get_feat(chip), np.float32).ravel()
-                found.append((box[:4].tolist(), vector))
-            faces[path.name] = found
+    for path in paths:
+        rgb = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)  # the package takes BGR as read
+        boxes, kpss = det.detect(rgb, input_size=(DET_SIZE, DET_SIZE))
+        found = []
+        for box, kps in zip(boxes, kpss):
+            chip = norm_crop(rgb, kps, 112)
+            vector = np.asarray(rec.get_feat(chip), np.float32).ravel()
+            found.append((box[:4].tolist(), vector))
+        faces[path.name] = found
     return {"seconds": time.perf_counter() - start, "cpu_seconds": cpu_seconds() - cpu0, "faces": faces}
 
 
