@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .catalog import Catalog
 from .engines import EngineOptions
+
+if TYPE_CHECKING:
+    from .embed import EmbedOptions
 
 CATALOG_NAME = "library.db"
 EXPORT_DIR = "facesets"
@@ -18,7 +22,7 @@ EXPORT_DIR = "facesets"
 
 def run(sources, out: str | os.PathLike, catalog: Catalog | None = None,
         engine_options: EngineOptions | None = None, targets=("roop", "folders"), export_options: dict | None = None,
-        progress=None, notice=print) -> dict:
+        progress=None, notice=print, embed_options: EmbedOptions | None = None) -> dict:
     """Run every stage; returns each stage's stats. Re-running resumes or extends."""
     from .cluster import cluster, extend, refine
     from .embed import embed
@@ -31,7 +35,8 @@ def run(sources, out: str | os.PathLike, catalog: Catalog | None = None,
     catalog = catalog or Catalog.open(out / CATALOG_NAME)
     try:
         report: dict = {}
-        result = embed(catalog, sources, engine_options=engine_options, progress=progress, notice=notice)
+        result = embed(catalog, sources, engine_options=engine_options, options=embed_options,
+                       progress=progress, notice=notice)
         report["embed"] = {"files": result.files_scanned, "faces": result.faces, "errors": result.errors,
                            "no_face": result.no_face}
         if result.interrupted:

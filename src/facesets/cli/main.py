@@ -9,6 +9,7 @@ import typer
 
 from facesets.catalog import Catalog, CatalogError
 from facesets.cli.ui import fail, notice, out, progress_bars
+from facesets.embed import EmbedOptions
 from facesets.engines import EngineOptions, EngineUnavailable
 
 app = typer.Typer(
@@ -22,6 +23,11 @@ PackOpt = typer.Option("buffalo_l", "--pack", help="InsightFace model pack: buff
 ModelsOpt = typer.Option(None, "--models", help="Folder holding InsightFace packs (<DIR>/<pack>/*.onnx).")
 DeviceOpt = typer.Option("auto", "--device", help="onnxruntime device: auto, cpu, cuda, directml, coreml.")
 DetectorOpt = typer.Option("hog", "--detector", help="dlib engine detector: hog or yunet.")
+MinFaceOpt = typer.Option(EmbedOptions.min_face, "--min-face", min=1, metavar="PX",
+                          help="Smallest face to find, as the short edge of its box in original pixels: "
+                               "smaller faces are neither looked for nor kept. InsightFace looks again, at the "
+                               "photo's own resolution, where its 640 px pass of a large photo saw a faint "
+                               "face this big or bigger.")
 
 
 def open_catalog(path: Path, create: bool = True) -> Catalog:
@@ -52,10 +58,11 @@ def embed(
         None, "--reduced-decode/--full-decode",
         help="Decode JPEGs DCT-reduced to the detector's size (default for dlib) or at full "
              "resolution (default for insightface: the same faces and embeddings as insightface's own loop)."),
+    min_face: int = MinFaceOpt,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
     """Detect and embed every face under SOURCES. Re-run to resume or to add new photos."""
-    from facesets.embed import EmbedOptions, embed as run_embed
+    from facesets.embed import embed as run_embed
 
     missing = [str(s) for s in sources if not s.exists()]
     if missing:
@@ -65,7 +72,8 @@ def embed(
             with progress_bars(not quiet) as hook:
                 result = run_embed(cat, sources,
                                    engine_options=engine_options(engine, pack, models, device, detector, yunet_model, threads),
-                                   options=EmbedOptions(input_mode=input_mode, workers=workers, reduced_decode=reduced_decode),
+                                   options=EmbedOptions(input_mode=input_mode, workers=workers,
+                                                        reduced_decode=reduced_decode, min_face=min_face),
                                    progress=hook, notice=notice)
         except (CatalogError, EngineUnavailable, ValueError) as exc:
             fail(str(exc))

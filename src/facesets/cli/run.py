@@ -8,8 +8,8 @@ import typer
 
 from facesets.catalog import CatalogBusy, CatalogError
 from facesets.cli.export import TargetOpt, export_options
-from facesets.cli.main import (DetectorOpt, DeviceOpt, EngineOpt, ModelsOpt, PackOpt, app, engine_options,
-                               open_catalog)
+from facesets.cli.main import (DetectorOpt, DeviceOpt, EngineOpt, MinFaceOpt, ModelsOpt, PackOpt, app,
+                               engine_options, open_catalog)
 from facesets.cli.ui import fail, notice, out, progress_bars
 from facesets.engines import EngineUnavailable
 
@@ -22,7 +22,7 @@ def run_cmd(
                                          "then the output folder."),
     catalog: Optional[Path] = typer.Option(None, "--catalog", "-c", help="Catalog file (default: OUT/library.db)."),
     engine: str = EngineOpt, pack: str = PackOpt, models: Optional[Path] = ModelsOpt, device: str = DeviceOpt,
-    detector: str = DetectorOpt,
+    detector: str = DetectorOpt, min_face: int = MinFaceOpt,
     target: Optional[List[str]] = TargetOpt,
     top_n: int = _opts["top_n"], out_size: int = _opts["out_size"], pad_ratio: float = _opts["pad_ratio"],
     candidates: bool = _opts["candidates"],
@@ -31,6 +31,7 @@ def run_cmd(
     """Embed, cluster, refine, enrich and export in one go: OUT/facesets/ gets the .fsz bundles,
     crops, photos, manifests and index.html. Run it again on the same OUT after adding photos:
     only new photos are read and they join the people already found."""
+    from facesets.embed import EmbedOptions
     from facesets.pipeline import CATALOG_NAME, run
 
     if len(sources) < 2:
@@ -47,6 +48,7 @@ def run_cmd(
             with progress_bars(not quiet) as hook:
                 report = run(photos, out_dir, catalog=cat,
                              engine_options=engine_options(engine, pack, models, device, detector),
+                             embed_options=EmbedOptions(min_face=min_face),
                              targets=target or ("roop", "folders"),
                              export_options=dict(top_n=top_n, out_size=out_size, pad_ratio=pad_ratio,
                                                  candidates=candidates),

@@ -44,7 +44,8 @@ class EmbedOptions:
     # small faces; None: the engine's choice (dlib: reduced; insightface: full, to match its own loop)
     chip_upsample: float | None = None  # re-read a small face unless its chip upsamples it at most
     # this much (default: the engine's `chip_upsample`, measured by benchmarks/embed_throughput.py)
-    min_face: int = 20           # faces with a shorter box edge (original px) are ignored
+    min_face: int = 20           # the smallest face looked for (short box edge, original px): a
+    # large photo gets a closer look where faces this small may hide; smaller faces are dropped
 
 
 @dataclass
@@ -287,7 +288,8 @@ def _find_faces(engine: FaceEngine, image, options: EmbedOptions, path=None) -> 
                  "sharpness": sharpness(face["chip"])}]
     source = Rereader(image, path)
     faces = []
-    for det in engine.detect_image(image, source.at):  # original pixels
+    min_face = options.min_face if options.input_mode == "photos" else None  # crops: their one face
+    for det in engine.detect_image(image, source.at, min_face):  # original pixels
         short_edge = det.short_edge
         if short_edge < options.min_face and options.input_mode == "photos":
             continue

@@ -12,6 +12,7 @@ import os
 import cv2
 import numpy as np
 
+from facesets.engines import second_look
 from facesets.engines.base import (
     Detection, EngineUnavailable, FaceEngine, l2_normalise, sort_largest_first,
 )
@@ -29,7 +30,8 @@ class InsightFaceEngine(FaceEngine):
 
     def __init__(self, pack: str = "buffalo_l", models: str | os.PathLike | None = None,
                  device: str = "auto", det_size: int = 640, det_thresh: float = 0.5,
-                 threads: int | None = None, download: bool = True, batch_size: int = 32):
+                 threads: int | None = None, download: bool = True, batch_size: int = 32,
+                 look_again: bool = True):
         self.pack = get_pack(pack)
         self.folder = ensure_pack(pack, models, download=download)
         self.device = device
@@ -39,6 +41,10 @@ class InsightFaceEngine(FaceEngine):
             raise EngineUnavailable(f"{self.folder}: detector/recogniser files are not what their names say")
         self.det_size = det_size
         self._det.input_size, self._det.det_thresh = (det_size, det_size), det_thresh
+        # faces too small for the det_size pass of a large photo: a second look where that pass
+        # saw something faint (second_look.py); False: the det_size pass alone, as insightface
+        self.look_again = look_again
+        self.candidate_score, self.face_score = second_look.CANDIDATE_SCORE, second_look.FACE_SCORE
         self.det_max_side = max(det_size * 2, 1280)
         # Photos are decoded at full resolution, as in insightface's own loop: SCRFD then sees the
         # same pixels and gives the same landmarks, so chips and embeddings match it (a DCT-reduced
@@ -60,11 +66,7 @@ class InsightFaceEngine(FaceEngine):
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         self.detector_calls += 1
         dets, kpss = self._det.detect(rgb, input_size=(self.det_size, self.det_size))
-        out = []
-        for i in range(dets.shape[0]):
-            out.append(Detection(dets[i, :4].astype(np.float32), kpss[i].astype(np.float32),
-                                 float(dets[i, 4])))
-        return sort_largest_first(out)
+        return sort_largest_first(_detections(dets, kpss))
 
     def prepare(self, image) -> tuple[np.ndarray, float]:
         """SCRFD's input: the image resized to det_size as SCRFD.detect itself resizes it.
@@ -80,9 +82,24 @@ class InsightFaceEngine(FaceEngine):
             small = oriented_array(cv2.resize(image.stored, stored_size), image.orientation)
         return small, small.shape[0] / height
 
-    def detect_image(self, image, reread) -> list[Detection]:
+    def detect_image(self, image, reread, min_face: float | None = None) -> list[Detection]:
+        """The det_size pass; where it cannot see faces of `min_face` original pixels (a large
+        photo), a second look at its faint small detections, cut from the photo's pixels."""
         small, factor = image.prepared or self.prepare(image)
-        return [d.scaled(1.0 / (factor * image.scale)) for d in self.detect(small)]
+        factor *= image.scale  # SCRFD input pixels per original pixel
+        again = self.look_again and second_look.needed(min_face, factor)
+        self.detector_calls += 1
+        dets, kpss = self._det.detect(small, input_size=(self.det_size, self.det_size),
+                                      det_thresh=self.candidate_score if again else None)
+        sure = dets[:, 4] >= self._det.det_thresh
+        faces = [d.scaled(1.0 / factor) for d in _detections(dets[sure], kpss[sure])]
+        spots = second_look.candidates(dets, factor, self._det.det_thresh, min_face,
+                                       self.candidate_score) if again else []
+        if spots:
+            self.detector_calls += 1
+            source = reread(min(1.0, max(second_look.zoom_for(side) for _, side in spots)))
+            faces += second_look.look_again(self._det, source, faces, spots, self.face_score)
+        return sort_largest_first(faces)
 
     def align(self, rgb: np.ndarray, detection: Detection) -> np.ndarray:
         return norm_crop(rgb, detection.landmarks, self.chip_size)
@@ -105,6 +122,11 @@ class InsightFaceEngine(FaceEngine):
                 batch += [np.zeros_like(batch[0])] * (self.batch_size - real)
             outs.append(np.asarray(self._rec.get_feat(batch), np.float32).reshape(len(batch), -1)[:real])
         return l2_normalise(np.concatenate(outs))
+
+
+def _detections(dets: np.ndarray, kpss: np.ndarray) -> list[Detection]:
+    return [Detection(dets[i, :4].astype(np.float32), kpss[i].astype(np.float32), float(dets[i, 4]))
+            for i in range(dets.shape[0])]
 
 
 def _scrfd_target(height: int, width: int, size: int) -> tuple[int, int] | None:

@@ -47,11 +47,16 @@ class SCRFD:
                det_thresh: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(n x 5 boxes + score, n x 5 x 2 landmarks) in `rgb`'s pixels, best score first."""
         input_size = self.fixed_size or tuple(input_size or self.input_size)
-        threshold = self.det_thresh if det_thresh is None else float(det_thresh)
         new_width, new_height = input_shape(rgb.shape[0], rgb.shape[1], input_size)
-        det_scale = float(new_height) / rgb.shape[0]
         canvas = np.zeros((input_size[1], input_size[0], 3), dtype=np.uint8)
         canvas[:new_height, :new_width, :] = cv2.resize(rgb, (new_width, new_height))
+        return self.detect_input(canvas, det_thresh, float(new_height) / rgb.shape[0])
+
+    def detect_input(self, canvas: np.ndarray, det_thresh: float | None = None,
+                     det_scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+        """`detect` on an input that is already SCRFD's (sides multiples of 32), coordinates
+        divided by `det_scale` before NMS, as the package does."""
+        threshold = self.det_thresh if det_thresh is None else float(det_thresh)
         scores, boxes, kpss = self.forward(canvas, threshold)
         if scores.size == 0:
             return np.empty((0, 5), np.float32), np.empty((0, 5, 2), np.float32)
