@@ -101,11 +101,16 @@ def test_norm_crop_transforms_and_chips_equal_the_package(photo):
         assert _sha256(norm_crop(rgb, kps, MAKE.CHIP_SIZE)) == chip
 
 
+def _routed_like_the_package(model, name: str) -> None:
+    """The same task and the same input normalisation as the package gave the file."""
+    assert [model.input_mean, model.input_std] == list(REFERENCE[MAKE.key("normalisation", name)])
+    assert model.taskname == str(REFERENCE[MAKE.key("taskname", name)])
+
+
 @pytest.mark.parametrize("name", ["rec_tiny", "rec_self_normalising"])
 def test_recogniser_embeddings_equal_the_package(models, name):
     rec = models[name]
-    assert [rec.input_mean, rec.input_std] == list(REFERENCE[MAKE.key("normalisation", name)])
-    assert rec.taskname == str(REFERENCE[MAKE.key("taskname", name)])
+    _routed_like_the_package(rec, name)
     for photo, count in MAKE.EMBEDDED.items():
         kpss = REFERENCE[MAKE.key("kpss", photo, "640x640", 0.5)][:count]
         chips = [norm_crop(_rgb(photo), kps, MAKE.CHIP_SIZE) for kps in kpss]
@@ -118,8 +123,7 @@ def test_recogniser_embeddings_equal_the_package(models, name):
 @pytest.mark.parametrize("name", ["lmk_2d106", "lmk_3d68"])
 def test_landmark_models_and_pose_equal_the_package(models, name):
     lmk = models[name]
-    assert [lmk.input_mean, lmk.input_std] == list(REFERENCE[MAKE.key("normalisation", name)])
-    assert lmk.taskname == str(REFERENCE[MAKE.key("taskname", name)])
+    _routed_like_the_package(lmk, name)
     for photo, count in MAKE.EMBEDDED.items():
         boxes = REFERENCE[MAKE.key("dets", photo, "640x640", 0.5)][:count, :4]
         got = np.array([lmk.get(_rgb(photo), box) for box in boxes])

@@ -3,7 +3,8 @@
 Pre/post-processing is the `insightface` package's, rebuilt on numpy and OpenCV in
 `scrfd`, `onnx_models` and `face_align` (the package is not a dependency: it pulls a second
 OpenCV and scikit-image); this class only wires it to the common interface. Only detection
-and recognition run at embed time; the landmark models of the pack are used by `enrich`.
+and recognition run at embed time (with a second look for faces too small for the 640 px
+pass of a large photo: second_look.py); the landmark models of the pack are used by `enrich`.
 """
 from __future__ import annotations
 
