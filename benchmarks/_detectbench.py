@@ -115,12 +115,12 @@ def yunet_proposals(engine, image, reread, min_face, meter):
     small, scale = upright_small(image, YUNET_SIDE)
     with meter.yunet():
         proposals = [p.scaled(1.0 / scale) for p in engine._bench_yunet.detect(small)]
-    spots = [((p.box[:2] + p.box[2:]) / 2, p.short_edge) for p in proposals
+    spots = [((p.box[:2] + p.box[2:]) / 2, p.short_edge, None) for p in proposals
              if p.short_edge >= min_face * look.SIZE_SLACK
              and not any(f.box[0] <= (p.box[0] + p.box[2]) / 2 <= f.box[2]
                          and f.box[1] <= (p.box[1] + p.box[3]) / 2 <= f.box[3] for f in faces)]
     if spots:
-        source = reread(min(1.0, max(look.zoom_for(side) for _, side in spots)))
+        source = reread(min(1.0, max(look.zoom_for(side) for _, side, _ in spots)))
         faces += look.look_again(engine._det, source, faces, spots[:look.MAX_CANDIDATES], engine.face_score)
     return faces
 

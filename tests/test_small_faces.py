@@ -10,6 +10,7 @@ from facesets import Catalog, embed
 from facesets.catalog import from_blob
 from facesets.embed import EmbedOptions
 from facesets.engines import EngineOptions, load_engine, second_look
+from facesets.scan import read_image
 from facesets.scan.decode import DecodedImage, oriented_array
 
 from conftest import FACES, bench_module, run_cli
@@ -35,7 +36,7 @@ def _embed(folder, db, models, look_again: bool = True, **options):
     engine.look_again = look_again
     with Catalog.open(db, create=True) as cat:
         embed(cat, [folder], engine=engine, options=EmbedOptions(**options), notice=lambda *_: None)
-        rows = cat.conn.execute("SELECT files.path, x1, y1, x2, y2, landmarks, short_edge, embedding "
+        rows = cat.conn.execute("SELECT files.path, x1, y1, x2, y2, landmarks, det_score, short_edge, embedding "
                                 "FROM faces JOIN files ON files.id = faces.file_id").fetchall()
     return rows, engine
 
@@ -84,6 +85,32 @@ def test_faces_found_at_640_keep_their_boxes_and_embeddings(embedded):
                 and abs(r["y2"] - old["y2"]) < 1e-6]
         assert len(same) == 1
         assert same[0]["landmarks"] == old["landmarks"] and same[0]["embedding"] == old["embedding"]
+
+
+def test_faces_the_first_pass_located_keep_its_box_and_landmarks(photos, embedded):
+    """A confirmed face that the 640 px pass saw at LOCATED_PX or more keeps that pass's box and
+    landmarks (those of insightface's own loop, had its score reached 0.5); a smaller one takes
+    them from its cut."""
+    folder, _ = photos
+    rows, engine = embedded["default"]
+    image = read_image(folder / "IMG_0001.jpg")  # a 143 px face scored 0.497 at 640 px, and a 70 px one
+    small, factor = engine.prepare(image)
+    dets, kpss = engine._det.detect(small, input_size=(engine.det_size,) * 2, det_thresh=0.03)
+    ours = [r for r in rows if r["path"].endswith("IMG_0001.jpg")]
+    assert len(ours) == 2
+    def first_pass_twin(row):
+        for det, kps in zip(dets, kpss):
+            if np.allclose([row["x1"], row["y1"], row["x2"], row["y2"]], det[:4] / factor, atol=1e-3):
+                return det, kps
+        return None
+
+    twins = [(row, first_pass_twin(row)) for row in ours]
+    kept = [(row, twin) for row, twin in twins if twin is not None]
+    assert len(kept) == 1  # the 143 px face: the first pass's own box ...
+    (row, (det, kps)), = kept
+    assert det[4] < 0.5 and min(det[2] - det[0], det[3] - det[1]) >= second_look.LOCATED_PX
+    assert np.allclose(from_blob(row["landmarks"], (5, 2)), kps / factor, atol=1e-3)  # ... and landmarks
+    assert row["det_score"] >= second_look.FACE_SCORE  # the score of the second look, which made it a face
 
 
 def test_min_face_bounds_the_search(photos, tmp_path, test_models):

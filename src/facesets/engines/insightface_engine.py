@@ -94,11 +94,11 @@ class InsightFaceEngine(FaceEngine):
                                       det_thresh=self.candidate_score if again else None)
         sure = dets[:, 4] >= self._det.det_thresh
         faces = [d.scaled(1.0 / factor) for d in _detections(dets[sure], kpss[sure])]
-        spots = second_look.candidates(dets, factor, self._det.det_thresh, min_face,
+        spots = second_look.candidates(dets, kpss, factor, self._det.det_thresh, min_face,
                                        self.candidate_score) if again else []
         if spots:
             self.detector_calls += 1
-            source = reread(min(1.0, max(second_look.zoom_for(side) for _, side in spots)))
+            source = reread(min(1.0, max(second_look.zoom_for(side) for _, side, _ in spots)))
             faces += second_look.look_again(self._det, source, faces, spots, self.face_score)
         return sort_largest_first(faces)
 

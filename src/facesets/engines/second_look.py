@@ -5,7 +5,10 @@ it well under det_thresh, but still above the background. Each such weak detecti
 in SCRFD's input becomes a candidate; it is cut from the photo's own pixels at a scale where the
 face is FACE_PX wide, the cuts are packed side by side into one small input, and SCRFD looks
 once more; a face there above det_thresh, at the candidate's place, is kept. The first pass's
-own faces are not touched, so the faces found at 640 px keep their boxes, landmarks and chips.
+own faces are not touched, so the faces found at 640 px keep their boxes, landmarks and chips;
+a confirmed face that pass saw LOCATED_PX or bigger keeps that pass's box and landmarks too
+(they are what insightface's own loop gives it when its resize lifts the score over det_thresh),
+and only faces too small for it take theirs from the cut.
 benchmarks/embed_throughput.py measures this against tiling and YuNet proposals.
 """
 from __future__ import annotations
@@ -22,6 +25,7 @@ CANDIDATE_SCORE = 0.03  # weakest first-pass score looked at again
 FACE_SCORE = 0.65       # a face in the second look must be surer than det_thresh (0.5): the places
 # looked at were chosen on weak evidence (both measured by benchmarks/embed_throughput.py)
 SURE_PX = 32            # faces at least this big in SCRFD's input are the first pass's business
+LOCATED_PX = 20         # from this size the first pass's landmarks are kept for a confirmed face
 SIZE_SLACK = 0.7        # a candidate's box may be this much smaller than the face it hides
 FACE_PX = 40            # the candidate's face size in its cut
 CELL = 128              # side of a cut in SCRFD's input (a multiple of 32)
@@ -37,20 +41,22 @@ def needed(min_face: float | None, factor: float) -> bool:
     return min_face is not None and min_face * factor < SURE_PX
 
 
-def candidates(dets: np.ndarray, factor: float, det_thresh: float, min_face: float,
-               score: float) -> list[tuple[np.ndarray, float]]:
-    """(centre, short side) in original pixels of the first pass's weak, small detections
-    (`dets`: its n x 5 boxes + scores in input pixels, best first) that lie in no found face."""
+def candidates(dets: np.ndarray, kpss: np.ndarray, factor: float, det_thresh: float, min_face: float,
+               score: float) -> list[tuple[np.ndarray, float, Detection | None]]:
+    """(centre, short side, the detection itself where it is LOCATED_PX or bigger), in original
+    pixels, of the first pass's weak, small detections (`dets`, `kpss`: its n x 5 boxes + scores
+    and landmarks in input pixels, best first) that lie in no face it found."""
     found = dets[dets[:, 4] >= det_thresh, :4]
     out = []
-    for x1, y1, x2, y2, conf in dets:
+    for (x1, y1, x2, y2, conf), kps in zip(dets, kpss):
         side = min(x2 - x1, y2 - y1)
         centre = np.array([(x1 + x2) / 2, (y1 + y2) / 2])
         if not score <= conf < det_thresh or side > SURE_PX or side / factor < min_face * SIZE_SLACK:
             continue
-        if any(f[0] <= centre[0] <= f[2] and f[1] <= centre[1] <= f[3] for f in found):
+        if any(_inside(centre, f) for f in found):
             continue
-        out.append((centre / factor, float(side / factor)))
+        seen = Detection(np.array([x1, y1, x2, y2], np.float32), kps, float(conf)).scaled(1.0 / factor)
+        out.append((centre / factor, float(side / factor), seen if side >= LOCATED_PX else None))
         if len(out) == MAX_CANDIDATES:
             break
     return out
@@ -81,11 +87,10 @@ def cut(image, centre: np.ndarray, side: float) -> tuple[np.ndarray, float, np.n
     return oriented_array(pixels, image.orientation), step / image.scale, offset
 
 
-def look_again(detector, image, found: list[Detection], spots: list[tuple[np.ndarray, float]],
-               score: float) -> list[Detection]:
+def look_again(detector, image, found: list[Detection], spots: list, score: float) -> list[Detection]:
     """Faces at the candidate `spots` (original pixels) that none of `found` holds already,
     cut from `image` (a decode holding at least zoom_for(side) pixels per original pixel)."""
-    cuts = [cut(image, centre, side) for centre, side in spots]
+    cuts = [cut(image, centre, side) for centre, side, _ in spots]
     columns = min(len(cuts), COLUMNS)
     canvas = np.zeros((math.ceil(len(cuts) / columns) * CELL, columns * CELL, 3), np.uint8)
     for index, (pixels, _, _) in enumerate(cuts):
@@ -103,13 +108,25 @@ def look_again(detector, image, found: list[Detection], spots: list[tuple[np.nda
         corner = np.array([column * CELL, row * CELL], np.float32)
         box = ((det[:4].reshape(2, 2) - corner) * step + offset).reshape(4).astype(np.float32)
         centre = (box[:2] + box[2:]) / 2
-        spot, side = spots[index]
+        spot, side, seen = spots[index]
         if np.abs(centre - spot).max() > NEAR * side or any(_inside(centre, b) for b in taken):
             continue
-        taken.append(box)
-        new.append(Detection(box, ((kps - corner) * step + offset).astype(np.float32), float(det[4])))
+        if seen is not None and _iou(seen.box, box) >= 0.5:
+            face = Detection(seen.box, seen.landmarks, float(det[4]))
+        else:
+            face = Detection(box, ((kps - corner) * step + offset).astype(np.float32), float(det[4]))
+        taken.append(face.box)
+        new.append(face)
     return new
 
 
 def _inside(point: np.ndarray, box: np.ndarray) -> bool:
     return bool(box[0] <= point[0] <= box[2] and box[1] <= point[1] <= box[3])
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = width * height
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
