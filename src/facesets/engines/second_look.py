@@ -97,6 +97,7 @@ def look_again(detector, image, found: list[Detection], spots: list, score: floa
         row, column = divmod(index, columns)
         canvas[row * CELL:(row + 1) * CELL, column * CELL:(column + 1) * CELL] = pixels
     dets, kpss = detector.detect_input(canvas, score)
+    located = [seen for _, _, seen in spots if seen is not None]
     taken = [d.box for d in found]
     new = []
     for det, kps in zip(dets, kpss):  # best score first
@@ -108,9 +109,10 @@ def look_again(detector, image, found: list[Detection], spots: list, score: floa
         corner = np.array([column * CELL, row * CELL], np.float32)
         box = ((det[:4].reshape(2, 2) - corner) * step + offset).reshape(4).astype(np.float32)
         centre = (box[:2] + box[2:]) / 2
-        spot, side, seen = spots[index]
+        spot, side, _ = spots[index]
         if np.abs(centre - spot).max() > NEAR * side or any(_inside(centre, b) for b in taken):
             continue
+        seen = max(located, key=lambda d: _iou(d.box, box), default=None)  # any cut may hold it
         if seen is not None and _iou(seen.box, box) >= 0.5:
             face = Detection(seen.box, seen.landmarks, float(det[4]))
         else:
