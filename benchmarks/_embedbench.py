@@ -127,6 +127,23 @@ def truth_recall(truth: dict, candidate: dict) -> float:
     return found / total if total else 1.0
 
 
+def unmatched(truth: dict, candidate: dict) -> tuple[int, int]:
+    """(detections whose centre lies in no generated face's box, of them how many lie inside
+    the square of a pasted LFW crop: its second person, if any)."""
+    missed = pasted = 0
+    for name, found in candidate.items():
+        boxes = [b for b, _ in truth.get(name, [])]
+        for box, _ in found:
+            x, y = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+            if any(b[0] <= x <= b[2] and b[1] <= y <= b[3] for b in boxes):
+                continue
+            missed += 1
+            # the truth box is 0.6 of the pasted square's side, around the same centre
+            pasted += any(abs(x - (b[0] + b[2]) / 2) <= (b[2] - b[0]) / 1.2
+                          and abs(y - (b[1] + b[3]) / 2) <= (b[3] - b[1]) / 1.2 for b in boxes)
+    return missed, pasted
+
+
 def truth_faces(folder: Path) -> dict:
     truth = json.loads((Path(folder) / "truth.json").read_text())
     return {t["file"]: [(b, None) for b in t["faces"]] for t in truth}

@@ -1,19 +1,29 @@
 """Embedding throughput: `facesets embed` beside the loops people write today.
 
-On a generated set of 12 MP photos (benchmarks/make_photos.py) it runs, each in its own
-process so peak RSS is its own:
+On a generated set of 12 MP photos (benchmarks/make_photos.py; every placed face 60-600 px in
+the generator's units, a detector box of 57 px or more) it runs, each in its own process so
+peak RSS is its own:
   (a) face_recognition-style dlib loop: full-resolution decode, HOG upsample 1, 5-point
       shape, descriptor, one face at a time;
-  (b) naive InsightFace loop: cv2.imread full resolution, SCRFD det_500m at 640,
-      norm_crop, a random-weight IResNet-50 recogniser (w600k_r50's FLOPs) one face at a time;
+  (b) naive InsightFace loop: cv2.imread full resolution, SCRFD det_500m at 640, norm_crop,
+      a random-weight IResNet-50 recogniser (w600k_r50's FLOPs) one face at a time;
   (c) model-only ceilings: the same models on pre-decoded, pre-aligned inputs, best batch
       (dlib: one process per core, as (d) runs it), and the full decode's CPU per photo;
-  (d) `facesets embed` (the library call) with each engine on the same models.
-Prints d/a, d/b, d/ceiling, the share of (a)'s and (b)'s faces that (d) finds, the cosine
-of matching embeddings, images/s, faces/s and peak RSS. The last line is JSON.
+      c_detect: the InsightFace engine's small-face detection variants side by side
+      (benchmarks/_detectbench.py: the 640 px pass alone, the default second look, YuNet
+      proposals, tiles, a 1280 px pass): truth recall, detections matching no placed face,
+      detection CPU per photo as a ratio to the 640 px pass, SCRFD passes per photo and the
+      ratio they project for buffalo_l's det_10g, faces found on the crowd photo ssh_t2.jpg;
+  (d) `facesets embed` (the library call) with each engine on the same models; each also
+      embeds the crowd photo afterwards (untimed) and reports its face count;
+      d_insightface_640: the InsightFace engine without its second look (as before issue 19).
+Prints d/a, d/b, d/ceiling, the share of (a)'s and (b)'s faces that (d) finds, the truth
+recall, the cosine of matching embeddings, images/s, faces/s, CPU and peak RSS. The last line
+is JSON.
 
-    python benchmarks/embed_throughput.py            # 40 photos (about 10 min on 2 cores)
-    python benchmarks/embed_throughput.py --full     # the 300-photo set
+    python benchmarks/embed_throughput.py            # 40 photos (about 15 min on 2 cores)
+    python benchmarks/embed_throughput.py --full --only b,c_detect,d_insightface,d_insightface_640
+        # the 300-photo set
     python benchmarks/embed_throughput.py --full --device cuda --only b,c_insightface,d_insightface
         # insightface on a GPU (onnxruntime-gpu installed in place of onnxruntime)
 """
@@ -27,19 +37,20 @@ import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _embedbench import (  # noqa: E402
-    CACHE, TreeRSS, ensure_photos, match, peak_rss_mb, photo_paths, truth_faces, truth_recall,
+    CACHE, TreeRSS, ensure_photos, match, peak_rss_mb, photo_paths, truth_faces, truth_recall, unmatched,
 )
 
 DET_SIZE = 640
-VARIANTS = ("a", "b", "c_dlib", "c_insightface", "d_dlib", "d_insightface")
+VARIANTS = ("a", "b", "c_dlib", "c_insightface", "c_detect", "d_dlib", "d_insightface", "d_insightface_640")
 DEVICE = "cpu"  # --device: onnxruntime provider for (b), (c) and (d) with insightface
+CROWD = "ssh_t2.jpg"  # ../shared/data/photos: a 5334 x 2767 crowd, about 67 faces
+MIN_FACE = None  # --min-face: EmbedOptions' default unless given
 EXTRA = {"d_insightface_reduced": "insightface with --reduced-decode (JPEGs decoded DCT-reduced to "
                                   "SCRFD's size; small faces re-read for their chips)"}
 
@@ -85,38 +96,45 @@ def run_a(paths: list[Path]) -> dict:
 
 
 def _insight_models():
-    """The models as insightface's examples load them: default session options."""
-    from insightface.model_zoo import get_model
+    """The models as insightface's examples load them: default session options (facesets'
+    copies of the package's SCRFD and ArcFace classes, equal to it: tests/test_insightface_equal.py)."""
+    import onnxruntime as ort
+
+    from facesets.engines.onnx_models import ArcFace
     from facesets.engines.providers import choose_providers
+    from facesets.engines.scrfd import SCRFD
 
     folder = models_dir() / "buffalo_l"
-    kwargs = {"providers": choose_providers(DEVICE)}
-    det = get_model(str(folder / "det_10g.onnx"), **kwargs)
-    det.prepare(0, input_size=(DET_SIZE, DET_SIZE), det_thresh=0.5)
-    rec = get_model(str(folder / "w600k_r50.onnx"), **kwargs)
+    options = ort.SessionOptions()
+    options.log_severity_level = 3  # no more than that: SCRFD's declared output sizes (providers.py)
+
+    def session(name: str):
+        return ort.InferenceSession(str(folder / name), options, providers=choose_providers(DEVICE))
+
+    det = SCRFD(session("det_10g.onnx"), det_thresh=0.5, input_size=(DET_SIZE, DET_SIZE))
+    rec = ArcFace(session("w600k_r50.onnx"), folder / "w600k_r50.onnx")
     return det, rec
 
 
 def run_b(paths: list[Path]) -> dict:
     """The loop of InsightFace's examples: FaceAnalysis-style, one face at a time."""
     import cv2
-    from insightface.utils import face_align
+
+    from facesets.engines.face_align import norm_crop
 
     det, rec = _insight_models()
     faces = {}
     start = time.perf_counter()
     cpu0 = cpu_seconds()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        for path in paths:
-            bgr = cv2.imread(str(path))
-            boxes, kpss = det.detect(bgr, input_size=(DET_SIZE, DET_SIZE))
-            found = []
-            for box, kps in zip(boxes, kpss):
-                chip = face_align.norm_crop(bgr, landmark=kps, image_size=112)
-                vector = np.asarray(rec.get_feat(chip), np.float32).ravel()
-                found.append((box[:4].tolist(), vector))
-            faces[path.name] = found
+    for path in paths:
+        rgb = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)  # the package takes BGR as read
+        boxes, kpss = det.detect(rgb, input_size=(DET_SIZE, DET_SIZE))
+        found = []
+        for box, kps in zip(boxes, kpss):
+            chip = norm_crop(rgb, kps, 112)
+            vector = np.asarray(rec.get_feat(chip), np.float32).ravel()
+            found.append((box[:4].tolist(), vector))
+        faces[path.name] = found
     return {"seconds": time.perf_counter() - start, "cpu_seconds": cpu_seconds() - cpu0, "faces": faces}
 
 
@@ -191,15 +209,25 @@ def run_c_insightface(paths: list[Path]) -> dict:
             "providers": engine.providers, "decode_cpu_seconds_per_image": decode_cpu}
 
 
-def run_d(paths: list[Path], engine_name: str, workers: int | None, reduced: bool = False) -> dict:
+def embed_options(**kwargs):
+    from facesets.embed import EmbedOptions
+
+    return EmbedOptions(**kwargs, **({} if MIN_FACE is None else {"min_face": MIN_FACE}))
+
+
+def run_d(paths: list[Path], engine_name: str, workers: int | None, reduced: bool = False,
+          look_again: bool = True) -> dict:
     from facesets.catalog import Catalog
-    from facesets.embed import EmbedOptions, embed
+    from facesets.config import shared_dir
+    from facesets.embed import embed
     from facesets.engines import EngineOptions, load_engine
 
     options = EngineOptions(engine=engine_name, download=False,
                             device=DEVICE if engine_name == "insightface" else "auto",
                             models=str(models_dir()) if engine_name == "insightface" else None)
     engine = load_engine(options)
+    if not look_again:
+        engine.look_again = False
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "src"
         folder.mkdir()
@@ -208,17 +236,34 @@ def run_d(paths: list[Path], engine_name: str, workers: int | None, reduced: boo
         with Catalog.open(Path(tmp) / "c.db", create=True) as catalog:
             start = time.perf_counter()
             cpu0 = cpu_seconds()
-            options = EmbedOptions(workers=workers, reduced_decode=True if reduced else None)
+            options = embed_options(workers=workers, reduced_decode=True if reduced else None)
             with TreeRSS() as tree:  # worker processes (dlib) count too
                 result = embed(catalog, [folder], engine=engine, options=options)
             seconds = time.perf_counter() - start
             cpu = cpu_seconds() - cpu0
             rows = catalog.faces.all()
+        with Catalog.open(Path(tmp) / "crowd.db", create=True) as catalog:  # untimed
+            crowd = embed(catalog, [shared_dir() / "data" / "photos" / CROWD], engine=engine,
+                          options=embed_options(workers=workers)).faces
     faces = {p.name: [] for p in paths}
     for face in rows:
         faces.setdefault(Path(face.path).name, []).append((list(face.box), face.embedding))
     return {"seconds": seconds, "cpu_seconds": cpu, "faces": faces, "errors": result.errors,
-            "tree_rss_mb": round(tree.peak_mb, 1)}
+            "tree_rss_mb": round(tree.peak_mb, 1), "crowd_faces": crowd}
+
+
+def run_c_detect(paths: list[Path]) -> dict:
+    """The small-face detection variants (benchmarks/_detectbench.py) on every photo of the set."""
+    from _detectbench import measure
+
+    from facesets.config import shared_dir
+    from facesets.engines import EngineOptions, load_engine
+
+    engine = load_engine(EngineOptions(engine="insightface", models=str(models_dir()), download=False,
+                                       device=DEVICE))
+    names = {p.name for p in paths}
+    truth = {k: v for k, v in truth_faces(paths[0].parent).items() if k in names}
+    return measure(engine, paths, truth, shared_dir() / "data" / "photos" / CROWD, embed_options().min_face)
 
 
 def cpu_seconds() -> float:
@@ -237,8 +282,11 @@ def child(variant: str, photos: Path, count: int, out: Path, workers: int | None
         res = run_c_dlib(paths)
     elif variant == "c_insightface":
         res = run_c_insightface(paths)
+    elif variant == "c_detect":
+        res = run_c_detect(paths)
     else:
-        res = run_d(paths, variant.split("_")[1], workers, reduced=variant.endswith("_reduced"))
+        res = run_d(paths, variant.split("_")[1], workers, reduced=variant.endswith("_reduced"),
+                    look_again=not variant.endswith("_640"))
     res["peak_rss_mb"] = max(peak_rss_mb(), res.pop("tree_rss_mb", 0.0))
     res["images"] = len(paths)
     if "faces" in res:
@@ -285,12 +333,14 @@ def main(argv=None) -> int:
                     help="comma-separated subset of " + ",".join(VARIANTS + tuple(EXTRA)))
     ap.add_argument("--reuse", default="", help="comma-separated variants whose last result on this "
                     "set is reused from the cache (e.g. a,b while tuning (d))")
+    ap.add_argument("--min-face", type=int, default=None, help="embed's --min-face for (c_detect) and (d) "
+                    "(default: embed's own default)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--result", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     count = 300 if args.full else args.count
-    global DEVICE
-    DEVICE = args.device
+    global DEVICE, MIN_FACE
+    DEVICE, MIN_FACE = args.device, args.min_face
     photos = ensure_photos(300 if args.full else count, args.seed, args.photos)
     if args.child:
         child(args.child, photos, count, Path(args.result), args.workers)
@@ -309,6 +359,8 @@ def main(argv=None) -> int:
         cmd += ["--photos", str(photos)]
         if args.workers:
             cmd += ["--workers", str(args.workers)]
+        if args.min_face is not None:
+            cmd += ["--min-face", str(args.min_face)]
         cmd += ["--device", args.device]
         print(f"running {variant} on {count} photos ...", flush=True)
         subprocess.run(cmd, check=True)
@@ -322,14 +374,17 @@ def report_figures(results: dict, photos: Path, count: int) -> dict:
     truth = {k: v for k, v in truth_faces(photos).items() if k in {p.name for p in photo_paths(photos)[:count]}}
     report: dict = {"photos": count, "truth_faces": sum(len(v) for v in truth.values())}
     rows = {}
-    for key in ("a", "b", "d_dlib", "d_insightface", *EXTRA):
+    for key in ("a", "b", "d_dlib", "d_insightface", "d_insightface_640", *EXTRA):
         if key in results:
             rows[key] = summary(results[key])
             rows[key]["truth_recall"] = round(truth_recall(truth, faces_of(results[key])), 3)
+            rows[key]["unmatched"] = unmatched(truth, faces_of(results[key]))[0]
+            rows[key]["crowd_faces"] = results[key].get("crowd_faces")
     for key, row in rows.items():
+        crowd = "" if row["crowd_faces"] is None else f", {row['crowd_faces']} on {CROWD}"
         print(f"{key:22s} {row['images_per_s']:7.3f} images/s {row['faces_per_s']:7.3f} faces/s "
-              f"{row['faces']:4d} faces (truth recall {row['truth_recall']:.3f}) "
-              f"{row['seconds']:7.1f} s ({row['cpu_seconds']:.0f} CPU s)  peak RSS {row['peak_rss_mb']:.0f} MB")
+              f"{row['faces']:4d} faces (truth recall {row['truth_recall']:.3f}, {row['unmatched']} unmatched"
+              f"{crowd}) {row['seconds']:7.1f} s ({row['cpu_seconds']:.0f} CPU s)  peak RSS {row['peak_rss_mb']:.0f} MB")
     recalls, cosines = [], []
     for d in [k for k in rows if k.startswith("d_")]:
         engine = d.split("_")[1]
@@ -370,7 +425,21 @@ def report_figures(results: dict, photos: Path, count: int) -> dict:
                       f"{c['decode_cpu_seconds_per_image'] * 1000:.1f} ms CPU/image; models + decode on "
                       f"{cores} cores allow at most {bound:.3f} images/s = "
                       f"{fig['decode_bound_share']:.2f} of the ceiling")
+    if "c_detect" in results:
+        from _detectbench import print_table
+
+        print_table(results["c_detect"])
+        report["detection"] = results["c_detect"]
+    if "d_insightface" in rows and "d_insightface_640" in rows:
+        ratio = rows["d_insightface"]["cpu_seconds"] / max(rows["d_insightface_640"]["cpu_seconds"], 1e-9)
+        report["insightface"]["run_cpu_ratio_vs_640"] = round(ratio, 3)
+        print(f"d_insightface: the whole run's CPU (decode, detection, embedding the faces now found) "
+              f"{ratio:.2f}x that of d_insightface_640")
     report.update({
+        "truth_recall_insightface": rows.get("d_insightface", {}).get("truth_recall"),
+        "unmatched_insightface": rows.get("d_insightface", {}).get("unmatched"),
+        "crowd_faces": {k: r["crowd_faces"] for k, r in rows.items() if r["crowd_faces"] is not None},
+        "detection_cpu_ratio": results.get("c_detect", {}).get("variants", {}).get("second look", {}).get("cpu_ratio"),
         "ratio_dlib": report.get("dlib", {}).get("ratio"),
         "ratio_insightface": report.get("insightface", {}).get("ratio"),
         "ceiling_share": report.get("insightface", {}).get("ceiling_share"),

@@ -72,11 +72,12 @@ def test_catalog_refuses_a_second_model(tmp_path, dlib_engine, insight_engine):
 def test_insightface_embed_matches_insightface_own_loop(tmp_path, insight_engine, test_models):
     """Full-resolution decode, SCRFD's own resize, chips cut from the full image: `facesets embed`
     finds the faces and gives the embeddings of insightface's own loop (cv2.imread, SCRFD.detect,
-    norm_crop, get_feat) on 12 MP photos, upright, flipped (3) and turned (5, 6). The stored
+    norm_crop, get_feat; here on facesets' copies of them, equal to the package's by
+    test_insightface_equal.py) on 12 MP photos, upright, flipped (3) and turned (5, 6). The stored
     pixels are never turned: SCRFD's input is resized before turning (identical for flips, 1
     level apart on some pixels for quarter turns) and chips are warped from the stored pixels."""
     import cv2
-    from insightface.utils import face_align
+    from facesets.engines.face_align import norm_crop
 
     make = bench_module("make_photos")
     src = tmp_path / "photos"
@@ -91,8 +92,8 @@ def test_insightface_embed_matches_insightface_own_loop(tmp_path, insight_engine
     compared, worst = 0, {}
     for name in names:
         turned = Image.open(src / name).getexif().get(0x0112, 1) in (5, 6, 7, 8)
-        bgr = cv2.imread(str(src / name))          # applies the EXIF orientation
-        boxes, kpss = det.detect(bgr, input_size=(insight_engine.det_size,) * 2)
+        rgb = cv2.cvtColor(cv2.imread(str(src / name)), cv2.COLOR_BGR2RGB)  # imread applies the EXIF orientation
+        boxes, kpss = det.detect(rgb, input_size=(insight_engine.det_size,) * 2)
         keep = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) >= EmbedOptions().min_face
         boxes, kpss = boxes[keep], kpss[keep]
         ours = [r for r in rows if r["path"].endswith(name)]
@@ -100,7 +101,7 @@ def test_insightface_embed_matches_insightface_own_loop(tmp_path, insight_engine
         for box, kps in zip(boxes, kpss):
             row = min(ours, key=lambda r: abs(r["x1"] - box[0]) + abs(r["y1"] - box[1]))
             off = float(np.abs(np.subtract([row["x1"], row["y1"], row["x2"], row["y2"]], box[:4])).max())
-            reference = np.asarray(rec.get_feat(face_align.norm_crop(bgr, kps, 112)), np.float32).ravel()
+            reference = np.asarray(rec.get_feat(norm_crop(rgb, kps, 112)), np.float32).ravel()
             cosine = float(np.dot(reference / np.linalg.norm(reference), row["embedding"]))
             worst[turned] = (max(off, worst.get(turned, (0, 1))[0]), min(cosine, worst.get(turned, (0, 1))[1]))
             compared += 1

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 VERSION = "0.1.0"   # facesets.__version__, recorded in plans and manifests
+MIN_FACE = 20       # px, original pixels: faces with a shorter box edge are not searched for (--min-face)
 
 IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".heic", ".heif"}

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .catalog import Catalog
 from .engines import EngineOptions
+
+if TYPE_CHECKING:
+    pass
 
 CATALOG_NAME = "library.db"
 EXPORT_DIR = "facesets"

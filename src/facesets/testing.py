@@ -13,8 +13,11 @@ import numpy as np
 from facesets.config import shared_dir
 
 
-def build_random_recogniser(path: str | Path, size: int = 112, dim: int = 512, seed: int = 0) -> Path:
-    """An ArcFace-shaped ONNX (N x 3 x size x size -> N x dim) with random weights."""
+def build_random_recogniser(path: str | Path, size: int = 112, dim: int = 512, seed: int = 0,
+                            self_normalising: bool = False) -> Path:
+    """An ArcFace-shaped ONNX (N x 3 x size x size -> N x dim) with random weights.
+    `self_normalising`: the graph begins with named Sub and Mul nodes, as MXNet exports do,
+    which tells a loader to feed raw pixel values."""
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(seed)
@@ -22,8 +25,10 @@ def build_random_recogniser(path: str | Path, size: int = 112, dim: int = 512, s
     cells = channels * (size // stride) ** 2
     conv_w = rng.normal(0, 0.05, (channels, 3, stride, stride)).astype(np.float32)
     fc_w = rng.normal(0, 1 / np.sqrt(cells), (cells, dim)).astype(np.float32)
-    nodes = [
-        helper.make_node("Conv", ["input.1", "conv_w"], ["c1"], strides=[stride, stride], kernel_shape=[stride, stride]),
+    inits = [numpy_helper.from_array(conv_w, "conv_w"), numpy_helper.from_array(fc_w, "fc_w")]
+    nodes, first = _normalising_nodes("input.1", inits) if self_normalising else ([], "input.1")
+    nodes += [
+        helper.make_node("Conv", [first, "conv_w"], ["c1"], strides=[stride, stride], kernel_shape=[stride, stride]),
         helper.make_node("Relu", ["c1"], ["r1"]),
         helper.make_node("Flatten", ["r1"], ["f1"], axis=1),
         helper.make_node("MatMul", ["f1", "fc_w"], ["683"]),
@@ -32,9 +37,58 @@ def build_random_recogniser(path: str | Path, size: int = 112, dim: int = 512, s
         nodes, "random_arcface",
         [helper.make_tensor_value_info("input.1", TensorProto.FLOAT, ["None", 3, size, size])],
         [helper.make_tensor_value_info("683", TensorProto.FLOAT, ["None", dim])],
-        [numpy_helper.from_array(conv_w, "conv_w"), numpy_helper.from_array(fc_w, "fc_w")],
+        inits,
     )
     return _save_model(graph, path)
+
+
+def build_random_landmarker(path: str | Path, points: int = 106, dims: int = 2, seed: int = 0,
+                            self_normalising: bool = False) -> Path:
+    """A landmark model shaped like 2d106det (1 x 3 x 192 x 192 -> 1 x 212) or, with
+    `dims=3`, 1k3d68 (-> 1 x 3309, the last 204 values 68 points with depth): outputs near a
+    fixed face-like layout that move a little with the pixels. `self_normalising`: the
+    graph begins with a node named `bn_data`, as the real MXNet exports do."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    outputs = 3309 if dims == 3 else points * dims
+    channels, stride, size = 8, 16, 192
+    cells = channels * (size // stride) ** 2
+    layout = np.zeros(outputs, np.float32)
+    if dims == 3:  # the mean face, so a head pose can be solved from the points
+        from facesets.enrich.pose import mean_shape_68
+        layout[-68 * 3:] = (mean_shape_68() * 0.8).astype(np.float32).ravel()
+    else:
+        layout[:] = rng.uniform(-0.6, 0.6, outputs).astype(np.float32)
+    inits = [numpy_helper.from_array(rng.normal(0, 0.05, (channels, 3, stride, stride)).astype(np.float32), "conv_w"),
+             numpy_helper.from_array(rng.normal(0, 0.1 / np.sqrt(cells), (cells, outputs)).astype(np.float32), "fc_w"),
+             numpy_helper.from_array(layout, "layout")]
+    nodes, first = _normalising_nodes("data", inits, "bn_data") if self_normalising else ([], "data")
+    nodes += [
+        helper.make_node("Conv", [first, "conv_w"], ["c1"], strides=[stride, stride], kernel_shape=[stride, stride]),
+        helper.make_node("Relu", ["c1"], ["r1"]),
+        helper.make_node("Flatten", ["r1"], ["f1"], axis=1),
+        helper.make_node("MatMul", ["f1", "fc_w"], ["m1"]),
+        helper.make_node("Add", ["m1", "layout"], ["fc1"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "random_landmarks",
+        [helper.make_tensor_value_info("data", TensorProto.FLOAT, [1, 3, size, size])],
+        [helper.make_tensor_value_info("fc1", TensorProto.FLOAT, [1, outputs])],
+        inits,
+    )
+    return _save_model(graph, path)
+
+
+def _normalising_nodes(source: str, inits: list, name: str | None = None) -> tuple[list, str]:
+    """(nodes, output): (x - 127.5) * (1 / 128) in the graph, the nodes named as MXNet names
+    them (`_minus0`, `_mul0`) or the first one `name`."""
+    from onnx import helper, numpy_helper
+
+    inits += [numpy_helper.from_array(np.array(127.5, np.float32), "pixel_mean"),
+              numpy_helper.from_array(np.array(1 / 128, np.float32), "pixel_scale")]
+    return [helper.make_node("Sub", [source, "pixel_mean"], ["centred"], name=name or "_minus0"),
+            helper.make_node("Mul", ["centred", "pixel_scale"], ["normalised"], name="_mul0")], "normalised"
 
 
 def build_iresnet50_recogniser(path: str | Path, size: int = 112, dim: int = 512, seed: int = 0,

@@ -9,6 +9,7 @@ import typer
 
 from facesets.catalog import Catalog, CatalogError
 from facesets.cli.ui import attach_logging, fail, notice, out, progress_bars
+from facesets.config import MIN_FACE
 from facesets.engines import EngineOptions, EngineUnavailable
 
 app = typer.Typer(
@@ -22,6 +23,11 @@ PackOpt = typer.Option("buffalo_l", "--pack", help="InsightFace model pack: buff
 ModelsOpt = typer.Option(None, "--models", help="Folder holding InsightFace packs (<DIR>/<pack>/*.onnx).")
 DeviceOpt = typer.Option("auto", "--device", help="onnxruntime device: auto, cpu, cuda, directml, coreml.")
 DetectorOpt = typer.Option("hog", "--detector", help="dlib engine detector: hog or yunet.")
+MinFaceOpt = typer.Option(MIN_FACE, "--min-face", min=1, metavar="PX",
+                          help="Smallest face to find, as the short edge of its box in original pixels: "
+                               "smaller faces are neither looked for nor kept. InsightFace looks again, at the "
+                               "photo's own resolution, where its 640 px pass of a large photo saw a faint "
+                               "face this big or bigger.")
 
 
 def open_catalog(path: Path, create: bool = True) -> Catalog:
@@ -60,6 +66,7 @@ def embed(
                                         "best frame of each span of the video (one long clip cannot flood a person)."),
     xmp: bool = typer.Option(True, "--xmp/--no-xmp", help="Names from XMP face regions (embedded, photo.jpg.xmp or "
                              "photo.xmp sidecars; needs the xmp extra): they seed people."),
+    min_face: int = MinFaceOpt,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
     """Detect and embed every face under SOURCES (photos and videos: .mp4 .mov .m4v .mkv .avi
@@ -76,7 +83,8 @@ def embed(
                                    engine_options=engine_options(engine, pack, models, device, detector, yunet_model, threads),
                                    options=EmbedOptions(input_mode=input_mode, workers=workers, reduced_decode=reduced_decode,
                                                         video_step=video_step, max_video_seconds=max_video_seconds,
-                                                        video_max_faces=video_max_faces, read_xmp=xmp),
+                                                        video_max_faces=video_max_faces, read_xmp=xmp,
+                                                        min_face=min_face),
                                    progress=hook)
         except (CatalogError, EngineUnavailable, ValueError) as exc:
             fail(str(exc))

@@ -8,8 +8,8 @@ import typer
 
 from facesets.catalog import CatalogBusy, CatalogError
 from facesets.cli.export import TargetOpt, export_options
-from facesets.cli.main import (DetectorOpt, DeviceOpt, EngineOpt, ModelsOpt, PackOpt, app, engine_options,
-                               open_catalog)
+from facesets.cli.main import (DetectorOpt, DeviceOpt, EngineOpt, MinFaceOpt, ModelsOpt, PackOpt, app,
+                               engine_options, open_catalog)
 from facesets.cli.ui import fail, notice, out, progress_bars
 from facesets.engines import EngineUnavailable
 
@@ -23,7 +23,7 @@ def run_cmd(
                                          "writes is never read as a source)."),
     catalog: Optional[Path] = typer.Option(None, "--catalog", "-c", help="Catalog file (default: OUT/library.db)."),
     engine: str = EngineOpt, pack: str = PackOpt, models: Optional[Path] = ModelsOpt, device: str = DeviceOpt,
-    detector: str = DetectorOpt,
+    detector: str = DetectorOpt, min_face: int = MinFaceOpt,
     target: Optional[List[str]] = TargetOpt,
     top_n: int = _opts["top_n"], out_size: int = _opts["out_size"], pad_ratio: float = _opts["pad_ratio"],
     candidates: bool = _opts["candidates"],
@@ -55,7 +55,8 @@ def run_cmd(
                              export_options=dict(top_n=top_n, out_size=out_size, pad_ratio=pad_ratio,
                                                  candidates=candidates),
                              progress=hook,
-                             embed_options=EmbedOptions(video_step=video_step, max_video_seconds=max_video_seconds))
+                             embed_options=EmbedOptions(video_step=video_step, max_video_seconds=max_video_seconds,
+                                                        min_face=min_face))
         except (CatalogBusy, CatalogError, EngineUnavailable, ValueError) as exc:
             fail(str(exc))
         except OSError as exc:  # disk full, I/O error: one line; the export is staged, so the old one stays

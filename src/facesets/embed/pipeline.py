@@ -23,6 +23,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from facesets.catalog import Catalog, FileStatus, NewFace
+from facesets.config import MIN_FACE
 from facesets.engines import EngineOptions, FaceEngine, load_engine
 from facesets.engines.base import sharpness
 from facesets.embed.extras import commit_extras
@@ -48,7 +49,8 @@ class EmbedOptions:
     # small faces; None: the engine's choice (dlib: reduced; insightface: full, to match its own loop)
     chip_upsample: float | None = None  # re-read a small face unless its chip upsamples it at most
     # this much (default: the engine's `chip_upsample`, measured by benchmarks/embed_throughput.py)
-    min_face: int = 20           # faces with a shorter box edge (original px) are ignored
+    min_face: int = MIN_FACE     # the smallest face looked for (short box edge, original px): a
+    # large photo gets a closer look where faces this small may hide; smaller faces are dropped
     video_step: float = 1.0      # videos: a frame every this many seconds, plus scene changes
     max_video_seconds: float | None = None  # videos: only their first this many seconds (None: all)
     video_max_faces: int = 50    # videos: at most this many faces each (best frame per span of the video)
@@ -294,7 +296,8 @@ def find_faces(engine: FaceEngine, image, options: EmbedOptions, path=None) -> l
                  "sharpness": sharpness(face["chip"])}]
     source = Rereader(image, path)
     faces = []
-    for det in engine.detect_image(image, source.at):  # original pixels
+    min_face = options.min_face if options.input_mode == "photos" else None  # crops: their one face
+    for det in engine.detect_image(image, source.at, min_face):  # original pixels
         short_edge = det.short_edge
         if short_edge < options.min_face and options.input_mode == "photos":
             continue

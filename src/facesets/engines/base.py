@@ -70,9 +70,11 @@ class FaceEngine(ABC):
         decode threads so the main thread only runs models; kept as `image.prepared`."""
         return None
 
-    def detect_image(self, image, reread) -> list[Detection]:
+    def detect_image(self, image, reread, min_face: float | None = None) -> list[Detection]:
         """Faces of a `DecodedImage` (maybe DCT-reduced) in original pixels. `reread(scale)`
-        returns the same image decoded at `scale` or more, for engines that look closer."""
+        returns the same image decoded at `scale` or more, for engines that look closer;
+        `min_face` (short edge, original pixels): the smallest face worth looking closer for
+        (None: no closer look)."""
         return [d.scaled(1.0 / image.scale) for d in detect_scaled(self, image.rgb)]
 
     def describe(self) -> dict:

@@ -24,6 +24,7 @@ CONFIRM_UPSAMPLE = 2.0  # cut from a decode where the face is at least HOG_FACE 
 PROPOSAL_SCORE = 0.2  # low: every proposal is confirmed by HOG, a missed one is a lost face
 CONFIRM_ZOOMS = (1.0, 1.4, 2.0)  # HOG is tried with the face at these multiples of HOG_FACE
 FULL_PASS = False     # HOG over the whole reduced image as well (YuNet already proposes large faces)
+PROPOSAL_SLACK = 0.5  # proposals under this share of --min-face are not confirmed (HOG's box is the size)
 
 
 def face_recognition_model(name: str) -> Path:
@@ -150,12 +151,12 @@ class DlibEngine(FaceEngine):
             out.append(Detection(np.array([x1, y1, x2, y2], np.float32), pts, score))
         return sort_largest_first(out)
 
-    def detect_image(self, image, reread) -> list[Detection]:
+    def detect_image(self, image, reread, min_face: float | None = None) -> list[Detection]:
         """HOG decides what a face is, as in face_recognition, without scanning 12 MP with it:
         HOG scans the reduced image for large faces, YuNet proposes the smaller ones, and HOG
         confirms each proposal on a crop read at the resolution that face needs."""
         if self._proposer is None:
-            return super().detect_image(image, reread)
+            return super().detect_image(image, reread, min_face)
         rgb = image.rgb
         factor = min(1.0, PROPOSAL_SIDE / max(rgb.shape[:2]))
         small = rgb if factor >= 1.0 else cv2.resize(
@@ -163,7 +164,8 @@ class DlibEngine(FaceEngine):
         to_original = 1.0 / (factor * image.scale)
         found = [d.scaled(to_original) for d in self.detect(small, upsample=0)] if FULL_PASS else []
         proposals = [p.scaled(to_original) for p in self._proposer.detect(small)]
-        proposals = [p for p in proposals if not any(_centre_inside(p.box, f.box) for f in found)]
+        proposals = [p for p in proposals if not any(_centre_inside(p.box, f.box) for f in found)
+                     and p.short_edge >= (min_face or 0.0) * PROPOSAL_SLACK]
         if proposals:
             source = reread(max(HOG_FACE / CONFIRM_UPSAMPLE / max(p.short_edge, 1.0) for p in proposals))
             for proposal in proposals:

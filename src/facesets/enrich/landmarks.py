@@ -7,7 +7,6 @@ for dlib the caller solves it from the 68 points).
 from __future__ import annotations
 
 import logging
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +45,7 @@ class InsightFaceDense:
     scheme = "insightface106"
 
     def __init__(self, folder: Path, pack, device: str = "auto", threads: int | None = None):
-        from facesets.engines.insightface_engine import load_onnx_model
+        from facesets.engines.onnx_models import load_onnx_model
 
         self._lmk2d = load_onnx_model(folder / pack.landmarks_2d, device, threads)
         self._lmk3d = load_onnx_model(folder / pack.landmarks_3d, device, threads)
@@ -56,15 +55,8 @@ class InsightFaceDense:
         self.name = f"insightface/{pack.name}/{pack.landmarks_2d}+{pack.landmarks_3d}"
 
     def locate(self, rgb: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, tuple | None]:
-        from insightface.app.common import Face
-
-        bgr = np.ascontiguousarray(rgb[:, :, ::-1])
-        face = Face(bbox=np.asarray(box, np.float32))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            dense = np.asarray(self._lmk2d.get(bgr, face), np.float32)[:, :2]
-            pts3d = np.asarray(self._lmk3d.get(bgr, face), np.float32)
-        return dense, pose_from_3d68(pts3d)
+        dense = self._lmk2d.get(rgb, box)[:, :2]
+        return dense, pose_from_3d68(self._lmk3d.get(rgb, box))
 
 
 def load_landmarker(engine: str, model: str, models: str | None = None, device: str = "auto",

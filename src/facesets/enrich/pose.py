@@ -1,13 +1,15 @@
 """Head pose from 2D landmarks: solvePnP against one generic 3D face.
 
 The 3D model is InsightFace's mean 68-point shape (iBUG order, the same points dlib's
-68-point predictor finds), so both engines report pitch/yaw/roll in one convention:
-InsightFace's own `matrix2angle`, in degrees. Mirroring a face flips the sign of yaw and roll.
+68-point predictor finds; `meanshape_68.txt` says where it comes from), so both engines report
+pitch/yaw/roll in one convention: InsightFace's `matrix2angle`, in degrees. Mirroring a face
+flips the sign of yaw and roll.
 """
 from __future__ import annotations
 
 import functools
 import math
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -18,14 +20,13 @@ LEFT_EYE_68, RIGHT_EYE_68 = tuple(range(36, 42)), tuple(range(42, 48))
 NOSE_TIP_68, MOUTH_CORNERS_68 = 30, (48, 54)
 MODEL_SCALE = 100.0                          # model units per mean-shape unit (arbitrary)
 _FLIP_Z = np.diag([1.0, 1.0, -1.0])
+MEAN_SHAPE_FILE = Path(__file__).with_name("meanshape_68.txt")
 
 
 @functools.lru_cache(maxsize=1)
 def mean_shape_68() -> np.ndarray:
-    """(68, 3) float64, image-like axes (x right, y down, z towards the viewer)."""
-    from insightface.data import get_object
-
-    return np.asarray(get_object("meanshape_68.pkl"), np.float64)
+    """(68, 3) float64 (float32 values), image-like axes (x right, y down, z towards the viewer)."""
+    return np.loadtxt(MEAN_SHAPE_FILE, dtype=np.float32).astype(np.float64)
 
 
 def model_points(scheme: str) -> np.ndarray:
@@ -75,11 +76,14 @@ def solve_pose(points: np.ndarray, scheme: str, image_size: tuple[int, int]) -> 
 
 
 def matrix_to_angles(rotation: np.ndarray) -> tuple[float, float, float]:
-    """InsightFace's Euler decomposition (pitch, yaw, roll), degrees."""
-    from insightface.utils.transform import matrix2angle
-
-    pitch, yaw, roll = matrix2angle(np.asarray(rotation, np.float64))
-    return float(pitch), float(yaw), float(roll)
+    """InsightFace's Euler decomposition (pitch, yaw, roll) of a rotation matrix, degrees."""
+    r = np.asarray(rotation, np.float64)
+    sy = math.sqrt(r[0, 0] * r[0, 0] + r[1, 0] * r[1, 0])
+    if sy >= 1e-6:
+        x, y, z = math.atan2(r[2, 1], r[2, 2]), math.atan2(-r[2, 0], sy), math.atan2(r[1, 0], r[0, 0])
+    else:  # gimbal lock: roll is folded into pitch
+        x, y, z = math.atan2(-r[1, 2], r[1, 1]), math.atan2(-r[2, 0], sy), 0.0
+    return float(x * 180 / np.pi), float(y * 180 / np.pi), float(z * 180 / np.pi)
 
 
 # Five-point fallback (faces enrich has not seen): yaw from the nose's sideways offset between
@@ -126,9 +130,22 @@ def five_point_pose(five: np.ndarray, scheme: str) -> tuple[float, float] | None
 
 
 def pose_from_3d68(points3d: np.ndarray) -> tuple[float, float, float]:
-    """Pose of InsightFace 1k3d68 output, exactly as its Landmark model computes it."""
-    from insightface.utils.transform import P2sRt, estimate_affine_matrix_3d23d
+    """Pose of InsightFace 1k3d68 output, exactly as its Landmark model computes it: the affine
+    map from the mean shape to the points (least squares), its rotation part, Euler angles."""
+    affine = affine_3d(mean_shape_68().astype(np.float32), np.asarray(points3d, np.float32))
+    return matrix_to_angles(rotation_of(affine))
 
-    P = estimate_affine_matrix_3d23d(mean_shape_68().astype(np.float32), np.asarray(points3d, np.float32))
-    _, rotation, _ = P2sRt(P)
-    return matrix_to_angles(rotation)
+
+def affine_3d(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """3x4 least-squares affine P with target = P [source; 1] (InsightFace's
+    estimate_affine_matrix_3d23d)."""
+    homogeneous = np.hstack((source, np.ones([source.shape[0], 1])))
+    return np.linalg.lstsq(homogeneous, target, rcond=None)[0].T
+
+
+def rotation_of(affine: np.ndarray) -> np.ndarray:
+    """The rotation of an affine camera matrix: its first two rows normalised and their cross
+    product (InsightFace's P2sRt without the scale and translation it also returns)."""
+    r1 = affine[0:1, :3] / np.linalg.norm(affine[0:1, :3])
+    r2 = affine[1:2, :3] / np.linalg.norm(affine[1:2, :3])
+    return np.concatenate((r1, r2, np.cross(r1, r2)), 0)
