@@ -168,7 +168,8 @@ def faces_in(image, engine: str | FaceEngine = "auto", *, min_face: int = 20) ->
     """Every face of one image, largest first, as `facesets embed` finds it: a path (EXIF
     orientation applied) or an RGB uint8 array. Faces whose box is under `min_face` pixels on its
     short edge are left out. Boxes and landmarks are in the upright image's pixels."""
-    from facesets.embed.pipeline import EmbedOptions, decode_side, find_faces
+    from facesets.embed.pipeline import EmbedOptions
+    from facesets.embed.work import decode_side, find_faces
     from facesets.media import DecodedImage, read_image
 
     engine = load_engine(engine) if isinstance(engine, str) else engine

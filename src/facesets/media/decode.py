@@ -7,6 +7,7 @@ stored form (see `media.paths`).
 from __future__ import annotations
 
 import datetime as dt
+import io
 import os
 import stat as statmod
 import warnings
@@ -84,9 +85,23 @@ class DecodedImage:
         return np.array([*rows, (0, 0, 1)], np.float64)
 
 
-def read_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS, reduce_to: int | None = None) -> DecodedImage:
-    """Decode `path` to RGB. `reduce_to` lets JPEG decode at a smaller scale (DCT draft)
-    while keeping at least that long side; coordinates map back through `scale`."""
+def read_bytes(path: str | os.PathLike) -> bytes:
+    """The whole file, read once (embed hashes these bytes and decodes them from memory), with
+    the one-line reasons `read_image` gives."""
+    path = _regular_file(path)
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        raise DecodeError("file vanished before it could be read") from None
+    except MemoryError:
+        raise DecodeError("too large to read in memory") from None
+    except OSError as exc:
+        raise DecodeError(f"unreadable: {exc.strerror or exc}") from None
+
+
+def _regular_file(path: str | os.PathLike) -> str:
+    """The file-system path of a regular file that exists and holds bytes, else DecodeError."""
     path = fs_path(path)
     try:
         st = os.stat(path)
@@ -98,10 +113,22 @@ def read_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS, reduce_to:
         raise DecodeError("not a regular file")
     if st.st_size == 0:
         raise DecodeError("zero bytes")
+    return path
+
+
+def read_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS, reduce_to: int | None = None,
+               data: bytes | None = None) -> DecodedImage:
+    """Decode `path` to RGB, or `data` (the file's bytes, already read from `path`). `reduce_to`
+    lets JPEG decode at a smaller scale (DCT draft) while keeping at least that long side;
+    coordinates map back through `scale`."""
+    if data is None:
+        path = _regular_file(path)
+    elif not data:
+        raise DecodeError("zero bytes")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            with open(path, "rb") as handle, Image.open(handle) as im:
+            with (open(path, "rb") if data is None else io.BytesIO(data)) as handle, Image.open(handle) as im:
                 return _decode(im, max_pixels, reduce_to, handle)
     except DecodeError:
         raise
