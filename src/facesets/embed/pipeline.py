@@ -93,6 +93,9 @@ def embed(catalog: Catalog, sources: Iterable[str | os.PathLike], engine: FaceEn
     if options.input_mode not in INPUT_MODES:
         raise ValueError(f"unknown input mode {options.input_mode!r} ({', '.join(INPUT_MODES)})")
     sources = [os.fspath(s) for s in sources]
+    if options.cluster is not None:  # the extra, the address, the certificates: before any work
+        from facesets.embed.dask_driver import check_cluster
+        check_cluster(options.cluster)
     if engine is not None:  # a given engine is checked against the catalog before any work
         catalog.register_model(engine.engine, engine.model, engine.dim, engine.detector, engine.landmark_scheme)
     described = engine.describe() if engine is not None else asdict(engine_options or EngineOptions())
