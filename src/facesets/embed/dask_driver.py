@@ -67,13 +67,13 @@ def embed_on_cluster(engine, jobs: list[FileJob], options, commit: Callable[[lis
     from facesets.embed.dask_worker import WorkerRefused
 
     with connect(options.cluster) as client:
-        plugin, resource = accept_workers(client, engine, options.cluster.path_map)
-        submit = partial(_submit, client, options, plugin, resource)
+        plugin = accept_workers(client, engine, options.cluster.path_map)
+        submit = partial(_submit, client, options, plugin)
         meter = _Meter(client, progress)
         try:
             _commit_in_order(client, submit, jobs, options.batch_files, commit, meter, KilledWorker)
-        except WorkerRefused as exc:
-            raise ClusterError(f"a worker without the engine got a task: {exc}") from None
+        except WorkerRefused as exc:  # one that joined after the check
+            raise ClusterError(str(exc)) from None
 
 
 def _commit_in_order(client, submit, jobs, batch_files: int, commit, meter, killed) -> None:
@@ -114,35 +114,31 @@ def _results(submit, batch: list[FileJob], future, killed) -> list[FileWork]:
         return [work for one, single in singles for work in _results(submit, one, single, killed)]
 
 
-def _submit(client, options, plugin: str, resource: str, batch: list[FileJob]):
+def _submit(client, options, plugin: str, batch: list[FileJob]):
     from facesets.embed.dask_worker import analyse_on_worker
 
-    return client.submit(analyse_on_worker, batch, options, plugin, options.cluster.path_map,
-                         resources={resource: 1}, pure=False)
+    return client.submit(analyse_on_worker, batch, options, plugin, options.cluster.path_map, pure=False)
 
 
-def accept_workers(client, engine, path_map) -> tuple[str, str]:
-    """The engine plugin registered on every worker (and on those that join later); returns its
-    name and the resource that accepted workers offer. Refused workers are named in one line
-    each; none accepted is an error."""
+def accept_workers(client, engine, path_map) -> str:
+    """The engine plugin registered on every worker (and on every one that joins or restarts
+    later); returns its name. Every worker must hold the driver's engine: the first one that
+    does not is named, with the difference, in a one-line error."""
     from facesets.embed.dask_worker import EngineHost, identity, refusal
 
-    expected = identity(engine)
-    key = hashlib.sha256(json.dumps(expected, sort_keys=True).encode()).hexdigest()[:12]
-    plugin, resource = f"facesets-engine-{key}", f"facesets-{key}"
+    expected, options = identity(engine), _worker_options(engine, path_map)
+    key = hashlib.sha256(json.dumps([expected, repr(options)], sort_keys=True).encode()).hexdigest()[:12]
+    plugin = f"facesets-engine-{key}"  # one per engine and settings: drivers sharing a scheduler keep theirs
     try:
         client.wait_for_workers(1, timeout=WAIT_FOR_WORKERS_S)
     except TimeoutError:
         raise ClusterError(f"no worker joined the scheduler within {WAIT_FOR_WORKERS_S} s") from None
-    client.register_plugin(EngineHost(_worker_options(engine, path_map), expected, resource), name=plugin)
-    verdicts = client.run(refusal, plugin)
-    refused = {address: why for address, why in verdicts.items() if why}
-    for address, why in sorted(refused.items()):
-        log.warning(f"worker {address} refused: {why}")
-    if len(refused) == len(verdicts):
-        address, why = sorted(refused.items())[0]
-        raise ClusterError(f"no worker can embed for this catalog: worker {address}: {why}")
-    return plugin, resource
+    client.register_plugin(EngineHost(options, expected), name=plugin)
+    refused = sorted((address, why) for address, why in client.run(refusal, plugin).items() if why)
+    if refused:
+        (address, why), more = refused[0], len(refused) - 1
+        raise ClusterError(f"worker {address} refused: {why}" + (f" (and {more} more)" if more else ""))
+    return plugin
 
 
 def _worker_options(engine, path_map):

@@ -2,9 +2,10 @@
 threads sized to the worker's, and the task that analyses and embeds one batch of files.
 
 A worker whose facesets version, engine, model or weights differ from the driver's keeps no
-engine: it is never given the resource the tasks ask for, so it gets no task, and the driver
-says why in one line. Only this module imports Dask on a worker; the driver imports it once
-it knows the `cluster` extra is installed.
+engine and is refused: the driver checks every worker before it hands out any work and stops
+with one line naming the worker and the difference, and a task reaching a refused worker that
+joined later stops the run the same way (what is committed stays). Only this module imports
+Dask on a worker; the driver imports it once it knows the `cluster` extra is installed.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from facesets.scan import FileJob
 
 
 class WorkerRefused(RuntimeError):
-    """A task reached a worker that holds no engine (one-line reason)."""
+    """A task reached a worker that holds no engine (one line: the worker and why)."""
 
 
 def identity(engine: FaceEngine) -> dict:
@@ -62,16 +63,18 @@ class EngineHost(WorkerPlugin):
     a restart). Model calls of an engine whose models thread themselves take turns (`models`),
     with as many threads each as the worker has; decoding runs in every worker thread."""
 
-    def __init__(self, engine_options: EngineOptions, expected: dict, resource: str):
-        self.engine_options, self.expected, self.resource = engine_options, expected, resource
+    idempotent = True  # registered again by the next run of the same driver: the engine stays loaded
+
+    def __init__(self, engine_options: EngineOptions, expected: dict):
+        self.engine_options, self.expected = engine_options, expected
         self.engine: FaceEngine | None = None
         self.refusal: str | None = None
         self.models = nullcontext()
 
     async def setup(self, worker) -> None:
-        nthreads = worker.state.nthreads
-        self.refusal = await asyncio.get_running_loop().run_in_executor(None, self._load, nthreads)
-        await worker.set_resources(**{self.resource: nthreads if self.refusal is None else 0})
+        """Runs before the worker takes any task (Dask finishes its plugins' setup first)."""
+        loop = asyncio.get_running_loop()
+        self.refusal = await loop.run_in_executor(None, self._load, worker.state.nthreads)
 
     def teardown(self, worker) -> None:
         self.engine = None
@@ -118,9 +121,10 @@ def analyse_on_worker(jobs: list[FileJob], options, plugin: str,
     """One task: a batch of files read where this worker mounts them, hashed, decoded, detected,
     aligned and embedded. Only small records go back: boxes, landmarks, scores, sharpness,
     embeddings, sizes, dates, hashes; never pixels."""
-    host = get_worker().plugins.get(plugin)
+    worker = get_worker()
+    host = worker.plugins.get(plugin)
     if host is None or host.engine is None:
-        raise WorkerRefused(host.refusal if host and host.refusal else "no engine on this worker")
+        raise WorkerRefused(f"worker {worker.address} refused: {refusal(plugin, worker)}")
     _crash_for_tests(jobs)
     return analyse_batch(jobs, host.engine, options, models=host.models,
                          source=lambda job: mapped(fs_path(job.path), path_map))
