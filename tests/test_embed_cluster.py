@@ -194,14 +194,15 @@ def test_a_worker_with_other_weights_or_none_is_refused_in_one_line(tmp_path, te
         assert catalog.counts()["faces"] == 0 and catalog.runs.last("embed").status == "failed"
 
 
-def test_path_map_makes_workers_read_where_they_mount_the_library(tmp_path):
+def test_run_with_path_map_makes_workers_read_where_they_mount_the_library(tmp_path):
     here, there = tmp_path / "here", tmp_path / "there"
     here.mkdir()
     there.mkdir()
     shutil.copy2(KNN / "train" / "biden" / "biden.jpg", here / "a.jpg")
     shutil.copy2(KNN / "test" / "obama_and_biden.jpg", there / "a.jpg")   # what a worker finds at its mount
     db = tmp_path / "c.db"
-    _embed(here, db, "--engine", "dlib", *CLUSTER, "--path-map", f"{here}={there}")
+    run_cli("run", here, tmp_path / "out", "--catalog", db, "--engine", "dlib", "-q", *CLUSTER,
+            "--path-map", f"{here}={there}")
     with Catalog.open(db, readonly=True) as catalog:
         [row] = catalog.files.all()
     from facesets.media import sha256_file

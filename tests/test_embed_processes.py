@@ -7,8 +7,8 @@ import shutil
 import numpy as np
 import pytest
 
-from facesets import Catalog, embed
-from facesets.embed import EmbedOptions
+from facesets import Catalog
+from facesets.embed import EmbedOptions, embed  # not `from facesets import embed`: that is the subpackage
 from facesets.embed import pipeline
 from facesets.engines import EngineOptions, load_engine
 

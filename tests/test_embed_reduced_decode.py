@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facesets import Catalog, embed
-from facesets.embed import EmbedOptions
+from facesets import Catalog
+from facesets.embed import EmbedOptions, embed  # not `from facesets import embed`: that is the subpackage
 from facesets.engines import EngineOptions, load_engine
 
 from conftest import FACES, bench_module, face_rows

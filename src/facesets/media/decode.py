@@ -92,12 +92,16 @@ def read_bytes(path: str | os.PathLike) -> bytes:
     try:
         with open(path, "rb") as handle:
             return handle.read()
-    except FileNotFoundError:
-        raise DecodeError("file vanished before it could be read") from None
     except MemoryError:
         raise DecodeError("too large to read in memory") from None
     except OSError as exc:
-        raise DecodeError(f"unreadable: {exc.strerror or exc}") from None
+        raise _unreadable(exc) from None
+
+
+def _unreadable(exc: OSError) -> DecodeError:
+    if isinstance(exc, FileNotFoundError):
+        return DecodeError("file vanished before it could be read")
+    return DecodeError(f"unreadable: {exc.strerror or exc}")
 
 
 def _regular_file(path: str | os.PathLike) -> str:
@@ -105,10 +109,8 @@ def _regular_file(path: str | os.PathLike) -> str:
     path = fs_path(path)
     try:
         st = os.stat(path)
-    except FileNotFoundError:
-        raise DecodeError("file vanished before it could be read") from None
     except OSError as exc:
-        raise DecodeError(f"unreadable: {exc.strerror or exc}") from None
+        raise _unreadable(exc) from None
     if not statmod.S_ISREG(st.st_mode):
         raise DecodeError("not a regular file")
     if st.st_size == 0:
