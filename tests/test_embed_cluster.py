@@ -312,3 +312,17 @@ def _certificates(root: Path) -> dict[str, Path]:
     openssl("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", cert, "-days", "2",
             "-extfile", ext)
     return {"ca": ca, "cert": cert, "key": key}
+
+
+def test_each_difference_between_a_worker_and_the_driver_is_named():
+    from facesets.embed.dask_worker import difference
+
+    driver = {"facesets": "0.2.0", "engine": "insightface", "model": "buffalo_l/w600k_r50.onnx", "detector": "det_10g.onnx",
+              "weights": {"det_10g.onnx": "a" * 64, "w600k_r50.onnx": "b" * 64}}
+    assert difference(driver, driver) is None
+    cases = {"facesets": "0.1.0", "engine": "dlib", "model": "buffalo_s/w600k_mbf.onnx"}
+    for key, value in cases.items():
+        assert difference({**driver, key: value}, driver) == f"{key} {value} there, {driver[key]} here"
+    assert difference({**driver, "weights": {"det_10g.onnx": "a" * 64}}, driver) == "weights w600k_r50.onnx missing there"
+    other = {**driver, "weights": {"det_10g.onnx": "a" * 64, "w600k_r50.onnx": "c" * 64}}
+    assert difference(other, driver) == f"weights w600k_r50.onnx differ (sha256 {'c' * 12}… there, {'b' * 12}… here)"
