@@ -1,8 +1,8 @@
 """From pending files to faces with embeddings, committed in small batches.
 
-Every file goes through one function, `analyse_file` (embed.work): its bytes are read once and hashed, then
-decoded (JPEGs in the DCT domain at the size the detector needs, or at full resolution where the
-engine asks for it), its faces detected and aligned. Where that runs:
+Every file goes through one function, `analyse_file` (embed.work): its bytes are read once and
+hashed, then decoded (JPEGs in the DCT domain at the size the detector needs, or at full
+resolution where the engine asks for it), its faces detected and aligned. Where that runs:
 - on this machine, threads analyse ahead of the main thread. With an engine whose models thread
   themselves (insightface) the threads only decode, at a lower priority, and the main thread runs
   detector and recogniser one call at a time, the chips of a whole batch in one recogniser call.
