@@ -326,3 +326,15 @@ def test_each_difference_between_a_worker_and_the_driver_is_named():
     assert difference({**driver, "weights": {"det_10g.onnx": "a" * 64}}, driver) == "weights w600k_r50.onnx missing there"
     other = {**driver, "weights": {"det_10g.onnx": "a" * 64, "w600k_r50.onnx": "c" * 64}}
     assert difference(other, driver) == f"weights w600k_r50.onnx differ (sha256 {'c' * 12}… there, {'b' * 12}… here)"
+
+
+def test_a_worker_that_cannot_read_xmp_regions_is_named_when_the_driver_reads_them():
+    from facesets.embed.dask_worker import difference
+
+    driver = {"facesets": "0.2.0", "engine": "dlib", "model": "dlib_face_recognition_resnet_model_v1", "detector": "hog",
+              "weights": {}, "xmp": True}
+    assert difference(driver, driver) is None
+    assert difference({**driver, "xmp": False}, driver) == "the xmp extra (pyexiv2) missing there"
+    assert difference(driver, {**driver, "xmp": False}) == "the xmp extra (pyexiv2) there, not here"
+    without = {k: v for k, v in driver.items() if k != "xmp"}   # --no-xmp (or crops): not asked of workers
+    assert difference({**driver, "xmp": False}, without) is None

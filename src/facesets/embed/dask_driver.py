@@ -67,7 +67,8 @@ def embed_on_cluster(engine, jobs: list[FileJob], options, commit: Callable[[lis
     from facesets.embed.dask_worker import WorkerRefused
 
     with connect(options.cluster) as client:
-        plugin = accept_workers(client, engine, options.cluster.path_map)
+        plugin = accept_workers(client, engine, options.cluster.path_map,
+                                xmp=options.read_xmp and options.input_mode == "photos")
         submit = partial(_submit, client, options, plugin)
         meter = _Meter(client, progress)
         try:
@@ -120,13 +121,14 @@ def _submit(client, options, plugin: str, batch: list[FileJob]):
     return client.submit(analyse_on_worker, batch, options, plugin, options.cluster.path_map, pure=False)
 
 
-def accept_workers(client, engine, path_map) -> str:
+def accept_workers(client, engine, path_map, xmp: bool = False) -> str:
     """The engine plugin registered on every worker (and on every one that joins or restarts
-    later); returns its name. Every worker must hold the driver's engine: the first one that
-    does not is named, with the difference, in a one-line error."""
+    later); returns its name. Every worker must hold the driver's engine (and, with `xmp`, read
+    XMP face regions as the driver would): the first one that does not is named, with the
+    difference, in a one-line error."""
     from facesets.embed.dask_worker import EngineHost, identity, refusal
 
-    expected, options = identity(engine), _worker_options(engine, path_map)
+    expected, options = identity(engine, xmp), _worker_options(engine, path_map)
     key = hashlib.sha256(json.dumps([expected, repr(options)], sort_keys=True).encode()).hexdigest()[:12]
     plugin = f"facesets-engine-{key}"  # one per engine and settings: drivers sharing a scheduler keep theirs
     try:

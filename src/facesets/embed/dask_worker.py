@@ -24,6 +24,7 @@ from facesets.config import VERSION, models_dirs, worker_crash_file_for_tests
 from facesets.embed.work import FileWork, analyse_batch
 from facesets.engines import EngineOptions, EngineUnavailable, FaceEngine, load_engine
 from facesets.media import fs_path, sha256_file
+from facesets.media.xmp import xmp_readable
 from facesets.scan import FileJob
 
 
@@ -31,10 +32,14 @@ class WorkerRefused(RuntimeError):
     """A task reached a worker that holds no engine (one line: the worker and why)."""
 
 
-def identity(engine: FaceEngine) -> dict:
-    """What must be equal on the driver and every worker for their faces to be one catalog's."""
-    return {"facesets": VERSION, "engine": engine.engine, "model": engine.model, "detector": engine.detector,
-            "weights": {Path(p).name: _file_sha256(str(p)) for p in engine.weight_files()}}
+def identity(engine: FaceEngine, xmp: bool = False) -> dict:
+    """What must be equal on the driver and every worker for their faces to be one catalog's
+    (with `xmp`, whether XMP face regions can be read: workers read them)."""
+    found = {"facesets": VERSION, "engine": engine.engine, "model": engine.model, "detector": engine.detector,
+             "weights": {Path(p).name: _file_sha256(str(p)) for p in engine.weight_files()}}
+    if xmp:
+        found["xmp"] = xmp_readable()
+    return found
 
 
 @lru_cache(maxsize=16)
@@ -55,6 +60,8 @@ def difference(worker: dict, driver: dict) -> str | None:
             return f"weights {name} there, not used here"
         if there != here:
             return f"weights {name} differ (sha256 {there[:12]}… there, {here[:12]}… here)"
+    if "xmp" in driver and worker.get("xmp") != driver["xmp"]:   # workers read the regions: names would differ
+        return "the xmp extra (pyexiv2) missing there" if driver["xmp"] else "the xmp extra (pyexiv2) there, not here"
     return None
 
 
@@ -90,7 +97,7 @@ class EngineHost(WorkerPlugin):
                 looked = ", ".join(str(folder / options.pack) for folder in models_dirs(options.models))
                 return f"{exc} (looked in {looked})"
             return str(exc)
-        differs = difference(identity(engine), self.expected)
+        differs = difference(identity(engine, xmp="xmp" in self.expected), self.expected)
         if differs:
             return differs
         self.engine = engine

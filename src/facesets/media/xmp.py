@@ -48,6 +48,15 @@ def _pyexiv2():
     return pyexiv2
 
 
+def xmp_readable() -> bool:
+    """Whether XMP face regions can be read here (the xmp extra is installed)."""
+    try:
+        _pyexiv2()
+    except XmpUnavailable:
+        return False
+    return True
+
+
 def sidecar_names(path: str | os.PathLike) -> list[str]:
     """Where a photo's sidecar may be: `photo.jpg.xmp` (digiKam, darktable) and `photo.xmp`
     (Lightroom), either case."""
