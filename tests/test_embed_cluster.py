@@ -102,6 +102,70 @@ def test_library_api_takes_cluster_and_reports_faces_and_workers(tmp_path):
     assert alive == 2 and seen["workers alive"][-1][1] == 2   # two alive, of the two seen
 
 
+# -- issue 18's sources on every path: a video's frames and XMP names travel with the faces ----
+
+def _media_corpus(root: Path) -> Path:
+    """lfw158 photos (enough that dlib analyses in worker processes on one machine), a video of
+    two people in turn, a photo named by a Lightroom sidecar (one region where no face is
+    detected: embedded at its box) and one with embedded regions."""
+    from facesets.testing import lfw_face, write_video
+    from media.xmphelp import BIDEN, KIT, NOBODY, OBAMA, ROSE, grown, write_regions
+
+    src = _corpus(root, people=4, per_person=4, extras=False)
+    write_video(src / "clip.mp4", [(lfw_face("George_W_Bush", 0), 2.0), (lfw_face("Colin_Powell", 0), 2.0)])
+    kit = shutil.copy2(KNN / "test" / "kit_with_rose.jpg", src / "kit_with_rose.jpg")
+    write_regions(Path(kit), [("Kit Harington", KIT), ("Rose Leslie", ROSE), ("Nobody", NOBODY)], 501, 700,
+                  out=src / "kit_with_rose.xmp")
+    group = shutil.copy2(KNN / "test" / "obama_and_biden.jpg", src / "obama_and_biden.jpg")
+    write_regions(Path(group), [("Joe Biden", grown(BIDEN)), ("Barack Obama", grown(OBAMA))], 2000, 1428)
+    return src
+
+
+def _media_state(db: Path) -> dict:
+    """catalog_state, and what issue 18 adds: each face's frame, person name, placement and origin."""
+    with Catalog.open(db, readonly=True) as catalog:
+        faces = catalog.faces.all()
+        frames = {face_id: (frame.index, frame.t_ms) for face_id, frame in catalog.faces.frames_of(f.id for f in faces).items()}
+        names = {p.id: (p.name, p.pinned) for p in catalog.people.active()}
+        named = {f.id: (*names[f.person_id], f.assigned_by, json.dumps(f.origin, sort_keys=True))
+                 for f in faces if f.person_id is not None}
+    return {**catalog_state(db), "frames": frames, "named": named}
+
+
+def test_videos_and_xmp_names_come_out_the_same_from_threads_processes_and_a_cluster(tmp_path, monkeypatch):
+    """A video and XMP-tagged photos embedded in threads, in dlib worker processes and on
+    `local:2` (its workers reading a copy of the library through a path map): the same catalog,
+    every face's frame and name included."""
+    from facesets.embed import ClusterOptions, EmbedOptions, embed, pipeline
+    from facesets.engines import EngineOptions
+
+    src = _media_corpus(tmp_path / "here")
+    there = tmp_path / "there" / "photos"
+    shutil.copytree(src, there)                      # where the workers mount the library
+    ways = {"threads": EmbedOptions(workers=1, batch_files=4),
+            "processes": EmbedOptions(workers=2, batch_files=4),
+            "cluster": EmbedOptions(batch_files=4, cluster=ClusterOptions("local:2", ((str(src), str(there)),)))}
+    pools = []
+    real_pool = pipeline.engine_pool
+    monkeypatch.setattr(pipeline, "engine_pool", lambda *a, **k: pools.append(1) or real_pool(*a, **k))
+    states = {}
+    for way, options in ways.items():
+        with Catalog.open(tmp_path / f"{way}.db") as catalog:
+            result = embed(catalog, [src], engine_options=EngineOptions(engine="dlib"), options=options)
+        assert result.errors == 0 and result.files_new == 19, way
+        states[way] = _media_state(tmp_path / f"{way}.db")
+    assert len(pools) == 1                           # the processes way did run in worker processes
+    expected = states["threads"]
+    clip = _file_id(expected, "/clip.mp4")
+    assert {face[0] for face in expected["faces"] if face[1] == clip} == set(expected["frames"]) != set()
+    names = {name for name, *_ in expected["named"].values()}
+    assert names == {"Kit Harington", "Rose Leslie", "Nobody", "Joe Biden", "Barack Obama"}
+    origins = {json.loads(origin)["region"]: json.loads(origin)["from"] for *_, origin in expected["named"].values()}
+    assert origins["Nobody"] == str(src / "kit_with_rose.xmp") and origins["Joe Biden"] == str(src / "obama_and_biden.jpg")
+    assert states["processes"] == expected
+    assert states["cluster"] == expected             # names read through the path map, recorded as here
+
+
 # -- acceptance 2 and 3: faults ------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
