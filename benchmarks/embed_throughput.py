@@ -26,6 +26,9 @@ is JSON.
         # the 300-photo set
     python benchmarks/embed_throughput.py --full --device cuda --only b,c_insightface,d_insightface
         # insightface on a GPU (onnxruntime-gpu installed in place of onnxruntime)
+    python benchmarks/embed_throughput.py --only d_dlib,d_insightface --cluster local:2
+        # (d) also on a Dask cluster (facesets[cluster]): images/s beside the one-machine
+        # figure, their ratio, and whether the catalogs hold the same faces
 """
 from __future__ import annotations
 
@@ -216,10 +219,10 @@ def embed_options(**kwargs):
 
 
 def run_d(paths: list[Path], engine_name: str, workers: int | None, reduced: bool = False,
-          look_again: bool = True) -> dict:
+          look_again: bool = True, cluster: str | None = None) -> dict:
     from facesets.catalog import Catalog
     from facesets.config import shared_dir
-    from facesets.embed import embed
+    from facesets.embed import ClusterOptions, embed
     from facesets.engines import EngineOptions, load_engine
 
     options = EngineOptions(engine=engine_name, download=False,
@@ -236,10 +239,17 @@ def run_d(paths: list[Path], engine_name: str, workers: int | None, reduced: boo
         with Catalog.open(Path(tmp) / "c.db", create=True) as catalog:
             start = time.perf_counter()
             cpu0 = cpu_seconds()
-            options = embed_options(workers=workers, reduced_decode=True if reduced else None)
-            with TreeRSS() as tree:  # worker processes (dlib) count too
-                result = embed(catalog, [folder], engine=engine, options=options)
-            seconds = time.perf_counter() - start
+            options = embed_options(workers=workers, reduced_decode=True if reduced else None,
+                                    cluster=ClusterOptions(cluster) if cluster else None)
+            first: list[float] = []  # when the first batch was committed: start-up (a cluster's too) behind it
+
+            def progress(phase, advance, total):
+                if phase == "embed" and advance and not first:
+                    first.append(time.perf_counter())
+
+            with TreeRSS() as tree:  # worker processes (dlib, a LocalCluster) count too
+                result = embed(catalog, [folder], engine=engine, options=options, progress=progress)
+            end = time.perf_counter()
             cpu = cpu_seconds() - cpu0
             rows = catalog.faces.all()
         with Catalog.open(Path(tmp) / "crowd.db", create=True) as catalog:  # untimed
@@ -248,8 +258,9 @@ def run_d(paths: list[Path], engine_name: str, workers: int | None, reduced: boo
     faces = {p.name: [] for p in paths}
     for face in rows:
         faces.setdefault(Path(face.path).name, []).append((list(face.box), face.embedding))
-    return {"seconds": seconds, "cpu_seconds": cpu, "faces": faces, "errors": result.errors,
-            "tree_rss_mb": round(tree.peak_mb, 1), "crowd_faces": crowd}
+    return {"seconds": end - start, "cpu_seconds": cpu, "faces": faces, "errors": result.errors,
+            "tree_rss_mb": round(tree.peak_mb, 1), "crowd_faces": crowd,
+            "first_commit_seconds": first[0] - start if first else None}
 
 
 def run_c_detect(paths: list[Path]) -> dict:
@@ -272,7 +283,7 @@ def cpu_seconds() -> float:
                (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)))
 
 
-def child(variant: str, photos: Path, count: int, out: Path, workers: int | None) -> None:
+def child(variant: str, photos: Path, count: int, out: Path, workers: int | None, cluster: str | None = None) -> None:
     paths = photo_paths(photos)[:count]
     if variant == "a":
         res = run_a(paths)
@@ -286,7 +297,8 @@ def child(variant: str, photos: Path, count: int, out: Path, workers: int | None
         res = run_c_detect(paths)
     else:
         res = run_d(paths, variant.split("_")[1], workers, reduced=variant.endswith("_reduced"),
-                    look_again=not variant.endswith("_640"))
+                    look_again=not variant.endswith("_640"),
+                    cluster=cluster if variant.endswith("_cluster") else None)
     res["peak_rss_mb"] = max(peak_rss_mb(), res.pop("tree_rss_mb", 0.0))
     res["images"] = len(paths)
     if "faces" in res:
@@ -335,6 +347,8 @@ def main(argv=None) -> int:
                     "set is reused from the cache (e.g. a,b while tuning (d))")
     ap.add_argument("--min-face", type=int, default=None, help="embed's --min-face for (c_detect) and (d) "
                     "(default: embed's own default)")
+    ap.add_argument("--cluster", help="also run each (d) on this Dask cluster (local:N, tcp://HOST:PORT) and "
+                    "print its images/s beside the one-machine figure")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--result", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -343,12 +357,16 @@ def main(argv=None) -> int:
     DEVICE, MIN_FACE = args.device, args.min_face
     photos = ensure_photos(300 if args.full else count, args.seed, args.photos)
     if args.child:
-        child(args.child, photos, count, Path(args.result), args.workers)
+        child(args.child, photos, count, Path(args.result), args.workers, args.cluster)
         return 0
     results = {}
     models_dir()
-    for variant in args.only.split(","):
-        out = CACHE / "results" / f"{photos.name}_c{count}_{variant}{'' if args.device == 'cpu' else '_' + args.device}.json"
+    variants = args.only.split(",")
+    if args.cluster:
+        variants += [f"{v}_cluster" for v in variants if v in ("d_dlib", "d_insightface")]
+    for variant in variants:
+        where = f"_{args.cluster.replace(':', '').replace('/', '')}" if variant.endswith("_cluster") else ""
+        out = CACHE / "results" / f"{photos.name}_c{count}_{variant}{where}{'' if args.device == 'cpu' else '_' + args.device}.json"
         out.parent.mkdir(parents=True, exist_ok=True)
         if variant in args.reuse.split(",") and out.exists():
             results[variant] = json.loads(out.read_text())
@@ -362,12 +380,43 @@ def main(argv=None) -> int:
         if args.min_face is not None:
             cmd += ["--min-face", str(args.min_face)]
         cmd += ["--device", args.device]
+        if variant.endswith("_cluster"):
+            cmd += ["--cluster", args.cluster]
         print(f"running {variant} on {count} photos ...", flush=True)
         subprocess.run(cmd, check=True)
         results[variant] = json.loads(out.read_text())
     report = report_figures(results, photos, count)
+    if args.cluster:
+        report["cluster"] = cluster_figures(results, args.cluster)
     print(json.dumps(report))
     return 0
+
+
+def cluster_figures(results: dict, spec: str) -> dict:
+    """(d) on the cluster beside (d) on one machine: images/s end to end (the cluster's start-up
+    and its workers' engine loading included), their ratio, and the seconds to the first commit."""
+    figures: dict = {"spec": spec}
+    for engine in ("dlib", "insightface"):
+        one, spread = results.get(f"d_{engine}"), results.get(f"d_{engine}_cluster")
+        if not one or not spread:
+            continue
+        a, b = summary(one), summary(spread)
+        total, found, cos = match(faces_of(one), faces_of(spread))
+        row = {"one_machine_images_per_s": a["images_per_s"], "cluster_images_per_s": b["images_per_s"],
+               "ratio": round(b["images_per_s"] / a["images_per_s"], 3),
+               "one_machine_first_commit_s": _round(one.get("first_commit_seconds")),
+               "cluster_first_commit_s": _round(spread.get("first_commit_seconds")),
+               "faces": b["faces"], "faces_matched": f"{found}/{total}",
+               "min_cosine": round(min(cos), 6) if cos else None, "peak_rss_mb": b["peak_rss_mb"]}
+        figures[engine] = row
+        print(f"d_{engine}: one machine {a['images_per_s']:.3f} images/s, --cluster {spec} {b['images_per_s']:.3f} "
+              f"images/s: ratio {row['ratio']:.2f} (first batch committed after {row['one_machine_first_commit_s']} s "
+              f"vs {row['cluster_first_commit_s']} s); faces {found}/{total}, cosine min {row['min_cosine']}")
+    return figures
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
 
 
 def report_figures(results: dict, photos: Path, count: int) -> dict:

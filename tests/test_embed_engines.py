@@ -6,9 +6,8 @@ import pytest
 from PIL import Image
 
 from facesets.catalog import Catalog
-from facesets.embed import embed
 from facesets.catalog import CatalogError
-from facesets.embed import EmbedOptions
+from facesets.embed import EmbedOptions, embed  # not `from facesets import embed`: that is the subpackage
 from facesets.engines import EngineOptions, load_engine
 from facesets.media import read_image
 

@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 from facesets.catalog import Catalog
-from facesets.embed import embed
-from facesets.embed import EmbedOptions
+from facesets.embed import EmbedOptions, embed  # not `from facesets import embed`: that is the subpackage
 from facesets.embed import pipeline
 from facesets.engines import EngineOptions, load_engine
 

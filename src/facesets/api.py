@@ -70,17 +70,22 @@ class Library:
 
     def embed(self, sources: Iterable[str | os.PathLike], *, engine: str | FaceEngine = "auto",
               pack: str = "buffalo_l", models: str | None = None, device: str = "auto",
-              input_mode: str = "photos", workers: int | None = None, progress: Progress | None = None):
+              input_mode: str = "photos", workers: int | None = None, cluster=None,
+              progress: Progress | None = None):
         """Scan `sources` (folders or files, only ever read) and detect and embed every new face.
         engine: "auto" (InsightFace when its weights are present, else dlib), "dlib",
         "insightface", or an engine from `load_engine`. input_mode: photos | crops | aligned.
-        workers: decode threads (dlib: processes); default one per core. Returns an EmbedResult."""
+        workers: decode threads (dlib: processes); default one per core. cluster: detect and
+        embed on a Dask cluster ("local", "local:N", "tcp://HOST:8786", or a ClusterOptions with
+        path maps and TLS files; needs facesets[cluster]): the catalog comes out as without it.
+        Returns an EmbedResult."""
         from facesets.embed import EmbedOptions, embed
 
         given = engine if isinstance(engine, FaceEngine) else None
         options = None if given else EngineOptions(engine=engine, pack=pack, models=models, device=device)
         return embed(self.catalog, sources, engine=given, engine_options=options,
-                     options=EmbedOptions(input_mode=input_mode, workers=workers), progress=progress)
+                     options=EmbedOptions(input_mode=input_mode, workers=workers, cluster=_cluster(cluster)),
+                     progress=progress)
 
     def cluster(self, *, out: str | os.PathLike | None = None, params: dict | None = None,
                 progress: Progress | None = None) -> dict:
@@ -147,14 +152,25 @@ class Library:
 
 def run(sources: Iterable[str | os.PathLike], out: str | os.PathLike, *, engine: str = "auto",
         pack: str = "buffalo_l", models: str | None = None, device: str = "auto",
-        targets: Iterable[str] = ("roop", "folders"), top_n: int = 30, progress: Progress | None = None) -> dict:
+        targets: Iterable[str] = ("roop", "folders"), top_n: int = 30, cluster=None,
+        progress: Progress | None = None) -> dict:
     """The whole pipeline, as `facesets run SOURCES OUT`: embed into OUT/library.db, cluster (or
-    extend, when run again), refine, enrich, export into OUT/facesets/. Returns each stage's counts."""
+    extend, when run again), refine, enrich, export into OUT/facesets/. cluster: embed on a Dask
+    cluster, as in Library.embed. Returns each stage's counts."""
+    from facesets.embed import EmbedOptions
     from facesets.pipeline import run as run_pipeline
 
     options = EngineOptions(engine=engine, pack=pack, models=models, device=device)
     return run_pipeline([os.fspath(s) for s in sources], out, engine_options=options, targets=tuple(targets),
-                        export_options={"top_n": top_n}, progress=progress)
+                        export_options={"top_n": top_n}, progress=progress,
+                        embed_options=EmbedOptions(cluster=_cluster(cluster)))
+
+
+def _cluster(cluster):
+    """`cluster=` as ClusterOptions: an address string, or ClusterOptions as given."""
+    from facesets.embed import ClusterOptions
+
+    return ClusterOptions(cluster) if isinstance(cluster, str) else cluster
 
 
 def load_engine(name: str = "auto", *, pack: str = "buffalo_l", models: str | None = None,

@@ -49,3 +49,9 @@ def models_dirs(explicit: str | os.PathLike | None = None) -> list[Path]:
 def download_dir(explicit: str | os.PathLike | None = None) -> Path:
     """Where downloaded packs are stored: the first of `models_dirs`."""
     return models_dirs(explicit)[0]
+
+
+def worker_crash_file_for_tests() -> str | None:
+    """Tests only: the file name whose reading makes a cluster worker process die (no real file
+    is known to crash the decoders). FACESETS_TEST_WORKER_CRASH, read by embed.dask_worker."""
+    return os.environ.get("FACESETS_TEST_WORKER_CRASH") or None

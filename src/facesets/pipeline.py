@@ -24,7 +24,8 @@ def run(sources, out: str | os.PathLike, catalog: Catalog | None = None,
         engine_options: EngineOptions | None = None, targets=("roop", "folders"), export_options: dict | None = None,
         progress=None, embed_options=None) -> dict:
     """Run every stage; returns each stage's stats. Re-running resumes or extends. The writer
-    lock is held from the first stage to the last, so no other writer slips in between."""
+    lock is held from the first stage to the last, so no other writer slips in between.
+    `embed_options` (EmbedOptions): how embed runs, e.g. on a Dask cluster."""
     from .cluster import cluster, extend, refine
     from .embed import embed
     from .enrich import enrich

@@ -136,3 +136,44 @@ def test_a_second_embed_reads_no_video_again(tmp_path, library):
         assert spread[-1] - spread[0] > 12000                           # one face per span of the video, not the first six
         second = embed(catalog, [one], engine_options=DLIB)
         assert second.decoded == 0 and second.faces == 0 and len(catalog.faces.all()) == 6
+
+
+def test_unchanged_sources_are_not_opened_and_touched_ones_only_hashed(tmp_path, monkeypatch):
+    """The scan only stats: a re-run over an unchanged video and photo opens neither; after a
+    touch (new date, same bytes) each is read once to hash it, and neither is decoded again."""
+    import os
+    import shutil
+
+    from facesets.embed import work
+    from xmphelp import KNN
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    write_video(lib / "clip.mp4", [(lfw_face("Tony_Blair", 0), 2.0), (lfw_face("Colin_Powell", 1), 2.0)])
+    shutil.copy2(KNN / "test" / "kit_with_rose.jpg", lib / "kit_with_rose.jpg")
+    calls: dict[str, int] = {}
+    for name in ("read_bytes", "read_sha256", "analyse_video", "prepared_image"):
+        real = getattr(work, name)
+        monkeypatch.setattr(work, name, lambda *a, _real=real, _name=name, **k:
+                            calls.__setitem__(_name, calls.get(_name, 0) + 1) or _real(*a, **k))
+
+    def state(catalog):
+        faces = catalog.faces.all()
+        return [(f.id, f.file_id, f.embedding.tobytes()) for f in faces], catalog.faces.frames_of(f.id for f in faces)
+
+    with Catalog.open(tmp_path / "c.db") as catalog:
+        first = embed(catalog, [lib], engine_options=DLIB)
+        assert first.decoded == 2 and first.faces >= 4 and calls == {"read_bytes": 1, "read_sha256": 1,
+                                                                    "analyse_video": 1, "prepared_image": 1}
+        before = state(catalog)
+        assert before[1]                                                # the video's faces have frames
+        calls.clear()
+        again = embed(catalog, [lib], engine_options=DLIB)
+        assert calls == {} and again.decoded == 0 and state(catalog) == before
+        for path in lib.iterdir():
+            os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+        touched = embed(catalog, [lib], engine_options=DLIB)
+        assert calls == {"read_bytes": 1, "read_sha256": 1} and touched.decoded == 0 and state(catalog) == before
+        calls.clear()
+        embed(catalog, [lib], engine_options=DLIB)
+        assert calls == {}

@@ -15,12 +15,7 @@ from facesets.embed import EmbedOptions, embed
 from facesets.embed.regions import match_boxes, overlap
 from facesets.engines import EngineOptions
 from facesets.media.xmp import parse_regions, regions_packet
-from xmphelp import KNN, grown, rotated_copy, write_regions
-
-# dlib's boxes on the two photos (the identities checked against the knn_examples train photos)
-BIDEN, OBAMA = (738, 432, 954, 645), (1126, 404, 1331, 607)        # obama_and_biden.jpg, 2000 x 1428
-KIT, ROSE = (241, 95, 348, 201), (81, 128, 157, 203)                # kit_with_rose.jpg, 501 x 700
-NOBODY = (380, 520, 470, 610)                                       # a region where no face was detected
+from xmphelp import BIDEN, KIT, KNN, NOBODY, OBAMA, ROSE, grown, rotated_copy, write_regions
 
 
 def _centre(box) -> tuple[float, float]:

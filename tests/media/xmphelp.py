@@ -13,6 +13,10 @@ from facesets.config import shared_dir
 
 KNN = shared_dir() / "data" / "faces" / "face_recognition_examples" / "knn_examples"
 EXIFTOOL = shutil.which("exiftool")
+# dlib's boxes on two photos (the identities checked against the knn_examples train photos)
+BIDEN, OBAMA = (738, 432, 954, 645), (1126, 404, 1331, 607)        # obama_and_biden.jpg, 2000 x 1428
+KIT, ROSE = (241, 95, 348, 201), (81, 128, 157, 203)                # kit_with_rose.jpg, 501 x 700
+NOBODY = (380, 520, 470, 610)                                       # a region where no face was detected
 
 
 def exiftool(*args) -> str:

@@ -1,7 +1,7 @@
 """`facesets` with test hooks, chosen by environment variables (tests only):
 
-FACESETS_TEST_VANISH=SUFFIX   delete a file ending in SUFFIX right after the scan hashed it,
-                              i.e. between scan and decode
+FACESETS_TEST_VANISH=SUFFIX   delete a file ending in SUFFIX right after the scan recorded it,
+                              i.e. between scan and the read that hashes and decodes it
 FACESETS_TEST_PEAK_FILE=PATH  write the process's peak resident memory (bytes) there at exit
 FACESETS_TEST_TRACE=PATH      append one line per crash-test event (stage, kind)
 FACESETS_TEST_KILL_AT=N       SIGKILL this process at crash-test event number N (1-based)
@@ -22,15 +22,14 @@ import sys
 def _vanish_hook(suffix: str) -> None:
     import facesets.scan.walk as walk
 
-    original = walk.sha256_file
+    original = walk._scan_one
 
-    def hash_then_vanish(path):
-        digest = original(path)
+    def scan_then_vanish(catalog, path, *args):
+        original(catalog, path, *args)
         if path.endswith(suffix):
             os.unlink(path)
-        return digest
 
-    walk.sha256_file = hash_then_vanish
+    walk._scan_one = scan_then_vanish
 
 
 def _peak_hook(path: str) -> None:

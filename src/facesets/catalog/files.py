@@ -186,3 +186,13 @@ class FilesRepo:
                                                "paths": [row[1]]})
             group["paths"].append(row[3])
         return list(groups.values())
+
+    # -- embed: files read (and hashed) by the per-file work, on this machine or a cluster --
+    def pending_files(self) -> list[FileRow]:
+        """Every file waiting to be embedded, in scan order, with the size and date the scan saw
+        (its content, sha256, is None until the file is read)."""
+        return [_file(r) for r in self._db._read(f"SELECT {_FILE_COLUMNS} FROM files WHERE status = 'pending' ORDER BY id")]
+
+    def set_sha256(self, file_id: int, sha256: str) -> None:
+        """A new path's content, known once its bytes were read."""
+        self._db._write("UPDATE files SET sha256 = ? WHERE id = ?", (sha256, file_id))

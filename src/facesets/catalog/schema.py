@@ -26,7 +26,7 @@ MIGRATIONS: list[str] = [
         path TEXT NOT NULL UNIQUE,     -- first location seen; other locations are aliases
         size INTEGER NOT NULL,
         mtime_ns INTEGER NOT NULL,
-        sha256 TEXT UNIQUE,            -- NULL only when the bytes could not be read
+        sha256 TEXT UNIQUE,            -- NULL when the bytes could not be read, or (pending) are not read yet
         width INTEGER,                 -- after EXIF orientation
         height INTEGER,
         taken_at TEXT,                 -- EXIF DateTimeOriginal, ISO 8601

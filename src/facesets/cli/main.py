@@ -28,6 +28,16 @@ MinFaceOpt = typer.Option(MIN_FACE, "--min-face", min=1, metavar="PX",
                                "smaller faces are neither looked for nor kept. InsightFace looks again, at the "
                                "photo's own resolution, where its 640 px pass of a large photo saw a faint "
                                "face this big or bigger.")
+ClusterOpt = typer.Option(
+    None, "--cluster", metavar="local[:N]|tcp://HOST:PORT",
+    help="Detect and embed on a Dask cluster (pip install 'facesets[cluster]'): local[:N] starts N worker "
+         "processes here (default: one per core); tcp://HOST:8786 or tls://HOST:8786 joins a running scheduler, "
+         "whose workers read the photos by path. This machine keeps the catalog and commits every result.")
+PathMapOpt = typer.Option(None, "--path-map", metavar="LOCAL=REMOTE",
+                          help="With --cluster: workers find the files of LOCAL under REMOTE (repeatable).")
+TlsCaOpt = typer.Option(None, "--tls-ca-file", help="With --cluster tls://: the CA certificate (PEM).")
+TlsCertOpt = typer.Option(None, "--tls-cert", help="With --cluster tls://: this client's certificate (PEM).")
+TlsKeyOpt = typer.Option(None, "--tls-key", help="With --cluster tls://: this client's private key (PEM).")
 
 
 def open_catalog(path: Path, create: bool = True) -> Catalog:
@@ -42,6 +52,24 @@ def engine_options(engine: str, pack: str, models: Optional[Path], device: str, 
     return EngineOptions(engine=engine, pack=pack, models=str(models) if models else None, device=device,
                          detector=detector, yunet_model=str(yunet_model) if yunet_model else None,
                          threads=threads)
+
+
+def cluster_options(cluster: Optional[str], path_map: Optional[List[str]], tls_ca_file: Optional[Path],
+                    tls_cert: Optional[Path], tls_key: Optional[Path]):
+    """--cluster and its settings as ClusterOptions (None: this machine)."""
+    from facesets.embed import ClusterOptions
+
+    if cluster is None:
+        if path_map or tls_ca_file or tls_cert or tls_key:
+            fail("--path-map and --tls-* apply to --cluster only")
+        return None
+    pairs = []
+    for item in path_map or []:
+        local, sep, remote = item.partition("=")
+        if not sep or not local or not remote:
+            fail(f"--path-map {item}: expected LOCAL=REMOTE")
+        pairs.append((local, remote))
+    return ClusterOptions(cluster, tuple(pairs), *(str(p) if p else None for p in (tls_ca_file, tls_cert, tls_key)))
 
 
 @app.command()
@@ -67,15 +95,18 @@ def embed(
     xmp: bool = typer.Option(True, "--xmp/--no-xmp", help="Names from XMP face regions (embedded, photo.jpg.xmp or "
                              "photo.xmp sidecars; needs the xmp extra): they seed people."),
     min_face: int = MinFaceOpt,
+    cluster: Optional[str] = ClusterOpt, path_map: Optional[List[str]] = PathMapOpt,
+    tls_ca_file: Optional[Path] = TlsCaOpt, tls_cert: Optional[Path] = TlsCertOpt, tls_key: Optional[Path] = TlsKeyOpt,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
     """Detect and embed every face under SOURCES (photos and videos: .mp4 .mov .m4v .mkv .avi
     .webm .3gp). Re-run to resume or to add new files. Folders facesets wrote are skipped."""
-    from facesets.embed import EmbedOptions, embed as run_embed
+    from facesets.embed import ClusterError, EmbedOptions, embed as run_embed
 
     missing = [str(s) for s in sources if not s.exists()]
     if missing:
         fail(f"no such file or folder: {', '.join(missing)}")
+    on = cluster_options(cluster, path_map, tls_ca_file, tls_cert, tls_key)
     with open_catalog(catalog) as cat:
         try:
             with progress_bars(not quiet) as hook:
@@ -84,9 +115,9 @@ def embed(
                                    options=EmbedOptions(input_mode=input_mode, workers=workers, reduced_decode=reduced_decode,
                                                         video_step=video_step, max_video_seconds=max_video_seconds,
                                                         video_max_faces=video_max_faces, read_xmp=xmp,
-                                                        min_face=min_face),
+                                                        min_face=min_face, cluster=on),
                                    progress=hook)
-        except (CatalogError, EngineUnavailable, ValueError) as exc:
+        except (CatalogError, ClusterError, EngineUnavailable, ValueError) as exc:
             fail(str(exc))
     out.print(f"files {result.files_scanned} (new {result.files_new}, aliases {result.aliases_new}), "
               f"decoded {result.decoded}, faces {result.faces}, no face {result.no_face}, errors {result.errors}")

@@ -8,8 +8,8 @@ import typer
 
 from facesets.catalog import CatalogBusy, CatalogError
 from facesets.cli.export import TargetOpt, export_options
-from facesets.cli.main import (DetectorOpt, DeviceOpt, EngineOpt, MinFaceOpt, ModelsOpt, PackOpt, app,
-                               engine_options, open_catalog)
+from facesets.cli.main import (ClusterOpt, DetectorOpt, DeviceOpt, EngineOpt, MinFaceOpt, ModelsOpt, PackOpt, PathMapOpt,
+                               TlsCaOpt, TlsCertOpt, TlsKeyOpt, app, cluster_options, engine_options, open_catalog)
 from facesets.cli.ui import fail, notice, out, progress_bars
 from facesets.engines import EngineUnavailable
 
@@ -29,12 +29,14 @@ def run_cmd(
     candidates: bool = _opts["candidates"],
     video_step: float = typer.Option(1.0, "--video-step", help="Videos: a frame every this many seconds, plus scene changes."),
     max_video_seconds: Optional[float] = typer.Option(None, "--max-video-seconds", help="Videos: only their first this many seconds."),
+    cluster: Optional[str] = ClusterOpt, path_map: Optional[List[str]] = PathMapOpt,
+    tls_ca_file: Optional[Path] = TlsCaOpt, tls_cert: Optional[Path] = TlsCertOpt, tls_key: Optional[Path] = TlsKeyOpt,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
     """Embed, cluster, refine, enrich and export in one go: OUT/facesets/ gets the .fsz bundles,
     crops, photos, manifests and index.html. Run it again on the same OUT after adding photos:
     only new photos are read and they join the people already found."""
-    from facesets.embed import EmbedOptions
+    from facesets.embed import ClusterError, EmbedOptions
     from facesets.pipeline import CATALOG_NAME, run
 
     if len(sources) < 2:
@@ -45,6 +47,7 @@ def run_cmd(
         fail(f"no such file or folder: {', '.join(missing)}")
     if out_dir.exists() and not out_dir.is_dir():
         fail(f"{out_dir} is a file, not a folder")
+    on = cluster_options(cluster, path_map, tls_ca_file, tls_cert, tls_key)
     out_dir.mkdir(parents=True, exist_ok=True)
     with open_catalog(catalog or out_dir / CATALOG_NAME) as cat:
         try:
@@ -54,10 +57,10 @@ def run_cmd(
                              targets=target or ("roop", "folders"),
                              export_options=dict(top_n=top_n, out_size=out_size, pad_ratio=pad_ratio,
                                                  candidates=candidates),
-                             progress=hook,
                              embed_options=EmbedOptions(video_step=video_step, max_video_seconds=max_video_seconds,
-                                                        min_face=min_face))
-        except (CatalogBusy, CatalogError, EngineUnavailable, ValueError) as exc:
+                                                        min_face=min_face, cluster=on),
+                             progress=hook)
+        except (CatalogBusy, CatalogError, ClusterError, EngineUnavailable, ValueError) as exc:
             fail(str(exc))
         except OSError as exc:  # disk full, I/O error: one line; the export is staged, so the old one stays
             fail(f"run stopped: {exc.strerror or exc}; finished work is saved and the previous export "

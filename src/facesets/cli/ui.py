@@ -44,13 +44,19 @@ def attach_logging() -> None:
     logger.propagate = False
 
 
+STATE_PHASES = ("workers alive",)  # bars that show how many of something there are now, not a rate
+
+
 class _Rate(TextColumn):
     def __init__(self):
         super().__init__("")
 
     def render(self, task):  # items per second, on every long step
-        speed = task.finished_speed or task.speed
         from rich.text import Text
+
+        if not task.fields.get("rate", True):
+            return Text("")
+        speed = task.finished_speed or task.speed
         return Text(f"{speed:.1f}/s" if speed else "", style="progress.data.speed")
 
 
@@ -68,7 +74,7 @@ def progress_bars(enabled: bool = True) -> Iterator:
 
     def hook(phase: str, advance: int, total: int | None) -> None:
         if phase not in tasks:
-            tasks[phase] = bars.add_task(phase, total=total)
+            tasks[phase] = bars.add_task(phase, total=total, rate=phase not in STATE_PHASES)
         elif total is not None:
             bars.update(tasks[phase], total=total)
         if advance:

@@ -18,11 +18,12 @@ INSIDE = 0.9          # share of the smaller box inside the larger one ...
 INSIDE_AREA = 0.25    # ... and the smaller box at least this share of the larger one's area
 
 
-def named_by_regions(engine, image, faces: list[dict], path: str, reread) -> list[dict]:
+def named_by_regions(engine, image, faces: list[dict], path: str, reread, data: bytes | None = None) -> list[dict]:
     """`faces` with "name" set where a named region of the photo at `path` lies, plus a face
     for each named region no detection matched. `reread(scale)` gives the photo at a scale
-    (the embed stage's re-reader), so a region's chip is cut with the pixels it needs."""
-    regions = [r for r in read_regions(path, image.width, image.height) if r.name]
+    (the embed stage's re-reader), so a region's chip is cut with the pixels it needs; `data`:
+    the photo's bytes, already read (its embedded XMP is read from them)."""
+    regions = [r for r in read_regions(path, image.width, image.height, data) if r.name]
     if not regions:
         return faces
     matched = match_boxes([r.box for r in regions], [f["box"] for f in faces])

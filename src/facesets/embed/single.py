@@ -6,25 +6,27 @@ import os
 
 import numpy as np
 
-from facesets.embed.pipeline import EmbedOptions, decode_side, find_faces
-from facesets.media import DecodedImage, read_image
+from facesets.embed.pipeline import EmbedOptions
+from facesets.embed.work import embed_faces, find_faces, prepared_image
+from facesets.media import DecodedImage, read_bytes
 
 
 def faces_of_image(engine, image, options: EmbedOptions | None = None) -> list[dict]:
     """{box, landmarks, score, short_edge, sharpness, embedding} of every face of `image` (a path,
-    EXIF orientation applied, or an RGB uint8 array), largest first, in upright pixels."""
+    EXIF orientation applied, or an RGB uint8 array), in upright pixels: the per-file work's
+    decode, detection and alignment (embed.work), without a catalog."""
     options = options or EmbedOptions()
-    path = None
     if isinstance(image, (str, os.PathLike)):
         path = os.fspath(image)
-        decoded = read_image(path, reduce_to=decode_side(engine, options))
+        data = read_bytes(path)
+        decoded = prepared_image(engine, options, path, data)
     else:
+        path = data = None
         rgb = np.ascontiguousarray(image, dtype=np.uint8)
         decoded = DecodedImage(rgb, rgb.shape[1], rgb.shape[0], 1.0, None)
-    decoded.prepared = engine.prepare(decoded)
-    found = find_faces(engine, decoded, options, path)
-    for face, vector in zip(found, engine.embed_chips([face.pop("chip") for face in found]) if found else []):
-        face["embedding"] = vector
+        decoded.prepared = engine.prepare(decoded)
+    found = find_faces(engine, decoded, options, path, data)
+    embed_faces(engine, found)
     return found
 
 

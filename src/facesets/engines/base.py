@@ -77,6 +77,17 @@ class FaceEngine(ABC):
         (None: no closer look)."""
         return [d.scaled(1.0 / image.scale) for d in detect_scaled(self, image.rgb)]
 
+    def weight_files(self) -> list:
+        """The model files this engine runs (paths): a cluster worker must hold the same bytes."""
+        return []
+
+    def options(self):
+        """The EngineOptions that load an equal engine on another machine (a cluster worker),
+        with that machine's own threads and weights folders."""
+        from facesets.engines import EngineOptions
+
+        return EngineOptions(engine=self.engine)
+
     def describe(self) -> dict:
         return {
             "engine": self.engine, "model": self.model, "detector": self.detector,

@@ -106,6 +106,17 @@ class DlibEngine(FaceEngine):
         return functools.partial(DlibEngine, **{**self._args, "upsample": self.upsample, "threads": 1,
                                                 "yunet_model": str(yunet.path) if yunet else None})
 
+    def weight_files(self) -> list:
+        yunet = self._proposer or self._yunet
+        return [Path(self._frm.face_recognition_model_location()),
+                Path(self._frm.pose_predictor_five_point_model_location()), *([yunet.path] if yunet else [])]
+
+    def options(self):
+        from facesets.engines import EngineOptions
+
+        yunet = self._proposer or self._yunet
+        return EngineOptions(engine=self.engine, detector=self.detector, yunet_model=str(yunet.path) if yunet else None)
+
     @property
     def _shape(self):
         """This thread's 5-point shape predictor (loaded once per thread)."""

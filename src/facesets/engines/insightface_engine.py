@@ -64,6 +64,15 @@ class InsightFaceEngine(FaceEngine):
         # cuDNN algorithm search (measured on an H100: 420 faces in 7.6 s unpadded, see README).
         self.pad_batches = self.providers[0] != "CPUExecutionProvider"
 
+    def weight_files(self) -> list:
+        return [self.folder / self.pack.detector, self.folder / self.pack.recogniser]
+
+    def options(self):
+        from facesets.engines import EngineOptions
+
+        return EngineOptions(engine=self.engine, pack=self.pack.name, models=str(self.folder.parent),
+                             device=self.device, download=False)
+
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         self.detector_calls += 1
         dets, kpss = self._det.detect(rgb, input_size=(self.det_size, self.det_size))

@@ -7,6 +7,7 @@ stored form (see `media.paths`).
 from __future__ import annotations
 
 import datetime as dt
+import io
 import os
 import stat as statmod
 import warnings
@@ -16,6 +17,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from facesets.config import MAX_PIXELS
+from facesets.media.hashing import sha256_file
 from facesets.media.paths import fs_path
 
 try:  # HEIC/HEIF support is a hard dependency, but keep decoding alive without it
@@ -84,14 +86,63 @@ class DecodedImage:
         return np.array([*rows, (0, 0, 1)], np.float64)
 
 
-def read_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS, reduce_to: int | None = None) -> DecodedImage:
-    """Decode `path` to RGB. `reduce_to` lets JPEG decode at a smaller scale (DCT draft)
-    while keeping at least that long side; coordinates map back through `scale`."""
+def read_bytes(path: str | os.PathLike) -> bytes:
+    """The whole file, read once (embed hashes these bytes and decodes them from memory), with
+    the one-line reasons `read_image` gives."""
     path = readable_file(path)
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except MemoryError:
+        raise DecodeError("too large to read in memory") from None
+    except OSError as exc:
+        raise _unreadable(exc) from None
+
+
+def read_sha256(path: str | os.PathLike) -> str:
+    """The sha256 of a file too large to hold in memory (a video), streamed, with the one-line
+    reasons `read_bytes` gives."""
+    path = readable_file(path)
+    try:
+        return sha256_file(path)
+    except OSError as exc:
+        raise _unreadable(exc) from None
+
+
+def _unreadable(exc: OSError) -> DecodeError:
+    if isinstance(exc, FileNotFoundError):
+        return DecodeError("file vanished before it could be read")
+    return DecodeError(f"unreadable: {exc.strerror or exc}")
+
+
+def readable_file(path: str | os.PathLike) -> str:
+    """The file-system path of a catalog path, once it is known to be a non-empty regular file
+    (else the DecodeError every decoder gives for it)."""
+    path = fs_path(path)
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise _unreadable(exc) from None
+    if not statmod.S_ISREG(st.st_mode):
+        raise DecodeError("not a regular file")
+    if st.st_size == 0:
+        raise DecodeError("zero bytes")
+    return path
+
+
+def read_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS, reduce_to: int | None = None,
+               data: bytes | None = None) -> DecodedImage:
+    """Decode `path` to RGB, or `data` (the file's bytes, already read from `path`). `reduce_to`
+    lets JPEG decode at a smaller scale (DCT draft) while keeping at least that long side;
+    coordinates map back through `scale`."""
+    if data is None:
+        path = readable_file(path)
+    elif not data:
+        raise DecodeError("zero bytes")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            with open(path, "rb") as handle, Image.open(handle) as im:
+            with (open(path, "rb") if data is None else io.BytesIO(data)) as handle, Image.open(handle) as im:
                 return _decode(im, max_pixels, reduce_to, handle)
     except DecodeError:
         raise
@@ -111,23 +162,6 @@ def read_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS, reduce_to:
     except Exception as exc:  # noqa: BLE001 - a decoder bug on a malformed file must not stop a run
         text = str(exc).splitlines()[0] if str(exc) else ""
         raise DecodeError(f"cannot decode ({type(exc).__name__}{': ' + text if text else ''})") from None
-
-
-def readable_file(path: str | os.PathLike) -> str:
-    """The file-system path of a catalog path, once it is known to be a non-empty regular file
-    (else the DecodeError every decoder gives for it)."""
-    path = fs_path(path)
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise DecodeError("file vanished before it could be read") from None
-    except OSError as exc:
-        raise DecodeError(f"unreadable: {exc.strerror or exc}") from None
-    if not statmod.S_ISREG(st.st_mode):
-        raise DecodeError("not a regular file")
-    if st.st_size == 0:
-        raise DecodeError("zero bytes")
-    return path
 
 
 def _decode(im: Image.Image, max_pixels: int, reduce_to: int | None, handle=None) -> DecodedImage:

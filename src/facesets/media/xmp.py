@@ -48,6 +48,15 @@ def _pyexiv2():
     return pyexiv2
 
 
+def xmp_readable() -> bool:
+    """Whether XMP face regions can be read here (the xmp extra is installed)."""
+    try:
+        _pyexiv2()
+    except XmpUnavailable:
+        return False
+    return True
+
+
 def sidecar_names(path: str | os.PathLike) -> list[str]:
     """Where a photo's sidecar may be: `photo.jpg.xmp` (digiKam, darktable) and `photo.xmp`
     (Lightroom), either case."""
@@ -69,27 +78,32 @@ def existing_sidecars(path: str | os.PathLike) -> list[str]:
     return found
 
 
-def read_regions(path: str | os.PathLike, width: int, height: int) -> list[Region]:
+def read_regions(path: str | os.PathLike, width: int, height: int, data: bytes | None = None) -> list[Region]:
     """The face regions of a photo of upright size `width` x `height`: its sidecar's when it
-    has regions, else its embedded XMP's. A file without regions costs a few stats and one
-    read of its head; a malformed packet gives no regions."""
+    has regions, else its embedded XMP's (`data`: the photo's bytes, already read). A file
+    without regions costs a few stats and one read of its head; a malformed packet gives no
+    regions."""
     path = os.fspath(path)
     for sidecar in existing_sidecars(path):
         regions = _regions_of(lambda s=sidecar: Path(s).read_bytes(), width, height, sidecar)
         if regions:
             return regions
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(HEAD_BYTES)
-    except OSError:
-        return []
+    if data is not None:
+        head = data[:HEAD_BYTES]
+    else:
+        try:
+            with open(path, "rb") as handle:
+                head = handle.read(HEAD_BYTES)
+        except OSError:
+            return []
     if REGIONS_NS not in head:
         return []
     start, end = head.find(b"<x:xmpmeta"), head.find(b"</x:xmpmeta>")
     if 0 <= start < end:
         packet = head[start:end + len(b"</x:xmpmeta>")]
         return _regions_of(lambda: packet, width, height, path)
-    return _regions_of(lambda: Path(path).read_bytes(), width, height, path)   # a packet past the head
+    return _regions_of(lambda: data if data is not None else Path(path).read_bytes(), width, height,
+                       path)   # a packet past the head
 
 
 def _regions_of(load, width: int, height: int, source: str) -> list[Region]:

@@ -2,8 +2,9 @@
 
 Photo libraries live on flaky disks: folders we may not list, symlinks that loop, files
 that vanish or change while we look, names that are not UTF-8. Each of those becomes a
-one-line error row (or is skipped) and the walk goes on. Hashing happens outside any
-write transaction, so readers and other writers never wait on a slow disk.
+one-line error row (or is skipped) and the walk goes on. The scan opens no file: it stats
+each path, and a new or changed one is read, hashed and decoded once by embed's per-file work
+(on this machine or a cluster worker), whose commit says what its bytes are (scan.content).
 """
 from __future__ import annotations
 
@@ -17,11 +18,11 @@ from typing import Callable, Iterator
 
 from facesets.catalog import AliasRow, Catalog, FileRow, FileStatus
 from facesets.config import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
-from facesets.media.hashing import sha256_file
 from facesets.media.paths import catalog_path
 from facesets.outputs import own_output
+from facesets.scan.content import FileJob, detach
 
-TRANSACTION_SECONDS = 0.25  # a scan never holds the write lock longer than this between files
+TRANSACTION_SECONDS = 0.25  # a scan never holds the write lock longer than this
 SOURCE_EXTENSIONS = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
 log = logging.getLogger("facesets")
 
@@ -30,13 +31,12 @@ log = logging.getLogger("facesets")
 class ScanStats:
     seen: int = 0
     unchanged: int = 0
-    new_files: int = 0
-    new_aliases: int = 0
+    new_paths: int = 0       # recorded as pending, content unknown until embed reads them
     changed: int = 0
     errors: int = 0
-    hashed: int = 0
     error_paths: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)   # folders facesets wrote, never sources
+    reread: list[FileJob] = field(default_factory=list)  # embedded files whose size or date changed
 
 
 @dataclass
@@ -147,9 +147,9 @@ def _file_reason(path: str, exc: OSError) -> str:
 
 def scan(catalog: Catalog, sources: list[str | os.PathLike], run_id: int | None = None,
          progress: Callable[[str], None] | None = None) -> ScanStats:
-    """Record every image and video under `sources`; new content becomes a pending file. Writes
-    go in transactions of at most TRANSACTION_SECONDS, never held while a file is read. Folders
-    facesets wrote are skipped, and said so once."""
+    """Record every image and video under `sources`: a new path becomes a pending file, an
+    embedded file that changed on disk a job in `reread`. Writes go in transactions of at most
+    TRANSACTION_SECONDS. Folders facesets wrote are skipped, and said so once."""
     stats = ScanStats()
     files = catalog.files
     problem_paths: set[str] = set()
@@ -164,7 +164,7 @@ def scan(catalog: Catalog, sources: list[str | os.PathLike], run_id: int | None 
             stats.seen += 1
             if progress:
                 progress(item)
-            _scan_one(catalog, writes, item, run_id, stats, problem_paths)
+            _scan_one(catalog, item, run_id, stats, problem_paths)
             writes.commit(force=False)
         writes.commit()
         _forget_stale_problems(files, sources, problem_paths)
@@ -174,7 +174,7 @@ def scan(catalog: Catalog, sources: list[str | os.PathLike], run_id: int | None 
     return stats
 
 
-def _scan_one(catalog: Catalog, writes, path: str, run_id: int | None, stats: ScanStats,
+def _scan_one(catalog: Catalog, path: str, run_id: int | None, stats: ScanStats,
               problem_paths: set[str]) -> None:
     """Reconcile one path with the catalog."""
     files = catalog.files
@@ -199,47 +199,22 @@ def _scan_one(catalog: Catalog, writes, path: str, run_id: int | None, stats: Sc
             problem_paths.add(key)  # still the same unreadable entry
         stats.unchanged += 1
         return
-    writes.commit()  # never hold the write lock while reading a file
-    try:
-        digest = sha256_file(path)
-        stats.hashed += 1
-    except OSError as exc:
-        if isinstance(known, AliasRow):
-            files.delete_alias(known.id)
-        _record_error(files, key, _file_reason(path, exc), run_id, stats, problem_paths)
+    if known is None:
+        files.add_pending(key, st.st_size, st.st_mtime_ns, None, run_id)
+        stats.new_paths += 1
         return
-    known = files.lookup(key)  # re-read: nothing may have changed, but be exact
-    if known is not None:
-        stats.changed += 1
-        if isinstance(known, FileRow) and known.sha256 == digest:  # touched, same bytes
-            files.touched(known.id, st.st_size, st.st_mtime_ns, run_id)
-            return
-        _detach(files, known, key)
-    owner = files.by_sha256(digest)
-    if owner is not None:
-        if owner.status == FileStatus.MISSING:  # the content came back at a new place
-            files.moved_back(owner.id, key, st.st_size, st.st_mtime_ns)
-        else:
-            files.add_alias(key, owner.id, st.st_size, st.st_mtime_ns, run_id)
-            stats.new_aliases += 1
-        return
-    files.add_pending(key, st.st_size, st.st_mtime_ns, digest, run_id)
-    stats.new_files += 1
+    stats.changed += 1
+    if isinstance(known, FileRow) and known.status == FileStatus.PENDING:
+        files.touched(known.id, st.st_size, st.st_mtime_ns, run_id)  # this run's embed reads it anyway
+    elif isinstance(known, FileRow) and known.sha256 is not None:  # same bytes or not: its read says
+        stats.reread.append(FileJob(known.id, key, st.st_size, st.st_mtime_ns, known.sha256, reread=True))
+    else:  # an alias, or an error without content: the path starts afresh
+        detach(files, known, key)
+        files.add_pending(key, st.st_size, st.st_mtime_ns, None, run_id)
 
 
 class _NotRegular(Exception):
     pass
-
-
-def _detach(files, known: FileRow | AliasRow, key: str) -> None:
-    """A known path now holds other bytes: take it away from the content it used to name."""
-    if isinstance(known, AliasRow):
-        files.delete_alias(known.id)
-        return
-    if known.sha256 is None and files.forget_if_faceless(known.id):
-        return  # an error row without content: forgotten, the path is rescanned
-    if not files.promote_alias(known.id):  # another copy of the old bytes becomes the file's path,
-        files.mark_missing(known.id, free_path=key)  # else they are gone: faces kept, path freed
 
 
 def _forget_stale_problems(files, sources, problem_paths: set[str]) -> None:
