@@ -166,7 +166,7 @@ def measure(engine, paths: list, truth: dict, crowd, min_face: float) -> dict:
     from collections import Counter
 
     from facesets.embed.pipeline import Rereader
-    from facesets.scan import read_image
+    from facesets.media import read_image
     from _embedbench import truth_recall, unmatched
 
     meter = Meter(engine)

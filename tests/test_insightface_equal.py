@@ -16,7 +16,7 @@ import pytest
 from facesets.engines.face_align import estimate_norm, norm_crop, similarity
 from facesets.engines.onnx_models import load_onnx_model
 from facesets.enrich.pose import matrix_to_angles, mean_shape_68, pose_from_3d68
-from facesets.scan import read_image
+from facesets.media import read_image
 from facesets.testing import build_random_landmarker, build_random_recogniser, build_test_pack
 
 from conftest import PHOTOS

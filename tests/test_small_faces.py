@@ -6,14 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facesets import Catalog, embed
-from facesets.catalog import from_blob
-from facesets.embed import EmbedOptions
+from facesets.catalog import Catalog
+from facesets.embed import EmbedOptions, embed
 from facesets.engines import EngineOptions, load_engine, second_look
-from facesets.scan import read_image
+from facesets.media import read_image
 from facesets.media.decode import DecodedImage, oriented_array
 
-from conftest import FACES, bench_module, run_cli
+from conftest import FACES, bench_module, face_rows, run_cli
 
 # benchmarks/make_photos.py, seed 0: photos whose small faces the 640 px pass misses (3 of 6),
 # stored flipped (orientation 2), transversed (7) and turned (8)
@@ -35,9 +34,8 @@ def _embed(folder, db, models, look_again: bool = True, **options):
     engine = load_engine(EngineOptions(engine="insightface", models=str(models), download=False))
     engine.look_again = look_again
     with Catalog.open(db, create=True) as cat:
-        embed(cat, [folder], engine=engine, options=EmbedOptions(**options), notice=lambda *_: None)
-        rows = cat.conn.execute("SELECT files.path, x1, y1, x2, y2, landmarks, det_score, short_edge, embedding "
-                                "FROM faces JOIN files ON files.id = faces.file_id").fetchall()
+        embed(cat, [folder], engine=engine, options=EmbedOptions(**options))
+        rows = face_rows(cat)
     return rows, engine
 
 
@@ -69,9 +67,9 @@ def test_second_look_finds_the_small_faces(photos, embedded):
     default_rows, engine = embedded["default"]
     assert engine.detector_calls == 2 * len(INDICES)  # one second look per photo, all cuts in one input
     for row in default_rows:
-        vector = from_blob(row["embedding"])
+        vector = row["embedding"]
         assert abs(float(np.linalg.norm(vector)) - 1.0) < 1e-4
-        points = from_blob(row["landmarks"], (5, 2))
+        points = row["landmarks"]
         assert (points[:, 0] >= row["x1"]).all() and (points[:, 0] <= row["x2"]).all()
         assert (points[:, 1] >= row["y1"]).all() and (points[:, 1] <= row["y2"]).all()
 
@@ -84,7 +82,8 @@ def test_faces_found_at_640_keep_their_boxes_and_embeddings(embedded):
                 and abs(r["y1"] - old["y1"]) < 1e-6 and abs(r["x2"] - old["x2"]) < 1e-6
                 and abs(r["y2"] - old["y2"]) < 1e-6]
         assert len(same) == 1
-        assert same[0]["landmarks"] == old["landmarks"] and same[0]["embedding"] == old["embedding"]
+        assert np.array_equal(same[0]["landmarks"], old["landmarks"])
+        assert np.array_equal(same[0]["embedding"], old["embedding"])
 
 
 def test_faces_the_first_pass_located_keep_its_box_and_landmarks(photos, embedded):
@@ -109,7 +108,7 @@ def test_faces_the_first_pass_located_keep_its_box_and_landmarks(photos, embedde
     assert len(kept) == 1  # the 143 px face: the first pass's own box ...
     (row, (det, kps)), = kept
     assert det[4] < 0.5 and min(det[2] - det[0], det[3] - det[1]) >= second_look.LOCATED_PX
-    assert np.allclose(from_blob(row["landmarks"], (5, 2)), kps / factor, atol=1e-3)  # ... and landmarks
+    assert np.allclose(row["landmarks"], kps / factor, atol=1e-3)  # ... and landmarks
     assert row["det_score"] >= second_look.FACE_SCORE  # the score of the second look, which made it a face
 
 
@@ -130,9 +129,9 @@ def test_min_face_on_the_command_line(photos, tmp_path, test_models):
     run_cli("embed", folder, "--catalog", db, "--engine", "insightface", "--models", test_models,
             "--min-face", "200", "--quiet")
     with Catalog.open(db) as cat:
-        edges = [r[0] for r in cat.conn.execute("SELECT short_edge FROM faces")]
-        params = cat.conn.execute("SELECT params FROM runs WHERE command = 'embed'").fetchone()[0]
-    assert edges and min(edges) >= 200 and '"min_face": 200' in params
+        edges = [f.short_edge for f in cat.faces.all()]
+        params = cat.runs.last("embed").params
+    assert edges and min(edges) >= 200 and params["min_face"] == 200
     bad = run_cli("embed", folder, "--catalog", db, "--min-face", "0", check=False)
     assert bad.returncode != 0 and "min-face" in bad.stderr
 
