@@ -7,35 +7,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from catalog.catalog_helpers import DIM, add_photo, new_catalog
+from catalog.catalog_helpers import add_photo, new_catalog, person_at, toward
 from facesets.catalog import AssignedBy
 from facesets.curate import consolidate
 from facesets.curate.age_split import age_at, age_label
 from facesets.curate.suggest import confidence, cuts, proposals
 from facesets.profiles import DLIB
-
-
-def toward(axis: int, distance: float, side: int) -> np.ndarray:
-    """A unit vector at `distance` (cosine) from the unit vector of `axis`, leaning to `side`."""
-    vector = np.zeros(DIM, np.float32)
-    vector[axis] = 1.0 - distance
-    vector[side] = np.sqrt(1.0 - (1.0 - distance) ** 2)
-    return vector
-
-
-def person_at(cat, axis: int, n: int = 4, spread: float = 0.004, name: str | None = None) -> tuple[int, list[int]]:
-    """A person of n faces around `axis` (one photo each), centroid on the axis."""
-    faces = []
-    for i in range(n):
-        side = 6 if i % 2 == 0 else 7
-        vector = toward(axis, spread, side)
-        if i % 4 >= 2:
-            vector[side] = -vector[side]
-        file_id = add_photo(cat, f"/p/{axis}/{i}.jpg", [vector])
-        faces += [f.id for f in cat.faces.all() if f.file_id == file_id]
-    person = cat.people.create(name=name)
-    cat.people.assign(faces, person, AssignedBy.CLUSTER)
-    return person, faces
 
 
 def loose_face(cat, name: str, vector: np.ndarray) -> int:
@@ -136,3 +113,20 @@ def test_ages_on_photo_dates_and_eras_named_by_age():
     assert age_at("1990-06-15", "1989-01-01") is None
     assert age_label([3, 4, 4, 5, 7]) == "age 3–6"   # the 10th to 90th percentile, as for years
     assert age_label([]) == "undated" and age_label([5, 5]) == "age 5"
+
+
+def test_curation_apply_and_undo_leave_hidden_people_hidden(tmp_path):
+    from facesets.curate import core
+
+    with new_catalog(tmp_path) as cat:
+        a, _ = person_at(cat, 0)
+        b, _ = person_at(cat, 1)
+        op = cat.operations.add("consolidate", {"command": "consolidate", "export_root": None, "groups": [], "actions": [
+            {"type": "merge_people", "into": a, "sources": [b], "uncertain": False}]})
+        cat.people.set_hidden([b])
+        core.apply(cat, op)
+        assert cat.people.get(b).merged_into == a and cat.people.hidden_ids() == {b}
+        cat.people.set_hidden([a])                  # hidden after the apply: undo does not show it again
+        core.undo(cat)
+        assert cat.people.get(b).merged_into is None
+        assert cat.people.hidden_ids() == {a, b}

@@ -80,6 +80,7 @@ def hide_selected(web: Web, request: Request, form) -> Response:
     catalog = web.catalog()
     with catalog.transaction():
         catalog.people.set_hidden(ids, hidden=action != "show")
+    web.review.invalidate()
     return _answer(web, request, form, msg=f"{'showing' if action == 'show' else 'hid'} {len(ids)} "
                    f"{'person' if len(ids) == 1 else 'people'}" + (" again" if action == "show" else ""))
 
@@ -93,6 +94,7 @@ def hide_strangers(web: Web, request: Request, form) -> Response:
     with catalog.transaction():
         strangers = catalog.people.strangers(most)
         catalog.people.set_hidden(strangers)
+    web.review.invalidate()
     return _answer(web, request, form, msg=f"hid {len(strangers)} unnamed people with at most {most} "
                    f"face{'s' if most > 1 else ''}; the hidden filter shows them")
 

@@ -113,6 +113,7 @@ def facts(web: Web, request: Request, form) -> Response:
     if action in ("hide", "show"):
         with catalog.transaction():
             catalog.people.set_hidden([pid], hidden=action == "hide")
+        web.review.invalidate()
         return _answer(web, request, pid, msg="hidden: out of the grid, the review queue, exports and XMP tags"
                        if action == "hide" else "shown again")
     raw = str(form.get("birth_date", "")).strip()

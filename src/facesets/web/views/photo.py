@@ -35,7 +35,7 @@ def _context(web: Web, file_id: int, selected: int = 0) -> dict | None:
               "width": 100 * (x2 - x1) / photo.width, "height": 100 * (y2 - y1) / photo.height}
              for face_id, (x1, y1, x2, y2), _ in faces]
     chosen = next((b for b in boxes if b["id"] == selected), None)
-    return dict(photo=photo, boxes=boxes, chosen=chosen, name=photo.path.replace("\\", "/").rsplit("/", 1)[-1],
+    return dict(photo=photo, boxes=boxes, chosen=chosen, photo_name=photo.path.replace("\\", "/").rsplit("/", 1)[-1],
                 choices=catalog.people.move_targets() if chosen else [])
 
 
