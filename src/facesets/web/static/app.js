@@ -50,10 +50,16 @@
   });
 
   // the review queue: one key per decision, sent on key down, so the next item is there when
-  // the key comes up; a key pressed while an answer is on its way waits for it
+  // the key comes up. A key pressed while an answer is on its way, or before htmx has taken the
+  // new item's form over (it does so as the swap settles), waits for it: a plain form post
+  // would load the page.
   const review = document.getElementById("review");
   if (review) {
     let busy = false, waiting = null;
+    const ready = function (button) {   // htmx set the form up (its own bookkeeping says so)
+      const data = button.form && button.form["htmx-internal-data"];
+      return !busy && data && data.initHash;
+    };
     const press = function (key) {
       if (key === "?") {
         const help = document.getElementById("keys-help");
@@ -62,9 +68,12 @@
       }
       const button = document.querySelector('#review-item [data-key="' + key + '"]');
       if (!button || button.disabled) return false;
-      if (busy) { waiting = key; return true; }
+      if (!ready(button)) { waiting = key; return true; }
       button.click();
       return true;
+    };
+    const replay = function () {
+      if (waiting !== null && !busy) { const key = waiting; waiting = null; press(key); }
     };
     document.addEventListener("keydown", function (ev) {
       if (ev.repeat || ev.ctrlKey || ev.altKey || ev.metaKey) return;
@@ -73,10 +82,9 @@
     });
     document.getElementById("keys-toggle").addEventListener("click", function () { press("?"); });
     review.addEventListener("htmx:beforeRequest", function () { busy = true; });
-    review.addEventListener("htmx:afterRequest", function () { busy = false; });
-    document.body.addEventListener("htmx:afterSettle", function () {
-      if (waiting !== null && !busy) { const key = waiting; waiting = null; press(key); }
-    });
+    review.addEventListener("htmx:afterRequest", function (ev) { if (!ev.detail.successful) busy = false; });
+    document.body.addEventListener("htmx:afterSettle", function () { busy = false; replay(); });
+    document.body.addEventListener("htmx:load", replay);
   }
 
   // the photo view: drag a box around a face the detector missed
