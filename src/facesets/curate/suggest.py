@@ -154,17 +154,20 @@ def _weak_members(ids, X, photos, current, kept, hidden, people, centroids, excl
     others = sums[group_of] - X[placed]            # each face's person without it
     norms = np.linalg.norm(others, axis=1)
     apart = 1.0 - np.einsum("ij,ij->i", X[placed], others) / np.maximum(norms, 1e-12)
-    weak = (sizes[group_of] >= 3) & ~kept[placed] & (apart > limits.match) & ~np.isin(current[placed], list(hidden))
+    weak = np.flatnonzero((sizes[group_of] >= 3) & ~kept[placed] & (apart > limits.match)
+                          & ~np.isin(current[placed], list(hidden)))
     items = []
-    for w in np.flatnonzero(weak):
-        i = int(placed[w])
-        face, photo, own = int(ids[i]), int(photos[i]), int(current[i])
-        row = 1.0 - centroids @ X[i]
-        choices = _choices(row, face, photo, own, people, excluded, taken, limits)
-        if (face, own) not in excluded:
-            choices.append(Choice(own, float(apart[w]), float(limits.face_confidence(apart[w]))))
-        choices = sorted(choices, key=lambda c: c.distance)[:MAX_CHOICES]
-        items.append(Item("weak", face, photo, own, tuple(choices)))
+    for start in range(0, len(weak), CHUNK):
+        part = weak[start:start + CHUNK]
+        distances = 1.0 - X[placed[part]] @ centroids.T
+        for w, row in zip(part, distances):
+            i = int(placed[w])
+            face, photo, own = int(ids[i]), int(photos[i]), int(current[i])
+            choices = _choices(row, face, photo, own, people, excluded, taken, limits)
+            if (face, own) not in excluded:
+                choices.append(Choice(own, float(apart[w]), float(limits.face_confidence(apart[w]))))
+            choices = sorted(choices, key=lambda c: c.distance)[:MAX_CHOICES]
+            items.append(Item("weak", face, photo, own, tuple(choices)))
     return items
 
 
