@@ -5,10 +5,8 @@ becomes a face the queue proposes for the right person; accept, reject, move, re
 never load a page, and the back button still works. Screenshots go to the test's tmp dir."""
 from __future__ import annotations
 
-import shutil
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from conftest import FACES, run_cli
