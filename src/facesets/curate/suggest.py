@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import faiss
 import numpy as np
 
 from facesets.catalog import Catalog, CatalogError, priority_key
@@ -108,62 +109,80 @@ def proposals(catalog: Catalog) -> list[Item]:
     excluded = catalog.people.exclusions()
     placed = current >= 0
     taken = set(zip(photos[placed].tolist(), current[placed].tolist()))
-    items = _faces_in_nobody(ids, X, photos, current, people, centroids, excluded, taken, limits)
-    items += _weak_members(ids, X, photos, current, kept, hidden, people, centroids, excluded, taken, limits)
+    nearest = Nearest(centroids, limits)
+    items = _faces_in_nobody(ids, X, photos, current, people, nearest, excluded, taken, limits)
+    items += _weak_members(ids, X, photos, current, kept, hidden, people, nearest, excluded, taken, limits)
     items += _merges(catalog, people, centroids, limits)
     return sorted(items, key=lambda item: (-item.confidence, item.kind, item.key))
 
 
-def _choices(row: np.ndarray, face: int, photo: int, own: int | None, people: np.ndarray,
-             excluded: set, taken: set, limits: Cuts) -> list[Choice]:
-    """The nearest people a face may go to (`row`: its distance to every person)."""
+class Nearest:
+    """The people's centroids, searched for each face's nearest ones (faiss: no faces x people
+    matrix, no full sort)."""
+
+    def __init__(self, centroids: np.ndarray, limits: Cuts):
+        self.index = faiss.IndexFlatIP(centroids.shape[1])
+        self.index.add(np.ascontiguousarray(centroids, np.float32))
+        self.k = min(MAX_CHOICES * 4, len(centroids))   # enough to fill MAX_CHOICES after the pairs ruled out
+        self.limits = limits
+
+    def __call__(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(indices, distances, confidences) of each face's nearest people, nearest first."""
+        similarity, near = self.index.search(np.ascontiguousarray(X, np.float32), self.k)
+        distance = 1.0 - similarity
+        return near, distance, self.limits.face_confidence(distance)
+
+
+def _choices(near: np.ndarray, distance: np.ndarray, sure: np.ndarray, face: int, photo: int, own: int | None,
+             people: np.ndarray, excluded: set, taken: set) -> list[Choice]:
+    """The nearest people a face may go to (one row of `_nearest`), without its own person, a
+    person ruled out for it, or a person already in its photo."""
     found = []
-    order = np.argsort(row)
-    for j in order[: MAX_CHOICES * 4]:
+    for j, d, c in zip(near.tolist(), distance.tolist(), sure.tolist()):
         pid = int(people[j])
         if pid == own or (face, pid) in excluded or (photo, pid) in taken:
             continue
-        found.append(Choice(pid, float(row[j]), float(limits.face_confidence(row[j]))))
+        found.append(Choice(pid, d, c))
         if len(found) == MAX_CHOICES:
             break
     return found
 
 
-def _faces_in_nobody(ids, X, photos, current, people, centroids, excluded, taken, limits) -> list[Item]:
+def _faces_in_nobody(ids, X, photos, current, people, nearest, excluded, taken, limits) -> list[Item]:
     items = []
     rows = np.flatnonzero(current < 0)
     for start in range(0, len(rows), CHUNK):
         part = rows[start:start + CHUNK]
-        distances = 1.0 - X[part] @ centroids.T
-        for r in np.flatnonzero(distances.min(axis=1) <= limits.review):
+        near, distance, sure = nearest(X[part])
+        for r in np.flatnonzero(distance[:, 0] <= limits.review):
             i = int(part[r])
-            choices = _choices(distances[r], int(ids[i]), int(photos[i]), None, people, excluded, taken, limits)
+            choices = _choices(near[r], distance[r], sure[r], int(ids[i]), int(photos[i]), None, people, excluded, taken)
             if choices and choices[0].distance <= limits.review:
                 items.append(Item("face", int(ids[i]), int(photos[i]), None, tuple(choices)))
     return items
 
 
-def _weak_members(ids, X, photos, current, kept, hidden, people, centroids, excluded, taken, limits) -> list[Item]:
+def _weak_members(ids, X, photos, current, kept, hidden, people, nearest, excluded, taken, limits) -> list[Item]:
     """Faces clustering placed, farther than the match distance from their person's other faces."""
     placed = np.flatnonzero(current >= 0)
     if not len(placed):
         return []
-    groups, group_of, sizes = np.unique(current[placed], return_inverse=True, return_counts=True)
-    sums = np.zeros((len(groups), X.shape[1]), np.float64)
-    np.add.at(sums, group_of, X[placed])
-    others = sums[group_of] - X[placed]            # each face's person without it
+    order = placed[np.argsort(current[placed], kind="stable")]          # by person
+    _, starts, sizes = np.unique(current[order], return_index=True, return_counts=True)
+    sums = np.add.reduceat(X[order], starts, axis=0)
+    others = np.repeat(sums, sizes, axis=0) - X[order]                   # each face's person without it
     norms = np.linalg.norm(others, axis=1)
-    apart = 1.0 - np.einsum("ij,ij->i", X[placed], others) / np.maximum(norms, 1e-12)
-    weak = np.flatnonzero((sizes[group_of] >= 3) & ~kept[placed] & (apart > limits.match)
-                          & ~np.isin(current[placed], list(hidden)))
+    apart = 1.0 - np.einsum("ij,ij->i", X[order], others) / np.maximum(norms, 1e-12)
+    weak = np.flatnonzero((np.repeat(sizes, sizes) >= 3) & ~kept[order] & (apart > limits.match)
+                          & ~np.isin(current[order], list(hidden)))
     items = []
     for start in range(0, len(weak), CHUNK):
         part = weak[start:start + CHUNK]
-        distances = 1.0 - X[placed[part]] @ centroids.T
-        for w, row in zip(part, distances):
-            i = int(placed[w])
+        near, distance, sure = nearest(X[order[part]])
+        for r, w in enumerate(part):
+            i = int(order[w])
             face, photo, own = int(ids[i]), int(photos[i]), int(current[i])
-            choices = _choices(row, face, photo, own, people, excluded, taken, limits)
+            choices = _choices(near[r], distance[r], sure[r], face, photo, own, people, excluded, taken)
             if (face, own) not in excluded:
                 choices.append(Choice(own, float(apart[w]), float(limits.face_confidence(apart[w]))))
             choices = sorted(choices, key=lambda c: c.distance)[:MAX_CHOICES]
