@@ -29,7 +29,7 @@ def test_faces_in_nobody_within_the_band_nearest_first_with_their_confidence(tmp
         a, _ = person_at(cat, 0)
         b, _ = person_at(cat, 1)
         sure = loose_face(cat, "sure", toward(0, 0.03, 5))
-        doubt = loose_face(cat, "doubt", toward(0, 0.065, 5))
+        doubt = loose_face(cat, "doubt", toward(0, 0.055, 5))
         far = loose_face(cat, "far", toward(0, 0.2, 5))
         items = by_face(proposals(cat))
         assert set(items) == {sure, doubt}
@@ -40,12 +40,12 @@ def test_faces_in_nobody_within_the_band_nearest_first_with_their_confidence(tmp
         assert [i.face_id for i in proposals(cat) if i.face_id][:2] == [sure, doubt]   # surest first
 
 
-def test_confidence_is_09_at_the_match_distance_01_at_the_band_edge():
-    limits = (DLIB.match_distance, DLIB.review_distance)
+def test_confidence_is_09_at_the_sure_distance_01_at_the_band_edge():
+    limits = (DLIB.review_sure, DLIB.review_distance)
     assert confidence(limits[0], *limits) == pytest.approx(0.9)
     assert confidence(sum(limits) / 2, *limits) == pytest.approx(0.5)
     assert confidence(limits[1], *limits) == pytest.approx(0.1)
-    assert DLIB.match_distance < DLIB.review_distance
+    assert DLIB.review_sure < DLIB.match_distance < DLIB.review_distance   # the band is wider than extend's
 
 
 def test_never_a_ruled_out_pair_a_hidden_person_or_a_person_already_in_the_photo(tmp_path):

@@ -12,11 +12,10 @@ which `extend` honours too), a person already holding another face of that photo
 `extend`), two people the user kept apart, hidden people. Distances to people are to their
 centroids as `extend` reads them (refine's left-out faces ignored).
 
-Confidence is a logistic of the distance, 0.9 at the distance that is sure enough to act
-alone and 0.1 at the edge of what is proposed: for faces the match distance and the review
-distance (dlib on lfw158: a nearest-centroid suggestion was right 98% of the time within the
-match distance 0.05, 93% at 0.05-0.06, 50% at 0.06-0.07, 40% at 0.07-0.08), for merges
-consolidate's two cuts.
+Confidence is a logistic of the distance, 0.9 at a sure distance and 0.1 at the edge of what is
+proposed: for faces the profile's review_sure and review_distance, fitted to how often the first
+suggestion was right on lfw158 with 200 singletons and the bystanders as strangers
+(`benchmarks/review_band.py`, docs/profiles.md); for merges consolidate's two cuts.
 """
 from __future__ import annotations
 
@@ -74,12 +73,13 @@ def confidence(distance, sure: float, edge: float):
 class Cuts:
     """The distances the queue works with, for this catalog."""
     match: float      # extend joins a face by itself within this
-    review: float     # faces in nobody are proposed within this
+    sure: float       # a suggestion this near has confidence 0.9
+    review: float     # faces in nobody are proposed within this (confidence 0.1)
     tight: float      # consolidate: confident merge
     loose: float      # consolidate: uncertain merge
 
     def face_confidence(self, distance):
-        return confidence(distance, self.match, self.review)
+        return confidence(distance, self.sure, self.review)
 
     def merge_confidence(self, distance):
         return confidence(distance, self.tight, self.loose)
@@ -90,7 +90,8 @@ def cuts(catalog: Catalog) -> Cuts:
     profile = profile_of(catalog)
     match = cluster_params(catalog).match_distance
     tight, loose = sorted((profile.consolidate_edge, profile.consolidate_confident))
-    return Cuts(match, max(profile.review_distance, match), tight, loose)
+    review = max(profile.review_distance, match)
+    return Cuts(match, min(profile.review_sure, review), review, tight, loose)
 
 
 def proposals(catalog: Catalog) -> list[Item]:
