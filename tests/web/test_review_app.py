@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import re
 
+import numpy as np
+
 import pytest
 from starlette.testclient import TestClient
 
@@ -254,7 +256,35 @@ def test_photo_view_names_every_box_and_a_drawn_box_becomes_a_face(small_catalog
             x1, y1, x2, y2 = cat.faces.box(new).box
             assert cat.faces.person_of(new) is None and cat.files.get(file_id).n_faces == len(before) + 1
         assert (x1, y1) == pytest.approx((0.02 * 150, 0.02 * 150), abs=1) and x2 == pytest.approx(0.22 * 150, abs=1)
+        with Catalog.open(db) as cat:
+            x1, y1, x2, y2 = cat.faces.box(face).box       # a box around a face the catalog holds
+        again = client.post(f"/photo/{file_id}/faces", data={"token": client.token, "x1": x1 / 150, "y1": y1 / 150,
+                                                             "x2": x2 / 150, "y2": y2 / 150}, headers=LIVE)
+        assert f"already in the catalog (face {face})" in again.text
+        with Catalog.open(db) as cat:
+            assert len(cat.faces.of_file(file_id)) == len(before) + 1
         assigned = client.post(f"/photo/{file_id}/assign", data={"token": client.token, "face": str(new),
                                                                  "target": str(sharon)}, headers=LIVE)
         assert f'data-face-id="{new}" data-person-id="{sharon}"' in assigned.text
         assert place(db, new) == (sharon, "user")
+
+
+def test_the_queue_takes_in_a_photo_s_new_faces_and_drops_hidden_people_without_a_rebuild(tmp_path):
+    from facesets.catalog import NewFace
+    from facesets.web.review import ReviewQueue
+
+    with new_catalog(tmp_path) as cat:
+        a, _ = person_at(cat, 0)
+        b, _ = person_at(cat, 1)
+        near_b = add_photo(cat, "/p/near_b.jpg", [toward(1, 0.03, 5)])
+        queue = ReviewQueue()
+        assert queue.current(cat).choices[0].person_id == b
+        built = list(queue.items)
+        photo = add_photo(cat, "/p/later.jpg", [])
+        drawn = cat.faces.add_drawn(photo, NewFace(np.array([1, 1, 50, 50], np.float32), None, 0.0, 49.0, None,
+                                                   toward(0, 0.01, 5)), model_id=cat.embedding_model().id)
+        queue.add_photos(cat, [photo])
+        assert [item.face_id for item in queue.items][:1] == [drawn] and queue.items[1:] == built   # surest first
+        queue.drop_people([b])
+        assert [item.face_id for item in queue.items] == [drawn]
+        assert queue.current(cat).face_id == drawn and near_b

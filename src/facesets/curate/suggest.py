@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import faiss
 import numpy as np
 
-from facesets.catalog import Catalog, CatalogError, priority_key
+from facesets.catalog import Catalog, CatalogError, FaceFilter, priority_key
 from facesets.cluster.stages import cluster_params
 from facesets.curate.consolidate import candidates, merge_groups
 from facesets.curate.core import profile_of
@@ -94,14 +94,16 @@ def cuts(catalog: Catalog) -> Cuts:
     return Cuts(match, min(profile.review_sure, review), review, tight, loose)
 
 
-def proposals(catalog: Catalog) -> list[Item]:
-    """Every item the queue proposes now, surest first."""
+def proposals(catalog: Catalog, photos_only: tuple[int, ...] | None = None) -> list[Item]:
+    """Every item the queue proposes now, surest first. `photos_only`: only the faces in nobody
+    of these photos (a face just drawn, faces just removed from a person)."""
     try:
         limits = cuts(catalog)
     except CatalogError:      # nothing embedded yet
         return []
     hidden = catalog.people.hidden_ids()
-    ids, X, photos, current, kept = catalog.faces.cluster_input()
+    ids, X, photos, current, kept = catalog.faces.cluster_input(
+        FaceFilter() if photos_only is None else FaceFilter(files=tuple(photos_only)))
     people, centroids = catalog.people.centroids(gated=True)
     shown = ~np.isin(people, list(hidden))
     people, centroids = people[shown], centroids[shown]
@@ -112,9 +114,15 @@ def proposals(catalog: Catalog) -> list[Item]:
     taken = set(zip(photos[placed].tolist(), current[placed].tolist()))
     nearest = Nearest(centroids, limits)
     items = _faces_in_nobody(ids, X, photos, current, people, nearest, excluded, taken, limits)
-    items += _weak_members(ids, X, photos, current, kept, hidden, people, nearest, excluded, taken, limits)
-    items += _merges(catalog, people, centroids, limits)
-    return sorted(items, key=lambda item: (-item.confidence, item.kind, item.key))
+    if photos_only is None:
+        items += _weak_members(ids, X, photos, current, kept, hidden, people, nearest, excluded, taken, limits)
+        items += _merges(catalog, people, centroids, limits)
+    return sorted(items, key=order)
+
+
+def order(item: Item) -> tuple:
+    """The queue's order: surest first."""
+    return (-item.confidence, item.kind, item.key)
 
 
 class Nearest:

@@ -87,7 +87,8 @@ class Finder:
         """A face the user drew on a catalog photo (`box`: fractions of its upright width and
         height), found with the catalog's own engine (`embed.single.face_in_box`) and added to
         the catalog in nobody; returns its id."""
-        from facesets.embed.single import face_in_box   # the engines' code: loaded when a face is drawn
+        from facesets.embed.regions import MATCH_IOU, overlap   # the engines' code: loaded when a face is drawn
+        from facesets.embed.single import face_in_box
 
         model = catalog.embedding_model()
         photo = catalog.files.get(file_id)
@@ -98,6 +99,9 @@ class Finder:
                   max(y1, y2) * photo.height]
         with self._engine_lock:
             face = face_in_box(self._load(model.engine), photo.path, pixels)
+        for known, box, _ in catalog.faces.of_file(photo.id):
+            if overlap(box, face["box"]) >= MATCH_IOU:
+                raise ValueError(f"that face is already in the catalog (face {known})")
         if face["embedding"].shape != (model.dim,):
             raise ValueError(f"engine gave {face['embedding'].shape[0]}-d embeddings; the catalog holds {model.dim}-d")
         return catalog.faces.add_drawn(photo.id, NewFace(face["box"], face["landmarks"], face["score"],

@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass, field, replace
 
 from facesets.catalog import Catalog
-from facesets.curate.suggest import Item, proposals
+from facesets.curate.suggest import Item, cuts, order, proposals
 
 DEFAULT_MIN = 0.9      # accept-all: suggestions at least this confident
 
@@ -43,6 +43,7 @@ class ReviewQueue:
         self._lock = threading.RLock()
         self.items: list[Item] = []
         self.generation: str | None = None
+        self.band: float | None = None       # faces in nobody are proposed within this of a person
         self.stale = True                 # build again on the next look
         self.done: set[str] = set()       # decided or dropped since the build
         self.skipped: list[str] = []
@@ -50,8 +51,31 @@ class ReviewQueue:
         self.dropped = 0
 
     def invalidate(self) -> None:
-        """Build again on the next look (a view added a face the queue should propose)."""
+        """Build again on the next look (people shown again: their items come back)."""
         self.stale = True
+
+    def add_photos(self, catalog: Catalog, file_ids) -> None:
+        """Propose the faces in nobody of these photos too (a face drawn on one, faces removed
+        from a person), without building everything again."""
+        with self._lock:
+            if self.generation is None or self.stale:
+                return                                  # the next build sees them anyway
+            found = {item.key: item for item in proposals(catalog, tuple(file_ids))}
+            self.done -= set(found)
+            self.items = sorted([item for item in self.items if item.key not in found] + list(found.values()), key=order)
+
+    def drop_people(self, person_ids) -> None:
+        """Hidden people leave every item (an item left without a choice goes)."""
+        gone = {int(p) for p in person_ids}
+        with self._lock:
+            kept = []
+            for item in self.items:
+                if item.was in gone:     # a hidden person's weak member, or a merge with one
+                    continue
+                choices = tuple(c for c in item.choices if c.person_id not in gone)
+                if self._stands(item, choices):
+                    kept.append(item if choices == item.choices else replace(item, choices=choices))
+            self.items = sorted(kept, key=order)
 
     # -- looking ----------------------------------------------------------------------------
     def refresh(self, catalog: Catalog) -> str:
@@ -63,6 +87,7 @@ class ReviewQueue:
                 if generation != self.generation:
                     self.undo_stack.clear()   # undoing over a re-cluster would undo the re-cluster
                 self.items = proposals(catalog)
+                self.band = cuts(catalog).review if self.items else None
                 self.generation, self.stale = generation, False
                 self.done = set()
             return self.generation
@@ -128,9 +153,16 @@ class ReviewQueue:
                         if c.person_id not in hidden and (item.face_id, c.person_id) not in ruled_out
                         and people.resolve(c.person_id) == c.person_id
                         and (c.person_id == item.was or not catalog.faces.person_in_photo(item.photo, c.person_id)))
-        if not choices:
+        if not self._stands(item, choices):
             return None
         return item if choices == item.choices else replace(item, choices=choices)
+
+    def _stands(self, item: Item, choices: tuple) -> bool:
+        """Whether a face item left with these choices is still proposed: some choice is left,
+        and for a face in nobody the nearest one still lies within the band."""
+        if not choices:
+            return False
+        return item.kind != "face" or self.band is None or choices[0].distance <= self.band
 
     # -- deciding ----------------------------------------------------------------------------
     def decide(self, catalog: Catalog, key: str, stamp: str, decision: str, minimum: float = DEFAULT_MIN) -> Outcome:

@@ -80,7 +80,10 @@ def hide_selected(web: Web, request: Request, form) -> Response:
     catalog = web.catalog()
     with catalog.transaction():
         catalog.people.set_hidden(ids, hidden=action != "show")
-    web.review.invalidate()
+    if action == "show":
+        web.review.invalidate()         # their items come back with the next build
+    else:
+        web.review.drop_people(ids)
     return _answer(web, request, form, msg=f"{'showing' if action == 'show' else 'hid'} {len(ids)} "
                    f"{'person' if len(ids) == 1 else 'people'}" + (" again" if action == "show" else ""))
 
@@ -94,7 +97,7 @@ def hide_strangers(web: Web, request: Request, form) -> Response:
     with catalog.transaction():
         strangers = catalog.people.strangers(most)
         catalog.people.set_hidden(strangers)
-    web.review.invalidate()
+    web.review.drop_people(strangers)
     return _answer(web, request, form, msg=f"hid {len(strangers)} unnamed people with at most {most} "
                    f"face{'s' if most > 1 else ''}; the hidden filter shows them")
 

@@ -63,7 +63,8 @@ def face_action(web: Web, request: Request, form) -> Response:
             return _answer(web, request, pid, err="those faces are no longer in this person")
         if action == "remove":
             catalog.people.remove_faces(faces, pid)
-            web.review.invalidate()      # faces in nobody now: the queue may propose them
+            # faces in nobody now: the queue may propose them elsewhere
+            web.review.add_photos(catalog, {catalog.faces.box(f).file_id for f in faces})
             return _answer(web, request, pid, msg=f"removed {len(faces)} face(s); they will not rejoin this person")
         if action == "move":
             target = queries.find_person(catalog, form.get("target", ""))
@@ -113,7 +114,10 @@ def facts(web: Web, request: Request, form) -> Response:
     if action in ("hide", "show"):
         with catalog.transaction():
             catalog.people.set_hidden([pid], hidden=action == "hide")
-        web.review.invalidate()
+        if action == "hide":
+            web.review.drop_people([pid])
+        else:
+            web.review.invalidate()
         return _answer(web, request, pid, msg="hidden: out of the grid, the review queue, exports and XMP tags"
                        if action == "hide" else "shown again")
     raw = str(form.get("birth_date", "")).strip()

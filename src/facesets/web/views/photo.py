@@ -57,7 +57,7 @@ def draw(web: Web, request: Request, form) -> Response:
         face_id = web.finder.drawn_face(web.catalog(), file_id, box)
     except (ValueError, DecodeError) as exc:
         return _answer(web, request, file_id, err=f"no face added: {exc}")
-    web.review.invalidate()
+    web.review.add_photos(web.catalog(), [file_id])
     return _answer(web, request, file_id, face_id, msg=f"added face {face_id}: assign it here, or find it in the review queue")
 
 
