@@ -91,6 +91,13 @@ def test_each_key_s_decision_lands_in_the_catalog_and_answers_with_the_next_item
     assert plain.status_code == 303 and plain.headers["location"].startswith("/review")
 
 
+def test_an_unknown_decision_changes_nothing(review):
+    now = shown(review.get("/review").text)
+    answer = decide(review, now, "merge")
+    assert "unknown decision" in answer.text and shown(answer.text)["item"] == now["item"]
+    assert place(review.setup["db"], now["face"]) == (None, None)
+
+
 def test_the_token_guards_every_decision(review):
     now = shown(review.get("/review").text)
     refused = review.post("/review", data={"item": now["item"], "stamp": now["stamp"],

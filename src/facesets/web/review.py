@@ -186,6 +186,8 @@ class ReviewQueue:
                 self.dropped += 1
                 return Outcome("that item no longer stands (changed elsewhere): dropped", applied=False)
             verb, _, target = decision.partition(":")
+            if verb not in (("merge", "apart") if item.kind == "merge" else ("accept", "reject", "all")):
+                return Outcome(f"unknown decision {decision!r}", applied=False)
             if item.kind == "merge":
                 return self._merge(catalog, item, keep_apart=verb == "apart")
             person = int(target) if target.isdigit() else item.choices[0].person_id
