@@ -22,8 +22,8 @@ def _people(cat, sizes: list[int], names: dict[int, str] | None = None) -> list[
     return made
 
 
-def test_migration_6_holds_person_facts_and_people_apart_outside_the_people_rows(tmp_path):
-    assert "person_facts" in MIGRATIONS[5] and "people_apart" in MIGRATIONS[5]
+def test_a_migration_holds_person_facts_and_people_apart_outside_the_people_rows(tmp_path):
+    assert any("person_facts" in m and "people_apart" in m for m in MIGRATIONS)   # one migration (renumbered on merge)
     with new_catalog(tmp_path) as cat:
         person, = _people(cat, [2])
         cat.people.set_hidden([person])
