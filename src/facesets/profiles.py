@@ -19,6 +19,11 @@ class Profile:
     merge_distance: float        # refine: centroid merge of over-split clusters
     outlier_distance: float      # refine: drop faces this far from their cluster centroid
     match_distance: float        # extend / candidates: join a person within this centroid distance
+    # review queue (docs/profiles.md): a face in nobody whose nearest person is within
+    # review_distance (wider than match_distance) is proposed; its confidence is 0.9 at
+    # review_sure and 0.1 at review_distance. Measured for dlib; ArcFace's scaled by match_distance.
+    review_sure: float = 0.44
+    review_distance: float = 0.69
     cluster_context: float = 0.3 # weight of neighbour-set overlap blended into the distance
     cluster_merge: float = 0.0   # default clustering: join clusters whose centroids are this close (0: off)
     cluster_size_margin: float = 0.0  # default clustering: cut this much tighter for two single faces
@@ -59,7 +64,7 @@ DLIB = Profile(
     # other photo's faces stay alone (calibrated on library compositions, docs/profiles.md)
     cluster_distance=0.08, cluster_size_margin=0.0075, cluster_stranger=0.0675,
     refine_initial=0.0725, merge_distance=0.03, outlier_distance=0.045,
-    match_distance=0.05, min_det=0.0, export_outlier=0.04,
+    match_distance=0.05, review_sure=0.04, review_distance=0.0625, min_det=0.0, export_outlier=0.04,
     # dlib's HOG boxes are tight (eyebrows to lip): on LFW their short edge is ~0.6 of an
     # SCRFD box on the same face, so the size gates scale by 0.6.
     min_short=54.0, export_min_short=60.0,

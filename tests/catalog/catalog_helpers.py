@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from facesets.catalog import Catalog, FileStatus, NewFace
+from facesets.catalog import AssignedBy, Catalog, FileStatus, NewFace
 
 DIM = 8
 
@@ -34,3 +34,27 @@ def add_photo(catalog: Catalog, path: str, embeddings: list[np.ndarray], run_id:
                                     height=100, taken_at=None, model_id=model.id, input_mode="photos",
                                     n_faces=len(faces), run_id=run_id)
     return file_id
+
+
+# -- review: embeddings at chosen cosine distances --
+def toward(axis: int, distance: float, side: int) -> np.ndarray:
+    """A unit vector at `distance` (cosine) from the unit vector of `axis`, leaning to `side`."""
+    vector = np.zeros(DIM, np.float32)
+    vector[axis] = 1.0 - distance
+    vector[side] = np.sqrt(1.0 - (1.0 - distance) ** 2)
+    return vector
+
+
+def person_at(cat, axis: int, n: int = 4, spread: float = 0.004, name: str | None = None) -> tuple[int, list[int]]:
+    """A person of n faces around `axis` (one photo each), centroid on the axis."""
+    faces = []
+    for i in range(n):
+        side = 6 if i % 2 == 0 else 7
+        vector = toward(axis, spread, side)
+        if i % 4 >= 2:
+            vector[side] = -vector[side]
+        file_id = add_photo(cat, f"/p/{axis}/{i}.jpg", [vector])
+        faces += [f.id for f in cat.faces.all() if f.file_id == file_id]
+    person = cat.people.create(name=name)
+    cat.people.assign(faces, person, AssignedBy.CLUSTER)
+    return person, faces

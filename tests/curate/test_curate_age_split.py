@@ -112,3 +112,22 @@ def test_age_extend_slots_new_faces_into_existing_eras(eras):
     run_cli("undo", "--catalog", eras.catalog)
     assert tree_hashes(eras.out) == tree_before
     assert catalog_dump(eras.catalog) == catalog_before
+
+
+@pytest.mark.slow
+def test_eras_are_named_by_age_when_the_person_has_a_birth_date(eras):
+    parent = eras.people["Bush"][0]
+    cuts = dict(recover=0.12, tighten=0.10, subcluster=0.09, attach=0.09, min_era=10)
+    with Catalog.open(eras.catalog) as cat:
+        by_year = age_split.analyze(cat, eras.out, person="Bush", **cuts).actions
+        with cat.transaction():
+            cat.people.set_birth_date(parent, "1946-07-06")
+        by_age = age_split.analyze(cat, eras.out, person="Bush", **cuts).actions
+        for action in by_age:
+            taken = [f.taken_at for f in cat.faces.details(action["faces"]).values()]
+            assert action["era"] == age_split.age_label([a for a in (age_split.age_at("1946-07-06", t) for t in taken)
+                                                          if a is not None])
+    assert [a["faces"] for a in by_age] == [a["faces"] for a in by_year]       # the same eras, named by age
+    full = [a for a in by_age if not a["thin"]]
+    assert [a["era"] for a in full] == ["age 48–50", "age 61–63"]   # photos 1995–1997 and 2008–2010
+    assert full[0]["name"].endswith("age_48-50")

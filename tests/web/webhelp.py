@@ -132,3 +132,22 @@ class ServerThread:
         self.app.state.web.jobs.wait(120)
         self.server.should_exit = True
         self.thread.join(30)
+
+
+@pytest.fixture
+def review_catalog(_small_embedded, tmp_path) -> dict:
+    """A private catalog whose people were placed by the user (so none of their faces is a weak
+    member) and whose first face of each identity, and Colin Powell's second, are in nobody and
+    new to clustering: the review queue proposes each for its own person, all surer than 0.9."""
+    db = tmp_path / "catalog.db"
+    shutil.copyfile(_small_embedded, db)
+    with Catalog.open(db) as cat:
+        faces = faces_by_identity(cat)
+        people, loose = {}, []
+        with cat.transaction():
+            for name, ids in sorted(faces.items()):
+                people[name] = cat.people.create()
+                keep = 2 if name == "Colin_Powell" else 1
+                cat.people.assign(ids[keep:], people[name], AssignedBy.USER)
+                loose += ids[:keep]
+    return {"db": db, "faces": faces, "people": people, "loose": loose}

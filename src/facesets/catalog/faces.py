@@ -429,6 +429,24 @@ class FacesRepo:
             f"WHERE fl.status = 'done' AND f.frame_id IS NULL AND fl.width > 0 AND fl.height > 0{named} "
             "ORDER BY f.file_id, f.face_index")]
 
+    # -- review --
+    def add_drawn(self, file_id: int, face: NewFace, *, model_id: int, input_mode: str = "photos") -> int:
+        """A face the user drew on a photo (detected inside the box, or embedded at it): a new
+        face after the photo's others, in nobody and new to clustering; the photo counts it."""
+        file_id = int(file_id)
+        with self._db.transaction():
+            index = self._db._read("SELECT COALESCE(MAX(face_index), -1) + 1 FROM faces WHERE file_id = ?",
+                                   (file_id,)).fetchone()[0]
+            face_id = self._db._write(
+                "INSERT INTO faces(file_id, face_index, x1, y1, x2, y2, landmarks, det_score, short_edge, sharpness, "
+                "embedding, model_id, input_mode) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (file_id, index, *(float(v) for v in face.box),
+                 to_blob(face.landmarks) if face.landmarks is not None else None, float(face.score),
+                 float(face.short_edge), face.sharpness, to_blob(face.embedding), int(model_id), input_mode)).lastrowid
+            self._db._write("UPDATE files SET n_faces = COALESCE(n_faces, 0) + 1, "
+                            "status = CASE WHEN status = 'noface' THEN 'done' ELSE status END WHERE id = ?", (file_id,))
+        return int(face_id)
+
 
 def _box(row) -> FaceBox:
     return FaceBox(row[0], row[1], (row[2], row[3], row[4], row[5]), row[6], row[7], row[8], row[9])

@@ -14,8 +14,8 @@ from typing import Iterable
 import numpy as np
 
 from facesets.catalog._sql import chunks, marks
-from facesets.catalog.types import (AssignedBy, Person, PersonCard, PersonStats, PersonStatus, person_label,
-                                   person_number)
+from facesets.catalog.types import (AssignedBy, Person, PersonCard, PersonFacts, PersonStats, PersonStatus,
+                                   person_label, person_number)
 
 _COLUMNS = ("id, name, pinned, imported, source, merged_into, status, parent_id, era, faceset, cluster_run, "
             "created_run")
@@ -272,12 +272,16 @@ class PeopleRepo:
     GRID_SORTS = ("count", "count_asc", "number", "name", "quality", "recent")
 
     def grid(self, *, sort: str = "count", search: str = "", min_faces: int = 1, named: bool | None = None,
-             status: str | None = None, limit: int = 60, offset: int = 0) -> tuple[list[PersonCard], int]:
+             status: str | None = None, limit: int = 60, offset: int = 0,
+             hidden: bool | None = False) -> tuple[list[PersonCard], int]:
         """One page of the people grid, and how many people match in all: people not merged
         away holding at least `min_faces` faces, with their mean quality and cover face.
         `sort`: one of GRID_SORTS (else "count"); `search`: a number (12, #12, person_012) or
-        part of a name; `named`: only named (True) or only unnamed (False) people."""
+        part of a name; `named`: only named (True) or only unnamed (False) people; `hidden`:
+        only people not hidden (False, the default), only hidden ones (True), or both (None)."""
         where, params = ["people.merged_into IS NULL"], []
+        if hidden is not None:
+            where.append(f"people.id {'' if hidden else 'NOT '}IN (SELECT person_id FROM person_facts WHERE hidden = 1)")
         search = (search or "").strip()
         number = person_number(search) if search else None
         if number is not None:
@@ -337,6 +341,84 @@ class PeopleRepo:
             found.update((r[0], person_label(r[0], r[1])) for r in self._db._read(
                 f"SELECT id, name FROM people WHERE id IN ({marks(len(part))})", part))
         return found
+
+    # -- review --
+    # stages that place faces in people: one starting (or a curation applied or undone) makes
+    # what the review queue proposed stale
+    PLACING_STAGES = ("cluster", "refine", "extend", "import")
+
+    def generation(self) -> str:
+        """A value that changes whenever a stage that places faces starts or a curation is
+        applied or undone: what the review queue built before it is stale."""
+        row = self._db._read(
+            f"SELECT (SELECT MAX(id) FROM runs WHERE command IN ({marks(len(self.PLACING_STAGES))})), "
+            "(SELECT COUNT(applied_at) + COUNT(undone_at) FROM operations)", self.PLACING_STAGES).fetchone()
+        return f"{row[0] or 0}.{row[1] or 0}"
+
+    def hidden_ids(self) -> set[int]:
+        """People the user hid."""
+        return {r[0] for r in self._db._read("SELECT person_id FROM person_facts WHERE hidden = 1")}
+
+    def set_hidden(self, person_ids: Iterable[int], hidden: bool = True) -> None:
+        """Hide people (out of the grid, the review queue, exports and XMP tags) or show them
+        again. Not a curation status: curation and its undo never change it."""
+        self._db._write_many("INSERT INTO person_facts(person_id, hidden) VALUES (?, ?) "
+                             "ON CONFLICT(person_id) DO UPDATE SET hidden = excluded.hidden",
+                             [(int(p), int(hidden)) for p in person_ids])
+
+    def strangers(self, max_faces: int) -> list[int]:
+        """Unnamed people shown now (not merged away, not hidden) holding at most `max_faces`
+        faces (and at least one), by number."""
+        return [r[0] for r in self._db._read(
+            "SELECT people.id FROM people JOIN faces ON faces.person_id = people.id "
+            "WHERE people.merged_into IS NULL AND people.name IS NULL "
+            "AND people.id NOT IN (SELECT person_id FROM person_facts WHERE hidden = 1) "
+            "GROUP BY people.id HAVING COUNT(faces.id) <= ? ORDER BY people.id", (int(max_faces),))]
+
+    def facts(self, person_id: int) -> PersonFacts:
+        """What the user said about a person outside curation: hidden, birth date."""
+        row = self._db._read("SELECT hidden, birth_date FROM person_facts WHERE person_id = ?",
+                             (int(person_id),)).fetchone()
+        return PersonFacts(bool(row[0]), row[1]) if row else PersonFacts()
+
+    def set_birth_date(self, person_id: int, birth_date: str | None) -> None:
+        """A person's birth date (YYYY-MM-DD), or None to forget it."""
+        self._db._write("INSERT INTO person_facts(person_id, birth_date) VALUES (?, ?) "
+                        "ON CONFLICT(person_id) DO UPDATE SET birth_date = excluded.birth_date",
+                        (int(person_id), birth_date or None))
+
+    def keep_apart(self, a: int, b: int, apart: bool = True) -> None:
+        """The user says two people are not one (`apart`), or takes that back."""
+        pair = (min(int(a), int(b)), max(int(a), int(b)))
+        if apart:
+            self._db._write("INSERT OR IGNORE INTO people_apart(a, b) VALUES (?, ?)", pair)
+        else:
+            self._db._write("DELETE FROM people_apart WHERE a = ? AND b = ?", pair)
+
+    def apart_pairs(self) -> set[tuple[int, int]]:
+        """Every (a, b), a < b, of people the user kept apart, followed through merges to the
+        people holding their faces now."""
+        pairs = set()
+        for a, b in self._db._read("SELECT a, b FROM people_apart").fetchall():
+            a, b = self.resolve(a), self.resolve(b)
+            if a != b:
+                pairs.add((min(a, b), max(a, b)))
+        return pairs
+
+    def exclusions_of(self, face_ids: Iterable[int]) -> set[tuple[int, int]]:
+        """The (face, person) pairs ruled out for these faces."""
+        found = set()
+        for part in chunks(face_ids):
+            found |= {(int(f), int(p)) for f, p in self._db._read(
+                f"SELECT face_id, person_id FROM face_exclusions WHERE face_id IN ({marks(len(part))})", part)}
+        return found
+
+    def restore_exclusions(self, face_ids: Iterable[int], pairs: Iterable[tuple[int, int]]) -> None:
+        """These faces' exclusions become exactly `pairs` again (undo of a review decision)."""
+        for part in chunks(face_ids):
+            self._db._write(f"DELETE FROM face_exclusions WHERE face_id IN ({marks(len(part))})", part)
+        self._db._write_many("INSERT OR IGNORE INTO face_exclusions(face_id, person_id) VALUES (?, ?)",
+                             [(int(f), int(p)) for f, p in pairs])
 
 
 _PEOPLE_COLUMNS = ", ".join(f"people.{c.strip()}" for c in _COLUMNS.split(","))

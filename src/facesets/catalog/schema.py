@@ -164,6 +164,23 @@ MIGRATIONS: list[str] = [
     ALTER TABLE faces ADD COLUMN frame_id INTEGER REFERENCES frames(id);
     CREATE INDEX faces_frame ON faces(frame_id);
     """,
+    # 6 (review): what the user says about a person outside curation, in a table of its own so
+    # curation snapshots and undo never touch it: hidden (out of the grid, the review queue,
+    # exports and XMP tags until shown again) and a birth date (ages on faces, eras named by
+    # age). And two people the user said are not one (a proposed merge rejected), a < b.
+    """
+    CREATE TABLE person_facts (
+        person_id INTEGER PRIMARY KEY REFERENCES people(id) ON DELETE CASCADE,
+        hidden INTEGER NOT NULL DEFAULT 0,
+        birth_date TEXT                -- YYYY-MM-DD
+    );
+    CREATE TABLE people_apart (
+        a INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+        b INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+        PRIMARY KEY (a, b)
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

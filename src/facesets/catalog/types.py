@@ -297,3 +297,11 @@ class PersonRegion:
     @property
     def label(self) -> str:
         return person_label(self.person_id, self.name)
+
+
+# -- review --
+@dataclass(frozen=True)
+class PersonFacts:
+    """What the user said about a person outside curation (curation undo never changes it)."""
+    hidden: bool = False
+    birth_date: str | None = None    # YYYY-MM-DD

@@ -25,7 +25,8 @@ def serve(
                              "your photos to the network."),
     no_browser: bool = typer.Option(False, "--no-browser", help="Do not open a browser."),
 ) -> None:
-    """Review people in the browser: fix, rename, merge, split, find by photo, export.
+    """Review people in the browser: a keyboard review queue of suggestions, fix, rename, merge,
+    split, hide strangers, faces on their photo (draw a missed one), find by photo, export.
 
     Every change is stored in the catalog at once, so closing and re-opening loses nothing and
     later CLI runs respect it."""

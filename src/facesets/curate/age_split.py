@@ -5,10 +5,13 @@ quality gate → re-centroid and tighten to `age_tighten` → average-linkage su
 `age_subcluster` → EXIF year per photo (files.taken_at) → sub-clusters with >= anchor_min faces
 are era anchors; a smaller fragment attaches to its single nearest anchor only if the centroid
 distance is <= `age_attach` AND the years are <= max_years apart; anchors never merge. Labels come
-from each bucket's dominant years (collisions get `_v2`), eras are ordered by median date, and a
-bucket under `min_era` faces goes to `_thin/`. Era sets are people with parent_id = the person.
+from each bucket's dominant years (collisions get `_v2`), or its ages when the person has a birth
+date ('age 3–7'); eras are ordered by median date, and a bucket under `min_era` faces goes to
+`_thin/`. Era sets are people with parent_id = the person.
 """
 from __future__ import annotations
+
+import datetime
 
 import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
@@ -54,6 +57,23 @@ def era_label(years: list[int]) -> str:
         return "undated"
     lo, hi = (int(round(v)) for v in np.percentile(years, [10, 90]))
     return f"{lo}" if lo == hi else f"{lo}{DASH}{hi}"
+
+
+def age_label(ages: list[int]) -> str:
+    """A bucket named by the person's age instead (a birth date is set): 'age 3–7' (or 'undated')."""
+    return "undated" if not ages else f"age {era_label(ages)}"
+
+
+def age_at(birth_date: str | None, taken_at: str | None) -> int | None:
+    """Whole years of age on a photo's date (ISO dates); None when either is unknown or the
+    photo predates the birth."""
+    try:
+        born = datetime.date.fromisoformat(str(birth_date)[:10])
+        taken = datetime.date.fromisoformat(str(taken_at)[:10])
+    except (TypeError, ValueError):
+        return None
+    age = taken.year - born.year - ((taken.month, taken.day) < (born.month, born.day))
+    return age if age >= 0 else None
 
 
 def subclusters(matrix: np.ndarray, cut: float) -> list[list[int]]:
@@ -139,6 +159,8 @@ def analyze(catalog: Catalog, root, person: str, *, recover: float | None = None
     if len(kept_ids) == 0:
         raise CurationError(f"no face of {parent.label} within {tighten} of its centre")
     years = [_year(rows[int(f)].taken_at) for f in kept_ids]
+    born = catalog.people.facts(pid).birth_date
+    ages = [age_at(born, rows[int(f)].taken_at) for f in kept_ids] if born else None
     anchor_min = anchor_min or max(5, int(round(0.1 * len(kept_ids))))
     anchors, standalone = buckets(kept_matrix, years, subclusters(kept_matrix, subcluster), anchor_min,
                                   attach, max_years)
@@ -148,7 +170,8 @@ def analyze(catalog: Catalog, root, person: str, *, recover: float | None = None
     for s in sets:
         dates = sorted(rows[int(kept_ids[m])].taken_at for m in s["members"] if rows[int(kept_ids[m])].taken_at)
         s["median_date"] = dates[len(dates) // 2] if dates else "9999"
-        s["era"] = era_label([years[m] for m in s["members"] if years[m] is not None])
+        s["era"] = (age_label([ages[m] for m in s["members"] if ages[m] is not None]) if ages
+                    else era_label([years[m] for m in s["members"] if years[m] is not None]))
     sets.sort(key=lambda s: (s["median_date"], -len(s["members"])))
     exported = tree.faceset_of(root, pid, catalog)
     parent_folder = exported.label if exported else parent.label

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
-from scipy.spatial.distance import pdist
+from scipy.spatial.distance import pdist, squareform
 
 from facesets.catalog import AssignedBy, Catalog, Person, PersonStatus, priority_key
 from facesets.curate import tree
@@ -30,8 +30,9 @@ def candidates(catalog: Catalog) -> dict[int, Person]:
     return {p.id: p for p in catalog.people.active(top_level_only=True, status=PersonStatus.ACTIVE)}
 
 
-def complete_groups(centroids: np.ndarray, cut: float) -> list[list[int]]:
-    """Index groups (>= 2 members) whose every pairwise cosine distance is <= cut.
+def complete_groups(centroids: np.ndarray, cut: float, apart: set[tuple[int, int]] = frozenset()) -> list[list[int]]:
+    """Index groups (>= 2 members) whose every pairwise cosine distance is <= cut, never holding
+    both of a pair in `apart` (index pairs the user kept apart: their distance counts as 2).
 
     A complete-linkage group at `cut` is a clique of the graph of pairs within `cut`, so it lies
     inside one connected component of that graph: linkage runs per component (found by range
@@ -40,12 +41,35 @@ def complete_groups(centroids: np.ndarray, cut: float) -> list[list[int]]:
     for component in groups_of(len(centroids), near_pairs(centroids, 1.0 - cut)):
         sub = centroids[component]
         distances = np.clip(pdist(sub, "cosine"), 0, 2)
+        where = {index: i for i, index in enumerate(component)}
+        kept_apart = [(where[a], where[b]) for a, b in apart if a in where and b in where]
+        if kept_apart:
+            square = squareform(distances)
+            for i, j in kept_apart:
+                square[i, j] = square[j, i] = 2.0
+            distances = squareform(square, checks=False)
         labels = fcluster(linkage(distances, method="complete"), t=cut, criterion="distance")
         found: dict[int, list[int]] = {}
         for index, cluster in zip(component, labels):
             found.setdefault(int(cluster), []).append(index)
         groups += [sorted(g) for g in found.values() if len(g) > 1]
     return sorted(groups)
+
+
+def merge_groups(ids: np.ndarray, centroids: np.ndarray, tight: float, loose: float,
+                 apart: set[tuple[int, int]] = frozenset()) -> list[tuple[list[int], float, bool]]:
+    """(member ids, diameter, confident) of every group of people (`ids`, their `centroids`)
+    all within `loose` of each other, never two the user kept apart (`apart`: (a, b) ids, a <
+    b); confident when the diameter (largest centroid distance) is within `tight` as well."""
+    position = {int(p): i for i, p in enumerate(ids)}
+    pairs = {(min(position[a], position[b]), max(position[a], position[b]))
+             for a, b in apart if a in position and b in position}
+    found = []
+    for members in complete_groups(centroids, loose, pairs):
+        sub = centroids[members]
+        diameter = float(np.max(1 - sub @ sub.T))
+        found.append(([int(ids[m]) for m in members], diameter, diameter <= tight + 1e-9))
+    return found
 
 
 def analyze(catalog: Catalog, root, *, edge: float | None = None, confident: float | None = None) -> Proposal:
@@ -61,11 +85,8 @@ def analyze(catalog: Catalog, root, *, edge: float | None = None, confident: flo
     ids, centroids = catalog.people.centroids(list(people), gated=True)
     exported = {f.person_id: f for f in load_facesets(root, catalog)}
     groups, actions = [], []
-    for members in complete_groups(centroids, loose):
-        member_ids = [int(ids[m]) for m in members]
-        sub = centroids[members]
-        diameter = float(np.max(1 - sub @ sub.T))
-        confident_group = diameter <= tight + 1e-9
+    for member_ids, diameter, confident_group in merge_groups(ids, centroids, tight, loose,
+                                                              catalog.people.apart_pairs()):
         ordered = sorted((people[p] for p in member_ids), key=priority_key)
         primary, secondaries = ordered[0], ordered[1:]
         uncertain = not confident_group

@@ -52,10 +52,12 @@ class Faceset:
 
 
 def select_facesets(catalog: Catalog, profile: Profile, folder_of) -> list[Faceset]:
-    """Every person marked as a faceset by refine, with its faces gated and ranked."""
+    """Every person marked as a faceset by refine (and not hidden by the user), with its faces
+    gated and ranked."""
     out = []
+    hidden = catalog.people.hidden_ids()
     for person in catalog.people.active():
-        if not person.faceset or person.status not in (None, PersonStatus.ACTIVE):
+        if not person.faceset or person.status not in (None, PersonStatus.ACTIVE) or person.id in hidden:
             continue
         picks = [_pick(f) for f in catalog.faces.faceset_picks(person.id)]
         frames = catalog.faces.frames_of(p.face_id for p in picks)

@@ -46,7 +46,7 @@ def default_out(catalog: Catalog) -> Path:
 def tag(catalog: Catalog, out: str | os.PathLike | None = None, *, unnamed: bool = False,
         beside_sources: bool = False) -> TagResult:
     """Write MWG face regions of every named face (`unnamed`: of every person's face, as
-    person_NNN) of every embedded photo; returns what was written where."""
+    person_NNN; never a hidden person's) of every embedded photo; returns what was written where."""
     out = Path(out) if out is not None else default_out(catalog)
     photos = _photos(catalog, unnamed)
     result = TagResult(photos=len(photos), regions=sum(len(p["faces"]) for p in photos.values()))
@@ -86,7 +86,10 @@ def _photos(catalog: Catalog, unnamed: bool) -> dict[int, dict]:
     """Photo id -> {faces: [(label, box)], width, height, paths (every location on disk)}."""
     faces: dict[int, list] = defaultdict(list)
     size: dict[int, tuple[int, int]] = {}
+    hidden = catalog.people.hidden_ids()
     for region in catalog.faces.person_regions(include_unnamed=unnamed):
+        if region.person_id in hidden:   # hidden people are tagged again once shown
+            continue
         faces[region.file_id].append((region.label, region.box))
         size[region.file_id] = (region.width, region.height)
     places = catalog.files.locations(faces)

@@ -22,7 +22,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from facesets.web.state import HERE, Web
-from facesets.web.views import export, find, images, people, person, settings, unsorted
+from facesets.web.views import export, find, images, people, person, photo, review, settings, unsorted
 
 TOKEN_HEADER = "x-facesets-token"
 GET, POST = "GET", "POST"
@@ -31,10 +31,19 @@ GET, POST = "GET", "POST"
 ROUTES = [
     (GET, "/", people.grid),
     (POST, "/people/merge", people.merge_selected),
+    (POST, "/people/hide", people.hide_selected),
+    (POST, "/people/strangers", people.hide_strangers),
     (GET, "/person/{pid:int}", person.page),
     (POST, "/person/{pid:int}/faces", person.face_action),
     (POST, "/person/{pid:int}/rename", person.rename),
     (POST, "/person/{pid:int}/merge", person.merge_into),
+    (POST, "/person/{pid:int}/facts", person.facts),
+    (GET, "/review", review.page),
+    (POST, "/review", review.decide),
+    (POST, "/review/undo", review.undo),
+    (GET, "/photo/{file_id:int}/view", photo.page),
+    (POST, "/photo/{file_id:int}/faces", photo.draw),
+    (POST, "/photo/{file_id:int}/assign", photo.assign),
     (GET, "/unsorted", unsorted.page),
     (POST, "/unsorted/{face_id:int}", unsorted.action),
     (GET, "/find", find.page),
@@ -49,6 +58,7 @@ ROUTES = [
     (POST, "/settings", settings.save),
     (POST, "/settings/recluster", settings.recluster),
     (GET, "/thumb/{face_id:int}", images.thumb),
+    (GET, "/thumb/{face_id:int}/large", images.large),
     (GET, "/photo/{file_id:int}", images.photo),
 ]
 # scripts and everything else from this server only; no framing (clickjacking); no sniffing
@@ -79,8 +89,8 @@ class SecurityHeaders:
 def create_app(catalog_path: str | Path, *, token: str | None = None,
                allowed_hosts: list[str] | None = None, prewarm_pages: int = 0) -> Starlette:
     """The app over one catalog (opened once here, which applies its migrations). `prewarm_pages`:
-    cut the cover thumbnails of that many grid pages in a background thread at start, so the
-    first screen the user opens is already cached."""
+    cut the cover thumbnails of that many grid pages, and build the review queue, in a
+    background thread at start, so the first screens the user opens are ready."""
     web = Web(Path(catalog_path), token)
     routes = [Route(path, _endpoint(web, method, view), methods=[method]) for method, path, view in ROUTES]
     routes.append(Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from facesets.catalog import Catalog
+from facesets.catalog import Catalog, NewFace
 from facesets.media.decode import read_image
 from facesets.web.images import rgb_jpeg
 
@@ -82,6 +82,31 @@ class Finder:
         matrix = np.stack([embedding for _, _, embedding in faces]) if faces else np.zeros((0, 1), np.float32)
         return self._remember(Query(secrets.token_urlsafe(12), jpeg, scale, round(image.width * scale),
                                     round(image.height * scale), boxes, matrix, [face_id for face_id, _, _ in faces]))
+
+    def drawn_face(self, catalog: Catalog, file_id: int, box) -> int:
+        """A face the user drew on a catalog photo (`box`: fractions of its upright width and
+        height), found with the catalog's own engine (`embed.single.face_in_box`) and added to
+        the catalog in nobody; returns its id."""
+        from facesets.embed.regions import MATCH_IOU, overlap   # the engines' code: loaded when a face is drawn
+        from facesets.embed.single import face_in_box
+
+        model = catalog.embedding_model()
+        photo = catalog.files.get(file_id)
+        if model is None or photo is None or not photo.width or not photo.height:
+            raise ValueError("that photo is not embedded in this catalog")
+        x1, y1, x2, y2 = (min(1.0, max(0.0, float(v))) for v in box)
+        pixels = [min(x1, x2) * photo.width, min(y1, y2) * photo.height, max(x1, x2) * photo.width,
+                  max(y1, y2) * photo.height]
+        with self._engine_lock:
+            face = face_in_box(self._load(model.engine), photo.path, pixels)
+        for known, box, _ in catalog.faces.of_file(photo.id):
+            if overlap(box, face["box"]) >= MATCH_IOU:
+                raise ValueError(f"that face is already in the catalog (face {known})")
+        if face["embedding"].shape != (model.dim,):
+            raise ValueError(f"engine gave {face['embedding'].shape[0]}-d embeddings; the catalog holds {model.dim}-d")
+        return catalog.faces.add_drawn(photo.id, NewFace(face["box"], face["landmarks"], face["score"],
+                                                         face["short_edge"], face["sharpness"], face["embedding"]),
+                                       model_id=model.id, input_mode=photo.input_mode or "photos")
 
     def _load(self, engine_name: str):
         if self._engine is None or self._engine.engine != engine_name:

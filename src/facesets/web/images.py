@@ -18,6 +18,7 @@ from facesets.catalog import Catalog
 from facesets.media.decode import DecodeError, read_image
 
 THUMB = 160          # long side of a face thumbnail, pixels
+LARGE = 320          # the review queue's face, shown large
 MARGIN = 0.35        # context around the face box, fraction of its size
 PHOTO_MAX = 1280     # long side of a whole photo shown on the find page
 PLACEHOLDER = (b'<svg xmlns="http://www.w3.org/2000/svg" width="160" height="160" viewBox="0 0 160 160">'
@@ -29,30 +30,35 @@ def thumbs_dir(catalog_path: Path) -> Path:
     return catalog_path.with_name(catalog_path.name + ".thumbs")
 
 
-def cached_thumbnail(catalog_path: Path, face_id: int) -> Path | None:
-    path = thumbs_dir(catalog_path) / f"{int(face_id)}.jpg"
+def _thumb_name(face_id: int, size: int) -> str:
+    return f"{int(face_id)}.jpg" if size == THUMB else f"{int(face_id)}_{int(size)}.jpg"
+
+
+def cached_thumbnail(catalog_path: Path, face_id: int, size: int = THUMB) -> Path | None:
+    path = thumbs_dir(catalog_path) / _thumb_name(face_id, size)
     return path if path.is_file() else None
 
 
-def face_thumbnail(catalog: Catalog, face_id: int) -> Path | None:
-    """The cached JPEG of one face (made on first request); None when the face or its photo is gone."""
+def face_thumbnail(catalog: Catalog, face_id: int, size: int = THUMB) -> Path | None:
+    """The cached JPEG of one face, `size` pixels on its long side (made on first request);
+    None when the face or its photo is gone."""
     face = catalog.faces.box(face_id)
     if face is None:
         return None
     folder = thumbs_dir(catalog.path)
-    target = folder / f"{face.id}.jpg"
+    target = folder / _thumb_name(face.id, size)
     if target.exists():
         return target
     box = face.box
     side = max(box[2] - box[0], box[3] - box[1])
     long_side = max(face.width or 0, face.height or 0)
-    reduce_to = int(long_side * min(1.0, THUMB * 2.0 / max(side, 1.0))) if long_side else None
+    reduce_to = int(long_side * min(1.0, size * 2.0 / max(side, 1.0))) if long_side else None
     try:
         image = read_image(face.path, reduce_to=reduce_to or None)
     except DecodeError:
         return None
     crop = _crop(Image.fromarray(image.rgb), [v * image.scale for v in box])
-    crop.thumbnail((THUMB, THUMB), Image.LANCZOS)
+    crop.thumbnail((size, size), Image.LANCZOS)
     folder.mkdir(parents=True, exist_ok=True)
     _write_atomic(target, _jpeg(crop))
     return target

@@ -36,11 +36,15 @@ def pages(total: int, page_size: int) -> int:
     return max(1, -(-total // page_size))
 
 
+HIDDEN_FILTERS = {"": False, "only": True, "all": None}   # the grid's hidden filter -> people.grid(hidden=)
+
+
 def people_grid(catalog: Catalog, *, sort: str = "count", q: str = "", min_faces: int = 1, named: str = "",
-                status: str = "", page: int = 1, page_size: int = PAGE_SIZE) -> Grid:
-    """One page of the people grid; a page past the end shows the last one."""
+                status: str = "", hidden: str = "", page: int = 1, page_size: int = PAGE_SIZE) -> Grid:
+    """One page of the people grid; a page past the end shows the last one. `hidden`: ""
+    (people not hidden), "only" (hidden ones), "all"."""
     filters = dict(sort=sort, search=q, min_faces=min_faces, status=status or None,
-                   named={"yes": True, "no": False}.get(named))
+                   named={"yes": True, "no": False}.get(named), hidden=HIDDEN_FILTERS.get(hidden, False))
     page = max(1, page)
     rows, total = catalog.people.grid(**filters, limit=page_size, offset=(page - 1) * page_size)
     if not rows and total and page > 1:
@@ -72,10 +76,12 @@ def unsorted(catalog: Catalog, page: int = 1,
 
 def suggest(catalog: Catalog, faces: list[FaceCard]) -> dict[int, Suggestion]:
     """For each face, the nearest person's centroid (not its own person's, not one the user ruled
-    out for it) when it is within the match distance (the settings page's, else the profile's)."""
+    out for it, not a hidden one) when it is within the match distance (the settings page's, else the profile's)."""
     if not faces:
         return {}
     ids, centroids = catalog.people.centroids()
+    shown = ~np.isin(ids, list(catalog.people.hidden_ids()))
+    ids, centroids = ids[shown], centroids[shown]
     if not len(ids):
         return {}
     model = catalog.embedding_model()

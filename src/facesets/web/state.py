@@ -22,6 +22,7 @@ from starlette.templating import Jinja2Templates
 from facesets.catalog import Catalog
 from facesets.web.finder import Finder
 from facesets.web.jobs import Jobs
+from facesets.web.review import ReviewQueue
 
 HERE = Path(__file__).resolve().parent
 
@@ -46,6 +47,7 @@ class Web:
         self.token = token or secrets.token_urlsafe(32)
         self.jobs = Jobs(self.catalog_path)
         self.finder = Finder()
+        self.review = ReviewQueue()
         self._local = threading.local()
         self._held: weakref.WeakSet[_ThreadCatalog] = weakref.WeakSet()
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -78,6 +80,21 @@ class Web:
         context.setdefault("msg", request.query_params.get("msg", ""))
         context.setdefault("err", request.query_params.get("err", ""))
         return self.templates.TemplateResponse(request, name, context)
+
+    def fragment(self, request: Request, name: str, *, msg: str = "", err: str = "", push_url: str | None = None,
+                 **context) -> Response:
+        """The part of a page an action changed (a template starting with `_`), with the
+        message put in the page's flash (an out-of-band swap); `push_url`: the address bar
+        follows (a split lands on the new person), so the back button still works."""
+        response = self.templates.TemplateResponse(request, name, {**context, "msg": msg, "err": err, "oob_flash": True})
+        if push_url:
+            response.headers["HX-Push-Url"] = push_url
+        return response
+
+
+def live(request: Request) -> bool:
+    """Whether the request came from htmx (answered with a fragment, not a redirect)."""
+    return request.headers.get("hx-request") == "true" and not request.headers.get("hx-history-restore-request")
 
 
 def back(url: str, **params) -> RedirectResponse:
