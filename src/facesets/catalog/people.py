@@ -345,7 +345,7 @@ class PeopleRepo:
     # -- review --
     # stages that place faces in people: one starting (or a curation applied or undone) makes
     # what the review queue proposed stale
-    PLACING_STAGES = ("cluster", "refine", "extend", "import")
+    PLACING_STAGES = ("cluster", "refine", "extend", "import", "embed")   # embed: XMP-named faces seed people
 
     def generation(self) -> str:
         """A value that changes whenever a stage that places faces starts or a curation is
