@@ -14,7 +14,7 @@ import numpy as np
 from facesets.catalog import centroids
 from facesets.catalog._sql import chunks, fill_matrix, from_blob, marks, to_blob
 from facesets.catalog.types import (
-    KEPT_ASSIGNMENTS, ClusterInput, Face, FaceCard, FaceDetail, NewFace, PersonRegion, VideoFrame,
+    KEPT_ASSIGNMENTS, BulkPhotos, ClusterInput, Face, FaceCard, FaceDetail, NewFace, PersonRegion, VideoFrame,
 )
 
 QUALITY_COMPONENTS = ("q_frontal", "q_det", "q_symmetry", "q_size", "q_sharp")
@@ -441,6 +441,31 @@ class FacesRepo:
             f"WHERE fl.status = 'done' AND f.frame_id IS NULL AND fl.width > 0 AND fl.height > 0{named} "
             "ORDER BY f.file_id, f.face_index")]
 
+    # -- scale --
+    def add_embedded_photos(self, photos: BulkPhotos, *, model_id: int, run_id: int | None = None) -> np.ndarray:
+        """Bulk load: photos embedded elsewhere with their faces, one statement per table for
+        the lot (the scale benchmark builds million-face libraries with it). Paths must be new.
+        Returns the new photos' ids, in order."""
+        with self._db.transaction():
+            first = self._db._read("SELECT COALESCE(MAX(id), 0) FROM files").fetchone()[0] + 1
+            ids = np.arange(first, first + len(photos.paths), dtype=np.int64)
+            self._db._write_many(
+                "INSERT INTO files(id, path, size, mtime_ns, width, height, status, model_id, input_mode, n_faces, "
+                "seen_run, done_run) VALUES (?, ?, 0, 0, ?, ?, ?, ?, 'photos', ?, ?, ?)",
+                ((int(i), path, int(w), int(h), "done" if n else "noface", model_id, int(n), run_id, run_id)
+                 for i, path, (w, h), n in zip(ids, photos.paths, photos.sizes, photos.faces_per_photo)))
+            owner = np.repeat(ids, photos.faces_per_photo)
+            index = np.arange(len(owner)) - np.repeat(np.cumsum(photos.faces_per_photo) - photos.faces_per_photo,
+                                                      photos.faces_per_photo)
+            edges = np.minimum(photos.boxes[:, 2] - photos.boxes[:, 0], photos.boxes[:, 3] - photos.boxes[:, 1])
+            self._db._write_many(
+                "INSERT INTO faces(file_id, face_index, x1, y1, x2, y2, det_score, short_edge, embedding, model_id, "
+                "input_mode, created_run) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'photos', ?)",
+                ((int(f), int(i), *map(float, box), float(score), float(edge), vector.tobytes(), model_id, run_id)
+                 for f, i, box, score, edge, vector in zip(owner, index, photos.boxes, photos.scores, edges,
+                                                           photos.embeddings)))
+        return ids
+
 
 def _box(row) -> FaceBox:
     return FaceBox(row[0], row[1], (row[2], row[3], row[4], row[5]), row[6], row[7], row[8], row[9])
@@ -450,3 +475,4 @@ _CARD = ("SELECT f.id, f.file_id, f.person_id, fl.path, fl.taken_at, f.quality, 
          "FROM faces f JOIN files fl ON fl.id = f.file_id")
 _UNSORTED = ("(f.person_id IS NULL OR f.person_id IN (SELECT person_id FROM faces WHERE person_id IS NOT NULL "
              "GROUP BY person_id HAVING COUNT(*) = 1))")
+

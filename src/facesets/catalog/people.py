@@ -324,6 +324,15 @@ class PeopleRepo:
                 f"SELECT id, name FROM people WHERE id IN ({marks(len(part))})", part))
         return found
 
+    # -- scale --
+    def exclusions_of(self, face_ids: Iterable[int]) -> set[tuple[int, int]]:
+        """The (face, person) pairs the user ruled out, for these faces only."""
+        found = set()
+        for part in chunks(face_ids):
+            found |= {(int(f), int(p)) for f, p in self._db._read(
+                f"SELECT face_id, person_id FROM face_exclusions WHERE face_id IN ({marks(len(part))})", part)}
+        return found
+
 
 _PEOPLE_COLUMNS = ", ".join(f"people.{c.strip()}" for c in _COLUMNS.split(","))
 _GRID_ORDER = {   # GRID_SORTS: the grid's orders, every one ending on the unique person number

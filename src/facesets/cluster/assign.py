@@ -18,7 +18,7 @@ def people_from_labels(catalog: Catalog, ids: np.ndarray, labels: np.ndarray, cu
                        kept: np.ndarray, run_id: int, by: str = "cluster", min_size: int = 2) -> dict:
     """Write a clustering into people rows; returns counts. Clusters smaller than `min_size`
     leave their faces unassigned (singletons)."""
-    excluded = catalog.people.exclusions()
+    excluded = catalog.people.exclusions_of(ids.tolist())
     free = ~kept
     clusters: dict[int, np.ndarray] = {}
     for label in np.unique(labels[free & (labels >= 0)]):

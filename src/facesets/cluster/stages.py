@@ -117,7 +117,7 @@ def extend(catalog: Catalog, out: str | os.PathLike | None = None, link: str = "
         run_id, stats = run.id, run.stats
         new_ids, X, files, _, _ = catalog.faces.cluster_input(FaceFilter(unassigned=True, new_only=True))
         person_ids, centroids = catalog.people.centroids(gated=True)
-        excluded = catalog.people.exclusions()
+        excluded = catalog.people.exclusions_of(new_ids.tolist())
         joined: dict[int, int] = {}
         photo_of = dict(zip(new_ids.tolist(), files.tolist()))
         if len(new_ids) and len(person_ids):
