@@ -165,7 +165,7 @@ MIGRATIONS: list[str] = [
     CREATE INDEX faces_frame ON faces(frame_id);
     """,
     # 6: person centroids, kept up to date as faces join and leave people (catalog/centroids.py):
-    # extend reads one row per person, not every assigned face. Sums are int64 fixed point
+    # extend reads one row per person, not every assigned face, and finds its new faces by index. Sums are int64 fixed point
     # (units of 2^-32), so updates equal a recomputation exactly. An older catalog gets them
     # computed once, in this migration's transaction (the meta mark asks for it).
     """
@@ -177,6 +177,8 @@ MIGRATIONS: list[str] = [
         out_total BLOB                 -- int64 (dim,): their sum; NULL when n_out = 0
     );
     INSERT OR REPLACE INTO meta(key, value) VALUES ('centroids_stale', 'migration');
+    -- the faces no clustering has seen yet (extend's new faces), found without a scan
+    CREATE INDEX faces_unclustered ON faces(person_id) WHERE clustered_run IS NULL;
     """,
 ]
 

@@ -275,10 +275,14 @@ def nearest_other_photo(idx: np.ndarray, dist: np.ndarray, groups=None) -> np.nd
 
 def _restrict(idx, dist, members):
     """The kNN lists of `members`, re-indexed to positions within `members`."""
-    position = np.full(idx.shape[0], -1, np.int64)
+    position = np.full(idx.shape[0], -1, idx.dtype)   # int32 where the indices fit: half the memory
     position[members] = np.arange(len(members))
-    sub_idx = np.where(idx[members] >= 0, position[np.maximum(idx[members], 0)], -1)
-    sub_dist = np.where(sub_idx >= 0, dist[members], np.inf)
+    sub_idx = idx[members]
+    outside = sub_idx < 0
+    sub_idx = position[np.maximum(sub_idx, 0, out=sub_idx)]
+    sub_idx[outside] = -1
+    sub_dist = dist[members]
+    sub_dist[sub_idx < 0] = np.inf
     return sub_idx, sub_dist
 
 
