@@ -84,6 +84,12 @@ def test_every_change_to_people_keeps_centroids_equal_to_a_recomputation(tmp_pat
         _check(cat)
         cat.integrity.drop_faces_and_requeue([faces[7], faces[11]])
         _check(cat)
+        # a whole clustering written in one go: faces to several people and to nobody
+        cat.people.place([(faces[12], a), (faces[13], b), (faces[15], None), (faces[16], a), (faces[17], b)],
+                         AssignedBy.CLUSTER, run_id=None)
+        _check(cat)
+        assert {f.id: f.person_id for f in cat.faces.all() if f.id in (faces[12], faces[15])} == {faces[12]: a,
+                                                                                                  faces[15]: None}
 
 
 def test_random_sequences_of_changes_keep_centroids_exact(tmp_path):

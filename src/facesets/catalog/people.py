@@ -325,6 +325,16 @@ class PeopleRepo:
         return found
 
     # -- scale --
+    def place(self, placements: Iterable[tuple[int, int | None]], by: str, run_id: int | None = None) -> None:
+        """`assign` for many faces going to different people at once: (face id, person or
+        None) pairs, one pass over the faces (a whole clustering is written this way)."""
+        placements = [(int(f), None if p is None else int(p)) for f, p in placements]
+        with self._db.transaction():
+            centroids.change(self._db, {f: (p, False) for f, p in placements})
+            self._db._write_many(
+                "UPDATE faces SET person_id = ?, assigned_by = ?, clustered_run = ?, gate = NULL WHERE id = ?",
+                [(p, str(by) if p is not None else None, run_id, f) for f, p in placements])
+
     def exclusions_of(self, face_ids: Iterable[int]) -> set[tuple[int, int]]:
         """The (face, person) pairs the user ruled out, for these faces only."""
         found = set()
