@@ -33,7 +33,7 @@ from _cluster_candidates import candidate_grids  # noqa: E402
 from cluster_quality import baseline_grids, grid_search, halves, tuning_distances  # noqa: E402
 
 from facesets import Catalog  # noqa: E402
-from facesets.cluster.labels import LFW_LABEL_FIXES, main_faces  # noqa: E402
+from facesets.cluster.labels import LFW_LABEL_FIXES, main_face_labels  # noqa: E402
 from facesets.cluster.metrics import score  # noqa: E402
 from facesets.cluster.algorithms import GraphAverageLinkage  # noqa: E402
 from facesets.cluster.params import default_algorithm  # noqa: E402
@@ -64,11 +64,13 @@ def load_pool(engine: str) -> tuple[Pool, object]:
     # catalog starts as a copy of its catalog
     path = cached_catalog(f"robustness_{engine}", lfw + others, engine=engine, base=base)
     with Catalog.open(path, readonly=True) as catalog:
-        rows = catalog.face_photos()
-        ids, X = catalog.face_embeddings()
+        rows = [{"id": f.id, "file_id": f.file_id, "path": f.path, "face_index": f.face_index}
+                for f in catalog.faces.all()]
+        ids, X = catalog.faces.embeddings()
+        labelled, face_labels = main_face_labels(catalog, fixes={})
         profile = profile_for(catalog.embedding_model().key)
-    assert [r["id"] for r in rows] == ids.tolist()
-    main = main_faces(rows)
+    assert [r["id"] for r in rows] == ids.tolist() == labelled
+    main = {f for f, label in zip(labelled, face_labels) if not label.startswith("bystander:")}
     labels, kinds, is_main, lfw_labels = [], [], [], []
     for r in rows:
         path = Path(r["path"])

@@ -214,6 +214,15 @@ def _merge_cycles_find(cat: Catalog) -> list:
     return cyclic
 
 
+def _stale_centroids_find(cat: Catalog) -> list:
+    return cat.integrity.stale_centroids()
+
+
+def _stale_centroids_repair(cat: Catalog, rows: list) -> int:
+    cat.integrity.recompute_centroids(rows)
+    return len(rows)
+
+
 CHECKS: list[_Check] = [
     _Check("sqlite", _sqlite_find,
            lambda r: ("SQLite reports damage", "not repairable here: restore a backup or use sqlite3 .recover", False),
@@ -260,6 +269,11 @@ CHECKS: list[_Check] = [
            lambda r: (f"{len(r)} people are merged into each other in a cycle",
                       "not repaired automatically: merges are user decisions; un-merge one of them", False),
            None, lambda r: f"person {r}"),
+    # last: the repairs above may move faces (re-created people, dropped faces)
+    _Check("stale_centroids", _stale_centroids_find,
+           lambda r: (f"{len(r)} person centroid(s) stored in the catalog disagree with the faces they hold",
+                      "recompute them from the faces", True),
+           _stale_centroids_repair, lambda r: f"person id {r}"),
 ]
 
 

@@ -18,7 +18,8 @@ from facesets.catalog import Catalog
 
 PEOPLE = ["Colin_Powell", "Tony_Blair", "Gerhard_Schroeder"]
 EXPECTED_CHECKS = {"orphan_faces", "orphan_aliases", "missing_people", "missing_sources",
-                   "embedding_model_mismatch", "faceless_done", "stale_runs"}
+                   "embedding_model_mismatch", "faceless_done", "stale_runs",
+                   "stale_centroids"}   # the hand-made assignments bypassed the stored centroids
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +88,7 @@ def test_doctor_reports_and_repairs_without_losing_decisions(damaged):
     found = {f["check"]: f for f in json.loads(report.stdout)["findings"]}
     assert set(found) == EXPECTED_CHECKS, found.keys()
     assert found["embedding_model_mismatch"]["count"] == 2
+    assert found["stale_centroids"]["count"] == 3          # people 1, 2 (lost its row) and 3
     text = run_cli("doctor", "--catalog", db, check=False)
     assert text.returncode == 1 and "--repair" in text.stdout and "missing_sources" in text.stdout
 

@@ -6,13 +6,13 @@ from facesets.catalog.database import BatchedWrites, Catalog, CatalogBusy, Catal
 from facesets.catalog.faces import FaceFilter
 from facesets.catalog.people import priority_key
 from facesets.catalog.types import (
-    KEPT_ASSIGNMENTS, AliasRow, AssignedBy, ClusterInput, ExportRow, Face, FaceDetail, FileRow, FileStatus, ModelInfo,
+    KEPT_ASSIGNMENTS, AliasRow, AssignedBy, BulkPhotos, ClusterInput, ExportRow, Face, FaceDetail, FileRow, FileStatus, ModelInfo,
     NewFace, Operation, OperationStatus, Person, PersonStatus, RunRow, RunStatus, person_label,
 )
 
 __all__ = [
     "Catalog", "CatalogError", "CatalogBusy", "BatchedWrites", "Run", "FaceFilter", "priority_key",
-    "KEPT_ASSIGNMENTS", "AliasRow", "AssignedBy", "ClusterInput", "ExportRow", "Face", "FaceDetail", "FileRow",
+    "KEPT_ASSIGNMENTS", "AliasRow", "AssignedBy", "BulkPhotos", "ClusterInput", "ExportRow", "Face", "FaceDetail", "FileRow",
     "FileStatus", "ModelInfo", "NewFace", "Operation", "OperationStatus", "Person", "PersonStatus", "RunRow",
     "RunStatus", "person_label", "from_blob", "to_blob",
 ]

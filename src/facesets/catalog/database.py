@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+from facesets.catalog import centroids
 from facesets.catalog.schema import MIGRATIONS, SCHEMA_VERSION
 from facesets.catalog.types import ModelInfo, RunStatus
 
@@ -115,6 +116,9 @@ class Catalog:
                 for statement in _split_sql(MIGRATIONS[number]):
                     self._conn.execute(statement)
                 self._conn.execute(f"PRAGMA user_version = {number + 1}")
+                if self.get_meta(centroids.STALE_MARK) is not None:   # the migration that adds them
+                    centroids.recompute(self)
+                    self._write("DELETE FROM meta WHERE key = ?", (centroids.STALE_MARK,))
 
     def close(self) -> None:
         self._lock_depth = min(self._lock_depth, 1)

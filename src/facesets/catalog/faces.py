@@ -11,9 +11,10 @@ from typing import Iterable
 
 import numpy as np
 
+from facesets.catalog import centroids
 from facesets.catalog._sql import chunks, fill_matrix, from_blob, marks, to_blob
 from facesets.catalog.types import (
-    KEPT_ASSIGNMENTS, ClusterInput, Face, FaceCard, FaceDetail, NewFace, PersonRegion, VideoFrame,
+    KEPT_ASSIGNMENTS, BulkPhotos, ClusterInput, Face, FaceCard, FaceDetail, NewFace, PersonRegion, VideoFrame,
 )
 
 QUALITY_COMPONENTS = ("q_frontal", "q_det", "q_symmetry", "q_size", "q_sharp")
@@ -116,15 +117,21 @@ class FacesRepo:
                            run_id: int | None) -> None:
         """A file's faces as just detected. Faces nobody placed go first; a new face at the
         index of a placed one replaces that row (INSERT OR REPLACE, as embed always did)."""
-        self._db._write("DELETE FROM faces WHERE file_id = ? AND person_id IS NULL", (file_id,))
-        self._db._write_many(
-            "INSERT OR REPLACE INTO faces(file_id, face_index, x1, y1, x2, y2, landmarks, det_score, "
-            "short_edge, sharpness, embedding, model_id, input_mode, created_run) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(file_id, index, *(float(v) for v in face.box),
-              to_blob(face.landmarks) if face.landmarks is not None else None, float(face.score),
-              float(face.short_edge), face.sharpness, to_blob(face.embedding), model_id, input_mode, run_id)
-             for index, face in enumerate(faces)])
+        with self._db.transaction():
+            replaced = [r[0] for r in self._db._read(
+                "SELECT id FROM faces WHERE file_id = ? AND face_index < ? AND person_id IS NOT NULL",
+                (file_id, len(faces)))]
+            if replaced:   # a placed face replaced leaves its person
+                centroids.change(self._db, {f: (None, False) for f in replaced})
+            self._db._write("DELETE FROM faces WHERE file_id = ? AND person_id IS NULL", (file_id,))
+            self._db._write_many(
+                "INSERT OR REPLACE INTO faces(file_id, face_index, x1, y1, x2, y2, landmarks, det_score, "
+                "short_edge, sharpness, embedding, model_id, input_mode, created_run) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(file_id, index, *(float(v) for v in face.box),
+                  to_blob(face.landmarks) if face.landmarks is not None else None, float(face.score),
+                  float(face.short_edge), face.sharpness, to_blob(face.embedding), model_id, input_mode, run_id)
+                 for index, face in enumerate(faces)])
 
     # -- reading -------------------------------------------------------------------------------
     def all(self, where: FaceFilter = FaceFilter()) -> list[Face]:
@@ -193,7 +200,9 @@ class FacesRepo:
 
     def set_gates(self, verdicts: dict[int, str | None]) -> None:
         """refine's verdict per face: None (in its person's faceset) or why it is left out."""
-        self._db._write_many("UPDATE faces SET gate = ? WHERE id = ?", [(v, int(f)) for f, v in verdicts.items()])
+        with self._db.transaction():
+            centroids.change(self._db, {int(f): (centroids.SAME, v is not None) for f, v in verdicts.items()})
+            self._db._write_many("UPDATE faces SET gate = ? WHERE id = ?", [(v, int(f)) for f, v in verdicts.items()])
 
     # -- people and photos --------------------------------------------------------------------
     def person_in_photo(self, file_id: int, person_id: int) -> bool:
@@ -352,8 +361,11 @@ class FacesRepo:
         return [dict(r) for r in rows]
 
     def restore_assignments(self, rows: Iterable[dict]) -> None:
-        self._db._write_many(f"UPDATE faces SET {', '.join(f'{c} = ?' for c in ASSIGNMENT_COLUMNS)} WHERE id = ?",
-                             [(*(r[c] for c in ASSIGNMENT_COLUMNS), r["id"]) for r in rows])
+        rows = list(rows)
+        with self._db.transaction():
+            centroids.change(self._db, {int(r["id"]): (r["person_id"], r["gate"] is not None) for r in rows})
+            self._db._write_many(f"UPDATE faces SET {', '.join(f'{c} = ?' for c in ASSIGNMENT_COLUMNS)} WHERE id = ?",
+                                 [(*(r[c] for c in ASSIGNMENT_COLUMNS), r["id"]) for r in rows])
 
     # -- curate --
     def owners(self, face_ids: Iterable[int]) -> dict[int, int | None]:
@@ -447,6 +459,31 @@ class FacesRepo:
                             "status = CASE WHEN status = 'noface' THEN 'done' ELSE status END WHERE id = ?", (file_id,))
         return int(face_id)
 
+    # -- scale --
+    def add_embedded_photos(self, photos: BulkPhotos, *, model_id: int, run_id: int | None = None) -> np.ndarray:
+        """Bulk load: photos embedded elsewhere with their faces, one statement per table for
+        the lot (the scale benchmark builds million-face libraries with it). Paths must be new.
+        Returns the new photos' ids, in order."""
+        with self._db.transaction():
+            first = self._db._read("SELECT COALESCE(MAX(id), 0) FROM files").fetchone()[0] + 1
+            ids = np.arange(first, first + len(photos.paths), dtype=np.int64)
+            self._db._write_many(
+                "INSERT INTO files(id, path, size, mtime_ns, width, height, status, model_id, input_mode, n_faces, "
+                "seen_run, done_run) VALUES (?, ?, 0, 0, ?, ?, ?, ?, 'photos', ?, ?, ?)",
+                ((int(i), path, int(w), int(h), "done" if n else "noface", model_id, int(n), run_id, run_id)
+                 for i, path, (w, h), n in zip(ids, photos.paths, photos.sizes, photos.faces_per_photo)))
+            owner = np.repeat(ids, photos.faces_per_photo)
+            index = np.arange(len(owner)) - np.repeat(np.cumsum(photos.faces_per_photo) - photos.faces_per_photo,
+                                                      photos.faces_per_photo)
+            edges = np.minimum(photos.boxes[:, 2] - photos.boxes[:, 0], photos.boxes[:, 3] - photos.boxes[:, 1])
+            self._db._write_many(
+                "INSERT INTO faces(file_id, face_index, x1, y1, x2, y2, det_score, short_edge, embedding, model_id, "
+                "input_mode, created_run) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'photos', ?)",
+                ((int(f), int(i), *map(float, box), float(score), float(edge), vector.tobytes(), model_id, run_id)
+                 for f, i, box, score, edge, vector in zip(owner, index, photos.boxes, photos.scores, edges,
+                                                           photos.embeddings)))
+        return ids
+
 
 def _box(row) -> FaceBox:
     return FaceBox(row[0], row[1], (row[2], row[3], row[4], row[5]), row[6], row[7], row[8], row[9])
@@ -456,3 +493,4 @@ _CARD = ("SELECT f.id, f.file_id, f.person_id, fl.path, fl.taken_at, f.quality, 
          "FROM faces f JOIN files fl ON fl.id = f.file_id")
 _UNSORTED = ("(f.person_id IS NULL OR f.person_id IN (SELECT person_id FROM faces WHERE person_id IS NOT NULL "
              "GROUP BY person_id HAVING COUNT(*) = 1))")
+

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Iterable, Iterator
 
+from facesets.catalog import centroids
 from facesets.catalog.types import KEPT_ASSIGNMENTS
 
 
@@ -88,6 +89,7 @@ class IntegrityRepo:
         face_ids = [int(f) for f in face_ids]
         with self._db.transaction():
             files = sorted({r[0] for f in face_ids for r in self._db._read("SELECT file_id FROM faces WHERE id = ?", (f,))})
+            centroids.change(self._db, {f: (None, False) for f in face_ids})   # they leave their people
             self._db._write_many("DELETE FROM faces WHERE id = ?", [(f,) for f in face_ids])
             empty = [f for f in files
                      if self._db._read("SELECT COUNT(*) FROM faces WHERE file_id = ?", (f,)).fetchone()[0] == 0]
@@ -113,3 +115,12 @@ class IntegrityRepo:
     def merge_links(self) -> dict[int, int]:
         """person id -> the person it is merged into."""
         return dict(self._db._read("SELECT id, merged_into FROM people WHERE merged_into IS NOT NULL").fetchall())
+
+    # -- scale --
+    def stale_centroids(self) -> list[int]:
+        """People whose stored centroid row (count and sums) differs from their faces."""
+        return centroids.stale(self._db)
+
+    def recompute_centroids(self, person_ids: Iterable[int] | None = None) -> int:
+        """Rewrite the stored centroid rows of these people (None: everyone) from their faces."""
+        return centroids.recompute(self._db, person_ids)

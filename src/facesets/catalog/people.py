@@ -13,6 +13,7 @@ from typing import Iterable
 
 import numpy as np
 
+from facesets.catalog import centroids
 from facesets.catalog._sql import chunks, marks
 from facesets.catalog.types import (AssignedBy, Person, PersonCard, PersonFacts, PersonStats, PersonStatus,
                                    person_label, person_number)
@@ -125,37 +126,15 @@ class PeopleRepo:
         """(person ids, L2-normalised centroid matrix) of the people's faces, by person id.
 
         With `gated`, faces refine left out (faces.gate not NULL) are ignored, unless a person
-        has nothing else. Faces are read one person at a time: memory is one person's faces."""
-        where, params = "person_id IS NOT NULL", []
-        if person_ids is not None:
-            ids = [int(p) for p in person_ids]
-            where += f" AND person_id IN ({marks(len(ids))})" if ids else " AND 0"
-            params = ids
-        dim = self._db.embedding_dim()
-        found, rows_of = [], []
-        current, members, kept = None, [], []
-
-        def close():
-            if current is None:
-                return
-            matrix = np.frombuffer(b"".join(members), np.float32).reshape(len(members), -1)
-            use = np.array(kept) if gated and any(kept) else np.ones(len(members), bool)
-            found.append(current)
-            rows_of.append(matrix[use].mean(axis=0))
-
-        for person, gate, blob in self._db._read(
-                f"SELECT person_id, gate, embedding FROM faces WHERE {where} ORDER BY person_id, id", params):
-            if person != current:
-                close()
-                current, members, kept = person, [], []
-            members.append(blob)
-            kept.append(gate is None)
-        close()
-        if not found:
-            return np.zeros(0, np.int64), np.zeros((0, dim), np.float32)
-        centroids = np.stack(rows_of).astype(np.float32)
-        norms = np.linalg.norm(centroids, axis=1, keepdims=True)
-        return np.array(found, np.int64), centroids / np.maximum(norms, 1e-12)
+        has nothing else. Read from the stored sums (catalog/centroids.py): one row per person,
+        no face is read."""
+        rows = list(centroids.stored(self._db, person_ids))
+        if not rows:
+            return np.zeros(0, np.int64), np.zeros((0, self._db.embedding_dim()), np.float32)
+        matrix = np.empty((len(rows), len(rows[0][1].total)), np.float32)
+        for i, (_, sums) in enumerate(rows):
+            matrix[i] = sums.centroid(gated)
+        return np.array([person for person, _ in rows], np.int64), matrix
 
     def snapshot(self, person_ids: Iterable[int]) -> list[dict]:
         """The rows of these people and of those merged into them, as they are now (for undo)."""
@@ -179,9 +158,12 @@ class PeopleRepo:
 
     def assign(self, face_ids: Iterable[int], person_id: int | None, by: str, run_id: int | None = None) -> None:
         """Point faces at a person (None: unassigned). Clears refine's gate verdict."""
-        self._db._write_many(
-            "UPDATE faces SET person_id = ?, assigned_by = ?, clustered_run = ?, gate = NULL WHERE id = ?",
-            [(person_id, str(by) if person_id is not None else None, run_id, int(f)) for f in face_ids])
+        face_ids = [int(f) for f in face_ids]
+        with self._db.transaction():
+            centroids.change(self._db, {f: (person_id, False) for f in face_ids})
+            self._db._write_many(
+                "UPDATE faces SET person_id = ?, assigned_by = ?, clustered_run = ?, gate = NULL WHERE id = ?",
+                [(person_id, str(by) if person_id is not None else None, run_id, f) for f in face_ids])
 
     def remove_faces(self, face_ids: Iterable[int], person_id: int) -> None:
         """The user says these faces are not this person: unassign and remember it."""
@@ -189,6 +171,7 @@ class PeopleRepo:
         with self._db.transaction():
             self._db._write_many("INSERT OR IGNORE INTO face_exclusions(face_id, person_id) VALUES (?, ?)",
                                  [(f, person_id) for f in face_ids])
+            centroids.change(self._db, {f: (None, False) for f in self._db.faces.held(person_id, face_ids)})
             self._db._write_many("UPDATE faces SET person_id = NULL, assigned_by = ?, gate = NULL "
                                  "WHERE id = ? AND person_id = ?", [(str(USER), f, person_id) for f in face_ids])
 
@@ -226,6 +209,7 @@ class PeopleRepo:
             target = self.get(into)
             names = {p.name for p in (self.get(s) for s in sources) if p and p.name}
             for source in sources:
+                centroids.transfer(self._db, source, into)
                 self._db._write("UPDATE faces SET person_id = ?, assigned_by = CASE WHEN assigned_by IN (?, ?) "
                                 "THEN assigned_by ELSE ? END WHERE person_id = ?",
                                 (into, str(USER), str(IMPORT), str(by), source))
@@ -264,9 +248,11 @@ class PeopleRepo:
 
     def delete_created(self, person_ids: Iterable[int]) -> None:
         """People an undone operation created go (their numbers stay used); their faces are unassigned."""
-        for person in person_ids:
-            self._db._write("UPDATE faces SET person_id = NULL WHERE person_id = ?", (int(person),))
-            self._db._write("DELETE FROM people WHERE id = ?", (int(person),))
+        with self._db.transaction():
+            for person in person_ids:
+                centroids.drop(self._db, int(person))
+                self._db._write("UPDATE faces SET person_id = NULL WHERE person_id = ?", (int(person),))
+                self._db._write("DELETE FROM people WHERE id = ?", (int(person),))
 
     # -- web --
     GRID_SORTS = ("count", "count_asc", "number", "name", "quality", "recent")
@@ -405,8 +391,19 @@ class PeopleRepo:
                 pairs.add((min(a, b), max(a, b)))
         return pairs
 
+    # -- scale --
+    def place(self, placements: Iterable[tuple[int, int | None]], by: str, run_id: int | None = None) -> None:
+        """`assign` for many faces going to different people at once: (face id, person or
+        None) pairs, one pass over the faces (a whole clustering is written this way)."""
+        placements = [(int(f), None if p is None else int(p)) for f, p in placements]
+        with self._db.transaction():
+            centroids.change(self._db, {f: (p, False) for f, p in placements})
+            self._db._write_many(
+                "UPDATE faces SET person_id = ?, assigned_by = ?, clustered_run = ?, gate = NULL WHERE id = ?",
+                [(p, str(by) if p is not None else None, run_id, f) for f, p in placements])
+
     def exclusions_of(self, face_ids: Iterable[int]) -> set[tuple[int, int]]:
-        """The (face, person) pairs ruled out for these faces."""
+        """The (face, person) pairs the user ruled out, for these faces only."""
         found = set()
         for part in chunks(face_ids):
             found |= {(int(f), int(p)) for f, p in self._db._read(

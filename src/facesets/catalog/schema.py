@@ -181,6 +181,22 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (a, b)
     );
     """,
+    # 7 (scale): person centroids, kept up to date as faces join and leave people
+    # (catalog/centroids.py): extend reads one row per person, not every assigned face, and finds
+    # its new faces by index. Sums are int64 fixed point (units of 2^-32), so updates equal a recomputation exactly. An older catalog gets them
+    # computed once, in this migration's transaction (the meta mark asks for it).
+    """
+    CREATE TABLE person_centroids (
+        person_id INTEGER PRIMARY KEY REFERENCES people(id),
+        n INTEGER NOT NULL,            -- faces the person holds (with a usable embedding)
+        total BLOB NOT NULL,           -- int64 (dim,): the sum of their embeddings
+        n_out INTEGER NOT NULL DEFAULT 0,  -- of those, faces refine left out (faces.gate set)
+        out_total BLOB                 -- int64 (dim,): their sum; NULL when n_out = 0
+    );
+    INSERT OR REPLACE INTO meta(key, value) VALUES ('centroids_stale', 'migration');
+    -- the faces no clustering has seen yet (extend's new faces), found without a scan
+    CREATE INDEX faces_unclustered ON faces(person_id) WHERE clustered_run IS NULL;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

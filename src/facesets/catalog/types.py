@@ -305,3 +305,19 @@ class PersonFacts:
     """What the user said about a person outside curation (curation undo never changes it)."""
     hidden: bool = False
     birth_date: str | None = None    # YYYY-MM-DD
+
+
+class BulkPhotos:
+    """Photos embedded elsewhere, as arrays, for `FacesRepo.add_embedded_photos`: photo i is
+    `paths[i]` of `sizes[i]` (width, height) pixels and holds `faces_per_photo[i]` faces, the next
+    rows of `boxes` (x1, y1, x2, y2, original pixels), `scores` and `embeddings` (float32,
+    L2-normalised)."""
+
+    def __init__(self, paths: list[str], sizes: np.ndarray, faces_per_photo: np.ndarray, boxes: np.ndarray,
+                 scores: np.ndarray, embeddings: np.ndarray):
+        self.paths, self.sizes, self.faces_per_photo = paths, sizes, np.asarray(faces_per_photo, np.int64)
+        self.boxes, self.scores = np.asarray(boxes, np.float64), np.asarray(scores, np.float64)
+        self.embeddings = np.ascontiguousarray(embeddings, np.float32)
+        if not (len(paths) == len(sizes) == len(self.faces_per_photo)
+                and int(self.faces_per_photo.sum()) == len(self.boxes) == len(self.scores) == len(self.embeddings)):
+            raise ValueError("photos and faces do not add up")

@@ -15,13 +15,17 @@ from scipy.sparse.csgraph import connected_components
 from .graph import edges_within, knn, knn_of
 
 EXACT_COMPONENT = 12_000   # exact average linkage on components up to this many faces
+BLOCK = 65_536             # rows per step where a whole-matrix temporary would double the memory
 
 
 def _normalise(X: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length; already-normalised float32 input is used as is (no copy:
-    at a million 512-d faces a copy is 2 GB)."""
+    at a million 512-d faces a copy is 2 GB). Norms are taken a block of rows at a time, so
+    no temporary of X's size is made either."""
     X = np.asarray(X, np.float32)
-    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    norms = np.empty((len(X), 1), np.float32)
+    for start in range(0, len(X), BLOCK):
+        norms[start:start + BLOCK] = np.linalg.norm(X[start:start + BLOCK], axis=1, keepdims=True)
     if len(X) and np.allclose(norms, 1.0, atol=1e-4):
         return X
     return X / np.maximum(norms, 1e-12)
@@ -118,9 +122,10 @@ def merge_centroids(X: np.ndarray, labels: np.ndarray, distance: float, groups=N
     ids, inverse = np.unique(labels[labels >= 0], return_inverse=True)
     if len(ids) < 2:
         return labels
-    members = labels >= 0
+    members = np.flatnonzero(labels >= 0)
     sums = np.zeros((len(ids), X.shape[1]), np.float64)
-    np.add.at(sums, inverse, X[members])
+    for start in range(0, len(members), BLOCK):   # in row order, as one np.add.at would, without copying X
+        np.add.at(sums, inverse[start:start + BLOCK], X[members[start:start + BLOCK]])
     sizes = np.bincount(inverse)
     big = np.flatnonzero(sizes >= min_size)
     if len(big) < 2:
@@ -221,8 +226,11 @@ class GraphAverageLinkage:
             near[idx[(idx >= 0) & (dist < self.reach())]] = True
         return near
 
-    def _cut(self, X, idx, dist, edge: float) -> np.ndarray:
-        n = len(X)
+    def _cut(self, X, idx, dist, edge: float, rows=None) -> np.ndarray:
+        """Labels of the faces `rows` of X (None: all) whose kNN lists, indexed among those
+        faces, are idx and dist. Giant components recurse on their rows: X is never copied."""
+        n = len(idx)
+        rows = np.arange(n) if rows is None else rows
         graph = edges_within(idx, dist, edge)
         n_comp, comp = connected_components(graph, directed=False)
         labels = np.full(n, -1, np.int64)
@@ -233,10 +241,10 @@ class GraphAverageLinkage:
             if len(members) == 1:
                 sub = np.zeros(1, np.int64)
             elif len(members) <= EXACT_COMPONENT:
-                sub = self._link(X[members], idx[members], members)
+                sub = self._link(X[rows[members]], idx[members], members)
             else:  # a chained giant component: cut it with a tighter graph first
                 sub_idx, sub_dist = _restrict(idx, dist, members)
-                sub = self._cut(X[members], sub_idx, sub_dist, edge * 0.9)
+                sub = self._cut(X, sub_idx, sub_dist, edge * 0.9, rows[members])
             labels[members] = sub + next_label
             next_label += sub.max() + 1
         return labels
@@ -267,10 +275,14 @@ def nearest_other_photo(idx: np.ndarray, dist: np.ndarray, groups=None) -> np.nd
 
 def _restrict(idx, dist, members):
     """The kNN lists of `members`, re-indexed to positions within `members`."""
-    position = np.full(idx.shape[0], -1, np.int64)
+    position = np.full(idx.shape[0], -1, idx.dtype)   # int32 where the indices fit: half the memory
     position[members] = np.arange(len(members))
-    sub_idx = np.where(idx[members] >= 0, position[np.maximum(idx[members], 0)], -1)
-    sub_dist = np.where(sub_idx >= 0, dist[members], np.inf)
+    sub_idx = idx[members]
+    outside = sub_idx < 0
+    sub_idx = position[np.maximum(sub_idx, 0, out=sub_idx)]
+    sub_idx[outside] = -1
+    sub_dist = dist[members]
+    sub_dist[sub_idx < 0] = np.inf
     return sub_idx, sub_dist
 
 

@@ -18,16 +18,15 @@ def people_from_labels(catalog: Catalog, ids: np.ndarray, labels: np.ndarray, cu
                        kept: np.ndarray, run_id: int, by: str = "cluster", min_size: int = 2) -> dict:
     """Write a clustering into people rows; returns counts. Clusters smaller than `min_size`
     leave their faces unassigned (singletons)."""
-    excluded = catalog.people.exclusions()
+    excluded = catalog.people.exclusions_of(ids.tolist())
     free = ~kept
-    clusters: dict[int, np.ndarray] = {}
-    for label in np.unique(labels[free & (labels >= 0)]):
-        clusters[int(label)] = np.flatnonzero(free & (labels == label))
+    every = _by_label(labels, labels >= 0)         # one sort, not one pass over all faces per cluster
+    clusters = {label: members[free[members]] for label, members in every.items() if free[members].any()}
     # claims: (overlap, cluster) -> existing person; biggest overlaps first. Kept faces claim
     # too: a cluster around a face named by hand, an import or an XMP region joins that person.
     claims = []
     for label, members in clusters.items():
-        holders = current[labels == label]
+        holders = current[every[label]]
         for person, overlap in Counter(holders[holders >= 0].tolist()).items():
             claims.append((overlap, len(members), label, person))
     claims.sort(key=lambda c: (-c[0], -c[1], c[2], c[3]))
@@ -36,9 +35,11 @@ def people_from_labels(catalog: Catalog, ids: np.ndarray, labels: np.ndarray, cu
     taken: set[int] = set()
     for _, _, label, person in claims:
         if label not in owner and person not in taken and person in alive:
-            owner[label], taken = person, taken | {person}
+            owner[label] = person
+            taken.add(person)
     created = assigned = singles = 0
     repo = catalog.people
+    placements: list[tuple[int, int | None]] = []   # written in one go (one pass over the faces)
     with catalog.transaction():
         for label in sorted(clusters, key=lambda l: int(clusters[l][0])):
             members = clusters[label]
@@ -48,17 +49,25 @@ def people_from_labels(catalog: Catalog, ids: np.ndarray, labels: np.ndarray, cu
                 created += 1
             face_ids = ids[members].tolist()
             if person is None:
-                repo.assign(face_ids, None, by, run_id)
+                placements += [(f, None) for f in face_ids]
                 singles += len(face_ids)
                 continue
             ok = [f for f in face_ids if (f, person) not in excluded]
-            repo.assign(ok, person, by, run_id)
-            repo.assign([f for f in face_ids if (f, person) in excluded], None, by, run_id)
+            placements += [(f, person if (f, person) not in excluded else None) for f in face_ids]
             assigned += len(ok)
             repo.set_cluster_run(person, run_id)
         # faces outside every cluster (noise) are unassigned too
         noise = ids[free & (labels < 0)].tolist()
-        repo.assign(noise, None, by, run_id)
+        placements += [(f, None) for f in noise]
+        repo.place(placements, by, run_id)
         catalog.faces.set_clustered_run(ids[kept].tolist(), run_id)
     return {"people_created": created, "faces_assigned": assigned, "unassigned": singles + len(noise),
             "kept_user_faces": int(kept.sum())}
+
+
+def _by_label(labels: np.ndarray, mask: np.ndarray) -> dict[int, np.ndarray]:
+    """label -> positions (ascending) of the faces `mask` selects that carry it."""
+    chosen = np.flatnonzero(mask)
+    order = chosen[np.argsort(labels[chosen], kind="stable")]
+    bounds = np.flatnonzero(np.diff(labels[order])) + 1
+    return {int(labels[group[0]]): group for group in np.split(order, bounds) if len(group)}

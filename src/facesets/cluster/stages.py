@@ -117,13 +117,14 @@ def extend(catalog: Catalog, out: str | os.PathLike | None = None, link: str = "
         run_id, stats = run.id, run.stats
         new_ids, X, files, _, _ = catalog.faces.cluster_input(FaceFilter(unassigned=True, new_only=True))
         person_ids, centroids = catalog.people.centroids(gated=True)
-        excluded = catalog.people.exclusions()
+        excluded = catalog.people.exclusions_of(new_ids.tolist())
         joined: dict[int, int] = {}
         photo_of = dict(zip(new_ids.tolist(), files.tolist()))
         if len(new_ids) and len(person_ids):
             sims = X @ centroids.T
+            nearest = _nearest(sims, 5)
             for row in np.argsort(-sims.max(axis=1)):  # most confident first
-                for col in np.argsort(-sims[row])[:5]:
+                for col in nearest[row]:
                     person = int(person_ids[col])
                     if 1.0 - sims[row, col] > p.match_distance:
                         break
@@ -131,9 +132,7 @@ def extend(catalog: Catalog, out: str | os.PathLike | None = None, link: str = "
                         continue
                     joined[int(new_ids[row])] = person
                     break
-        with catalog.transaction():
-            for face_id, person in joined.items():
-                catalog.people.assign([face_id], person, AssignedBy.EXTEND, run_id)
+        catalog.people.place(joined.items(), AssignedBy.EXTEND, run_id)
         stats["joined"] = len(joined)
         # the rest cluster among themselves and with the earlier unassigned faces near them
         rest = catalog.faces.cluster_input(FaceFilter(unassigned=True))
@@ -156,6 +155,15 @@ def extend(catalog: Catalog, out: str | os.PathLike | None = None, link: str = "
             write_faceset_tree(catalog, catalog.get_meta("refine_out"), link,
                                _provenance(catalog, "extend", p, run_id), progress)
     return stats
+
+
+def _nearest(sims: np.ndarray, count: int) -> np.ndarray:
+    """Each row's `count` largest columns, largest first (a partition, not a sort of every
+    person: a library holds tens of thousands)."""
+    if sims.shape[1] <= count:
+        return np.argsort(-sims, axis=1)
+    top = np.argpartition(-sims, count - 1, axis=1)[:, :count]
+    return np.take_along_axis(top, np.argsort(-np.take_along_axis(sims, top, axis=1), axis=1), axis=1)
 
 
 def _photo_taken(catalog: Catalog, file_id: int, person: int, joined: dict, photo_of: dict) -> bool:
