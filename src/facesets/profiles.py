@@ -24,6 +24,10 @@ class Profile:
     # review_sure and 0.1 at review_distance. Measured for dlib; ArcFace's scaled by match_distance.
     review_sure: float = 0.44
     review_distance: float = 0.69
+    # name --refs: a person's centroid within this distance of a reference face may take its name
+    # (the mutual-nearest and margin rules in names/refs.py guard the rest). Measured for dlib;
+    # ArcFace's keeps dlib's ratio to the match distance.
+    name_distance: float = 0.66
     cluster_context: float = 0.3 # weight of neighbour-set overlap blended into the distance
     cluster_merge: float = 0.0   # default clustering: join clusters whose centroids are this close (0: off)
     cluster_size_margin: float = 0.0  # default clustering: cut this much tighter for two single faces
@@ -64,7 +68,7 @@ DLIB = Profile(
     # other photo's faces stay alone (calibrated on library compositions, docs/profiles.md)
     cluster_distance=0.08, cluster_size_margin=0.0075, cluster_stranger=0.0675,
     refine_initial=0.0725, merge_distance=0.03, outlier_distance=0.045,
-    match_distance=0.05, review_sure=0.04, review_distance=0.0625, min_det=0.0, export_outlier=0.04,
+    match_distance=0.05, review_sure=0.04, review_distance=0.0625, name_distance=0.06, min_det=0.0, export_outlier=0.04,
     # dlib's HOG boxes are tight (eyebrows to lip): on LFW their short edge is ~0.6 of an
     # SCRFD box on the same face, so the size gates scale by 0.6.
     min_short=54.0, export_min_short=60.0,

@@ -2,7 +2,7 @@
 
 `DIR/alice.jpg`, `DIR/alice_2.jpg` (a trailing _N numbers photos of one name) and
 `DIR/alice/*.jpg` are references of "alice"; a photo with several faces counts by its largest.
-A person whose centroid lies within the profile's match distance of one name's reference faces
+A person whose centroid lies within the profile's name distance of one name's reference faces
 gets that name. Where a person matches two names, or a name two people, the nearer one wins when
 it is clearly nearer (the other at least MARGIN farther); otherwise the match is listed for
 review and left as it is, as is a person already named otherwise. The names given are journaled:
@@ -95,7 +95,7 @@ def name_from_refs(catalog: Catalog, folder: str | os.PathLike, *, engine_option
     if not vectors or not len(ids):
         return result
     distance = 1.0 - centroids @ np.stack(vectors).T          # people x reference faces
-    limit = profile_for(model.key).match_distance
+    limit = profile_for(model.key).name_distance
     matches = _matches(ids.tolist(), names, distance, limit)
     _decide(result, people, matches)
     if apply and result.named:
