@@ -155,6 +155,24 @@ def test_an_older_catalog_gets_its_centroids_computed_by_the_migration(tmp_path)
         _check(cat)
 
 
+
+def test_an_older_catalog_with_faces_of_a_deleted_person_opens_and_the_doctor_repairs_it(tmp_path):
+    path = tmp_path / "old.db"
+    _old_catalog(path, {3: [unit(1), unit(1, 0.3)], 7: [unit(0, 1), unit(0, 1, 0.2)]})
+    raw = sqlite3.connect(path)   # damage: person 7's row gone, its faces still point at it
+    raw.execute("DELETE FROM people WHERE id = 7")
+    raw.commit()
+    raw.close()
+    with Catalog.open(path) as cat:                  # the migration computes what it can
+        assert cat.people.centroids()[0].tolist() == [3]
+        faces_of_7 = [f.id for f in cat.faces.all() if f.person_id == 7]
+        cat.people.assign(faces_of_7[:1], 3, AssignedBy.CLUSTER)   # a face leaves the missing person
+        findings = {f.check: f for f in diagnose(cat, repair=True).findings}
+        assert findings["missing_people"].repaired == 1
+        assert {f.check for f in diagnose(cat).findings} <= {"missing_sources"}   # the photos are not on disk
+        assert cat.people.centroids()[0].tolist() == [3, 7]
+        _check(cat)
+
 def test_doctor_finds_and_repairs_stale_centroids(tmp_path):
     with new_catalog(tmp_path) as cat:
         faces = _library(cat)

@@ -125,7 +125,11 @@ def change(db, targets: Mapping[int, tuple[int | None, bool]]) -> None:
 
 def _apply(db, delta: _Delta) -> None:
     stored = read(db, delta.people)
+    known = {r[0] for part in chunks(delta.people) for r in
+             db._read(f"SELECT id FROM people WHERE id IN ({marks(len(part))})", part)}
     for person, change_ in delta.people.items():
+        if person not in known:   # a person with no row (damage the doctor repairs) keeps no sums
+            continue
         sums = stored.get(person, Sums(0, np.zeros(delta.dim, np.int64)))
         sums.add(change_)
         write(db, person, sums)
@@ -177,7 +181,10 @@ def recomputed(db, person_ids: Iterable[int] | None = None, batch: int = 4096) -
     dim = db.embedding_dim()
     parts = [None] if person_ids is None else list(chunks(person_ids))
     for part in parts:
-        where = "person_id IS NOT NULL" if part is None else f"person_id IN ({marks(len(part))})"
+        # faces of a person with no row (damage the doctor repairs) count nowhere: their sums
+        # could not be stored (the foreign key), and the migration must not fail on them
+        where = ("person_id IN (SELECT id FROM people)" if part is None
+                 else f"person_id IN ({marks(len(part))}) AND person_id IN (SELECT id FROM people)")
         cursor = db._read(f"SELECT person_id, gate IS NOT NULL, embedding FROM faces WHERE {where} "
                           "ORDER BY person_id", part or ())
         current, sums = None, None
