@@ -158,12 +158,7 @@ class PeopleRepo:
 
     def assign(self, face_ids: Iterable[int], person_id: int | None, by: str, run_id: int | None = None) -> None:
         """Point faces at a person (None: unassigned). Clears refine's gate verdict."""
-        face_ids = [int(f) for f in face_ids]
-        with self._db.transaction():
-            centroids.change(self._db, {f: (person_id, False) for f in face_ids})
-            self._db._write_many(
-                "UPDATE faces SET person_id = ?, assigned_by = ?, clustered_run = ?, gate = NULL WHERE id = ?",
-                [(person_id, str(by) if person_id is not None else None, run_id, f) for f in face_ids])
+        self.place(((f, person_id) for f in face_ids), by, run_id)
 
     def remove_faces(self, face_ids: Iterable[int], person_id: int) -> None:
         """The user says these faces are not this person: unassign and remember it."""
@@ -393,8 +388,8 @@ class PeopleRepo:
 
     # -- scale --
     def place(self, placements: Iterable[tuple[int, int | None]], by: str, run_id: int | None = None) -> None:
-        """`assign` for many faces going to different people at once: (face id, person or
-        None) pairs, one pass over the faces (a whole clustering is written this way)."""
+        """Point each face at its person (None: unassigned), (face id, person) pairs: a whole
+        clustering is written in one pass. Clears refine's gate verdicts."""
         placements = [(int(f), None if p is None else int(p)) for f, p in placements]
         with self._db.transaction():
             centroids.change(self._db, {f: (p, False) for f, p in placements})

@@ -12,7 +12,7 @@ from scipy import sparse
 from scipy.cluster.hierarchy import fcluster, linkage, maxRstat
 from scipy.sparse.csgraph import connected_components
 
-from .graph import edges_within, knn, knn_of
+from .graph import edges_within, knn, knn_of, label_groups
 
 EXACT_COMPONENT = 12_000   # exact average linkage on components up to this many faces
 BLOCK = 65_536             # rows per step where a whole-matrix temporary would double the memory
@@ -94,9 +94,7 @@ def split_cannot_link(X: np.ndarray, labels: np.ndarray, groups) -> np.ndarray:
     while True:
         next_label = labels.max() + 1
         changed = False
-        order = np.argsort(labels, kind="stable")
-        bounds = np.flatnonzero(np.diff(labels[order])) + 1
-        for members in np.split(order, bounds):
+        for members in label_groups(labels):
             if len(members) < 2 or labels[members[0]] < 0:
                 continue
             g = groups[members]
@@ -235,9 +233,7 @@ class GraphAverageLinkage:
         n_comp, comp = connected_components(graph, directed=False)
         labels = np.full(n, -1, np.int64)
         next_label = 0
-        order = np.argsort(comp, kind="stable")
-        bounds = np.flatnonzero(np.diff(comp[order])) + 1
-        for members in np.split(order, bounds):
+        for members in label_groups(comp):
             if len(members) == 1:
                 sub = np.zeros(1, np.int64)
             elif len(members) <= EXACT_COMPONENT:

@@ -12,6 +12,7 @@ from collections import Counter
 import numpy as np
 
 from ..catalog import Catalog
+from .graph import label_groups
 
 
 def people_from_labels(catalog: Catalog, ids: np.ndarray, labels: np.ndarray, current: np.ndarray,
@@ -20,7 +21,8 @@ def people_from_labels(catalog: Catalog, ids: np.ndarray, labels: np.ndarray, cu
     leave their faces unassigned (singletons)."""
     excluded = catalog.people.exclusions_of(ids.tolist())
     free = ~kept
-    every = _by_label(labels, labels >= 0)         # one sort, not one pass over all faces per cluster
+    chosen = np.flatnonzero(labels >= 0)
+    every = {int(labels[chosen[group[0]]]): chosen[group] for group in label_groups(labels[chosen])}
     clusters = {label: members[free[members]] for label, members in every.items() if free[members].any()}
     # claims: (overlap, cluster) -> existing person; biggest overlaps first. Kept faces claim
     # too: a cluster around a face named by hand, an import or an XMP region joins that person.
@@ -64,10 +66,3 @@ def people_from_labels(catalog: Catalog, ids: np.ndarray, labels: np.ndarray, cu
     return {"people_created": created, "faces_assigned": assigned, "unassigned": singles + len(noise),
             "kept_user_faces": int(kept.sum())}
 
-
-def _by_label(labels: np.ndarray, mask: np.ndarray) -> dict[int, np.ndarray]:
-    """label -> positions (ascending) of the faces `mask` selects that carry it."""
-    chosen = np.flatnonzero(mask)
-    order = chosen[np.argsort(labels[chosen], kind="stable")]
-    bounds = np.flatnonzero(np.diff(labels[order])) + 1
-    return {int(labels[group[0]]): group for group in np.split(order, bounds) if len(group)}

@@ -51,6 +51,16 @@ def knn(X: np.ndarray, k: int, progress=None) -> tuple[np.ndarray, np.ndarray]:
     return out_idx, out_dist
 
 
+def label_groups(labels: np.ndarray) -> list[np.ndarray]:
+    """Positions of each label's members (ascending), groups in label order: one stable sort,
+    not one pass over every face per label."""
+    labels = np.asarray(labels)
+    if not len(labels):
+        return []
+    order = np.argsort(labels, kind="stable")
+    return np.split(order, np.flatnonzero(np.diff(labels[order])) + 1)
+
+
 def knn_of(X: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The k nearest rows of X to each query row, exactly: (indices, cosine distances), -1 /
     inf pad. Brute force without an index (no copy of X): it serves a few queries."""

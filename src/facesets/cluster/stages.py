@@ -17,6 +17,7 @@ import numpy as np
 from ..catalog import AssignedBy, Catalog, CatalogError, FaceFilter, FileStatus
 from ..profiles import profile_for
 from .assign import people_from_labels
+from .graph import knn_of, label_groups
 from .params import ClusterParams, default_algorithm, refine_algorithm
 from .tree import folder_name, write_photo_tree
 
@@ -87,8 +88,8 @@ def gate_people(catalog: Catalog, p: ClusterParams) -> dict:
     reasons[faces.sharpness < p.min_blur] = "blur"          # NaN (unknown) compares False
     reasons[faces.short_edge < p.min_short] = "small"       # the first failing gate names it
     facesets = []
-    for person in np.unique(faces.people):   # faces come ordered by person, then id
-        members = np.flatnonzero(faces.people == person)
+    for members in label_groups(faces.people):
+        person = faces.people[members[0]]
         good = members[reasons[members] == None]  # noqa: E711 - elementwise on an object array
         if len(good) >= 4:
             E = faces.X[good]
@@ -119,18 +120,19 @@ def extend(catalog: Catalog, out: str | os.PathLike | None = None, link: str = "
         person_ids, centroids = catalog.people.centroids(gated=True)
         excluded = catalog.people.exclusions_of(new_ids.tolist())
         joined: dict[int, int] = {}
-        photo_of = dict(zip(new_ids.tolist(), files.tolist()))
+        taken: set[tuple[int, int]] = set()   # (photo, person) joined in this run: cannot-link
         if len(new_ids) and len(person_ids):
-            sims = X @ centroids.T
-            nearest = _nearest(sims, 5)
-            for row in np.argsort(-sims.max(axis=1)):  # most confident first
-                for col in nearest[row]:
-                    person = int(person_ids[col])
-                    if 1.0 - sims[row, col] > p.match_distance:
+            nearest, distance = knn_of(centroids, X, 5)
+            for row in np.argsort(distance[:, 0], kind="stable"):  # most confident first
+                for col, d in zip(nearest[row], distance[row]):
+                    person, photo = int(person_ids[col]), int(files[row])
+                    if d > p.match_distance:
                         break
-                    if (int(new_ids[row]), person) in excluded or _photo_taken(catalog, files[row], person, joined, photo_of):
+                    if ((int(new_ids[row]), person) in excluded or (photo, person) in taken
+                            or catalog.faces.person_in_photo(photo, person)):
                         continue
                     joined[int(new_ids[row])] = person
+                    taken.add((photo, person))
                     break
         catalog.people.place(joined.items(), AssignedBy.EXTEND, run_id)
         stats["joined"] = len(joined)
@@ -155,22 +157,6 @@ def extend(catalog: Catalog, out: str | os.PathLike | None = None, link: str = "
             write_faceset_tree(catalog, catalog.get_meta("refine_out"), link,
                                _provenance(catalog, "extend", p, run_id), progress)
     return stats
-
-
-def _nearest(sims: np.ndarray, count: int) -> np.ndarray:
-    """Each row's `count` largest columns, largest first (a partition, not a sort of every
-    person: a library holds tens of thousands)."""
-    if sims.shape[1] <= count:
-        return np.argsort(-sims, axis=1)
-    top = np.argpartition(-sims, count - 1, axis=1)[:, :count]
-    return np.take_along_axis(top, np.argsort(-np.take_along_axis(sims, top, axis=1), axis=1), axis=1)
-
-
-def _photo_taken(catalog: Catalog, file_id: int, person: int, joined: dict, photo_of: dict) -> bool:
-    """Whether another face of this photo is already in `person` (cannot-link)."""
-    if catalog.faces.person_in_photo(file_id, person):
-        return True
-    return any(p == person and photo_of[f] == file_id for f, p in joined.items())
 
 
 def write_cluster_tree(catalog: Catalog, out, link: str, provenance: dict, progress=None) -> dict:
