@@ -26,20 +26,21 @@ def test_reference_photos_are_named_by_file_or_folder(tmp_path):
 def test_only_clear_matches_are_applied():
     from facesets.catalog import Person
 
-    people = {i: Person(i) for i in range(1, 10)} | {4: Person(4, name="Bea"), 5: Person(5, name="Cy")}
+    people = {i: Person(i) for i in range(1, 11)} | {4: Person(4, name="Bea"), 5: Person(5, name="Cy")}
     matches = {1: {"ann": 0.010},
                2: {"gus": 0.020, "dan": 0.021},        # two names about as near: review
                3: {"eve": 0.020}, 6: {"eve": 0.021},   # one name, two people about as near: review
                7: {"hal": 0.010, "ivy": 0.030},        # clearly hal's ...
                8: {"hal": 0.030},                      # ... and hal is clearly 7's, not 8's
                9: {"ivy": 0.012},
-               4: {"fay": 0.010}, 5: {"Cy": 0.010}}
+               4: {"fay": 0.010}, 5: {"Cy": 0.010},
+               10: {"bea": 0.010}}                     # person 4 holds that name already: review
     result = RefsResult()
     _decide(result, people, matches)
     assert result.named == {1: "ann", 7: "hal", 9: "ivy"} and result.already == {5: "Cy"}
     reasons = {(item["reason"], tuple(item.get("people", [item.get("person")]))) for item in result.review}
     assert reasons == {("matches several references", (2,)), ("reference matches several people", (3, 6)),
-                       ("already named otherwise", (4,))}
+                       ("already named otherwise", (4,)), ("name held by another person", (10,))}
 
 
 @pytest.mark.slow

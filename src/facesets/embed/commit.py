@@ -38,7 +38,7 @@ def _commit_file(catalog: Catalog, work, model_id: int, run_id: int, input_mode:
     faces = work.faces
     found_faces = len(faces)
     if input_mode == "crops":  # the largest face; the file still says how many there were
-        faces = sorted(faces, key=lambda f: -float((f["box"][2] - f["box"][0]) * (f["box"][3] - f["box"][1])))[:1]
+        faces = [largest(faces)] if faces else []
     catalog.faces.replace_unassigned(
         file_id, [NewFace(f["box"], f["landmarks"], f["score"], f["short_edge"], f["sharpness"], f["embedding"])
                   for f in faces],
@@ -53,3 +53,8 @@ def _commit_file(catalog: Catalog, work, model_id: int, run_id: int, input_mode:
     result.embedded_files += 1
     result.faces += len(faces)
     result.no_face += int(not faces)
+
+
+def largest(faces: list[dict]) -> dict | None:
+    """The face with the largest box."""
+    return max(faces, key=lambda f: float((f["box"][2] - f["box"][0]) * (f["box"][3] - f["box"][1])), default=None)

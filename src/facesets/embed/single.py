@@ -33,11 +33,6 @@ def faces_of_image(engine, image, options: EmbedOptions | None = None) -> list[d
     return found
 
 
-def largest(faces: list[dict]) -> dict | None:
-    """The face with the largest box."""
-    return max(faces, key=lambda f: float((f["box"][2] - f["box"][0]) * (f["box"][3] - f["box"][1])), default=None)
-
-
 # -- review --
 GROW = 0.5          # context the detector sees around a drawn box, a share of its size on each side
 DETECT_SIDE = 160   # a drawn box shorter than this (pixels) is enlarged to it for the detector

@@ -4,8 +4,8 @@
 `DIR/alice/*.jpg` are references of "alice"; a photo with several faces counts by its largest.
 A person whose centroid lies within the profile's name distance of one name's reference faces
 gets that name. Where a person matches two names, or a name two people, the nearer one wins when
-it is clearly nearer (the other at least MARGIN farther); otherwise the match is listed for
-review and left as it is, as is a person already named otherwise. The names given are journaled:
+it is clearly nearer (the other at least MARGIN, 15%, farther); otherwise the match is listed for
+review and left as it is, as is a person already named otherwise or a name another person holds. The names given are journaled:
 `facesets undo` takes them back.
 """
 from __future__ import annotations
@@ -21,14 +21,15 @@ import numpy as np
 from facesets.catalog import Catalog, CatalogError
 from facesets.config import IMAGE_EXTENSIONS
 from facesets.curate.core import record_applied
-from facesets.embed.single import faces_of_image, largest
+from facesets.embed.commit import largest
+from facesets.embed.single import faces_of_image
 from facesets.engines import EngineOptions, load_engine
 from facesets.export import engine_maker
 from facesets.media import DecodeError
 from facesets.profiles import profile_for
 
 _NUMBERED = re.compile(r"^(.+?)_\d+$")
-MARGIN = 0.15   # a second match less than this much farther than the best makes a match ambiguous
+MARGIN = 0.15   # a second match less than 15% farther than the best makes a match ambiguous
 
 
 @dataclass
@@ -76,6 +77,7 @@ def name_from_refs(catalog: Catalog, folder: str | os.PathLike, *, engine_option
     result = RefsResult()
     names, vectors = [], []
     photos = reference_photos(folder)
+    total = sum(len(p) for p in photos.values())
     for name, paths in photos.items():
         for path in paths:
             try:
@@ -83,7 +85,7 @@ def name_from_refs(catalog: Catalog, folder: str | os.PathLike, *, engine_option
             except DecodeError:
                 face = None
             if progress:
-                progress("references", 1, sum(len(p) for p in photos.values()))
+                progress("references", 1, total)
             if face is None:
                 result.no_face.append(str(path))
                 continue
@@ -111,18 +113,21 @@ def name_from_refs(catalog: Catalog, folder: str | os.PathLike, *, engine_option
 
 def _matches(ids: list[int], names: list[str], distance: np.ndarray, limit: float) -> dict[int, dict[str, float]]:
     """Person -> {name: distance of its centroid to that name's nearest reference face} within `limit`."""
-    found: dict[int, dict[str, float]] = defaultdict(dict)
-    for row, person in enumerate(ids):
-        for col, name in enumerate(names):
-            d = float(distance[row, col])
-            if d <= limit and d < found[person].get(name, np.inf):
-                found[person][name] = d
-    return {p: m for p, m in found.items() if m}
+    columns: dict[str, list[int]] = defaultdict(list)
+    for col, name in enumerate(names):
+        columns[name].append(col)
+    found: dict[int, dict[str, float]] = {}
+    for name, cols in columns.items():
+        nearest = distance[:, cols].min(axis=1)
+        for row in np.flatnonzero(nearest <= limit):
+            found.setdefault(ids[row], {})[name] = float(nearest[row])
+    return found
 
 
 def _decide(result: RefsResult, people: dict, matches: dict[int, dict[str, float]]) -> None:
     """Name each person that one reference name matches clearly: its nearest name, whose nearest
     person it is, with no other match less than MARGIN farther on either side."""
+    named_as = {p.name.casefold(): p.id for p in people.values() if p.name}
     holders: dict[str, dict[int, float]] = defaultdict(dict)
     for person, by_name in matches.items():
         for name, d in by_name.items():
@@ -140,6 +145,9 @@ def _decide(result: RefsResult, people: dict, matches: dict[int, dict[str, float
             result.already[person] = name
         elif people[person].name:
             result.review.append({"reason": "already named otherwise", "person": person,
+                                  "label": people[person].label, "names": [name]})
+        elif named_as.get(name.casefold(), person) != person:
+            result.review.append({"reason": "name held by another person", "person": person,
                                   "label": people[person].label, "names": [name]})
         else:
             result.named[person] = name

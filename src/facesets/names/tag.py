@@ -59,8 +59,8 @@ def tag(catalog: Catalog, out: str | os.PathLike | None = None, *, unnamed: bool
             for path in photo["paths"]:
                 if not beside_sources:
                     to_out.append((path, packet))
-                elif existing_sidecars(path):
-                    result.kept.append(existing_sidecars(path)[0])
+                elif kept := existing_sidecars(path):
+                    result.kept.append(kept[0])
                     to_out.append((path, packet))
                 else:
                     beside.append((path, packet))
