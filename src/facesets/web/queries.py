@@ -79,7 +79,7 @@ def suggest(catalog: Catalog, faces: list[FaceCard]) -> dict[int, Suggestion]:
     out for it, not a hidden one) when it is within the match distance (the settings page's, else the profile's)."""
     if not faces:
         return {}
-    ids, centroids = catalog.people.centroids()
+    ids, centroids = catalog.people.centroids(gated=True)   # as `extend` reads them
     shown = ~np.isin(ids, list(catalog.people.hidden_ids()))
     ids, centroids = ids[shown], centroids[shown]
     if not len(ids):
@@ -87,7 +87,7 @@ def suggest(catalog: Catalog, faces: list[FaceCard]) -> dict[int, Suggestion]:
     model = catalog.embedding_model()
     limit = profile_for(model.key if model else None).match_distance
     limit = float(stored(catalog).get("match_distance", limit))   # as `extend` would use it
-    ruled_out = catalog.people.exclusions()
+    ruled_out = catalog.people.exclusions_of(f.id for f in faces)
     details = catalog.faces.details(f.id for f in faces)
     distances = 1.0 - np.stack([details[f.id].embedding for f in faces]) @ centroids.T
     nearest = {}
