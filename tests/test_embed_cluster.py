@@ -226,7 +226,7 @@ def test_an_interrupted_driver_keeps_its_commits_and_a_rerun_equals_the_clean_ru
     paused = Paused(args, ["done:16"], tmp_path / "pause")
     paused.wait_paused()
     paused.proc.send_signal(signal.SIGINT)     # Ctrl-C while the workers hold the next batches
-    stopped = paused.finish()
+    stopped = paused.finish(timeout=300)
     assert stopped.returncode == 130, stopped.stderr[-3000:]
     assert "interrupted" in stopped.stderr and "Traceback" not in stopped.stderr
     with Catalog.open(db, readonly=True) as catalog:

@@ -92,6 +92,13 @@ def _disk_full_hook(room_bytes: int) -> None:
 
 
 def main() -> None:
+    import faulthandler
+    import signal
+
+    faulthandler.register(signal.SIGUSR1, all_threads=True)   # a hung test asks for the stacks
+    # Ctrl-C as a terminal gives it: a pytest-xdist worker runs with SIGINT ignored and its
+    # children inherit that, so Python would install no KeyboardInterrupt handler here
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     env = os.environ
     if env.get("FACESETS_TEST_VANISH"):
         _vanish_hook(env["FACESETS_TEST_VANISH"])

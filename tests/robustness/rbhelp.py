@@ -4,6 +4,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import os
+import signal
 import stat
 import subprocess
 import sys
@@ -87,7 +88,16 @@ class Paused:
             time.sleep(0.02)
 
     def finish(self, timeout: float = 900) -> subprocess.CompletedProcess:
-        stdout, stderr = self.proc.communicate(timeout=timeout)
+        """Wait for the process to end; one that does not, within `timeout`, fails the test with
+        every thread's stack (hooked_cli dumps them on SIGUSR1)."""
+        try:
+            stdout, stderr = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.send_signal(signal.SIGUSR1)
+            time.sleep(2)
+            self.proc.kill()
+            stdout, stderr = self.proc.communicate()
+            raise AssertionError(f"the process did not end within {timeout} s; its threads:\n{stderr[-6000:]}") from None
         return subprocess.CompletedProcess(self.proc.args, self.proc.returncode, stdout, stderr)
 
     def kill(self) -> None:
