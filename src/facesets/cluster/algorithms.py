@@ -224,25 +224,29 @@ class GraphAverageLinkage:
             near[idx[(idx >= 0) & (dist < self.reach())]] = True
         return near
 
-    def _cut(self, X, idx, dist, edge: float, rows=None) -> np.ndarray:
-        """Labels of the faces `rows` of X (None: all) whose kNN lists, indexed among those
-        faces, are idx and dist. Giant components recurse on their rows: X is never copied."""
-        n = len(idx)
-        rows = np.arange(n) if rows is None else rows
-        graph = edges_within(idx, dist, edge)
-        n_comp, comp = connected_components(graph, directed=False)
-        labels = np.full(n, -1, np.int64)
+    def _cut(self, X, idx, dist, edge: float) -> np.ndarray:
+        """Labels of X's faces from their kNN lists idx and dist. A component too big for exact
+        linkage is cut again with a tighter graph, on its rows of the lists restricted from the
+        whole ones: X is never copied, and only one level's restriction is held at a time (at
+        5M faces nested levels held a copy of the lists each)."""
+        labels = np.full(len(idx), -1, np.int64)
         next_label = 0
-        for members in label_groups(comp):
-            if len(members) == 1:
-                sub = np.zeros(1, np.int64)
-            elif len(members) <= EXACT_COMPONENT:
-                sub = self._link(X[rows[members]], idx[members], members)
-            else:  # a chained giant component: cut it with a tighter graph first
-                sub_idx, sub_dist = _restrict(idx, dist, members)
-                sub = self._cut(X, sub_idx, sub_dist, edge * 0.9, rows[members])
-            labels[members] = sub + next_label
-            next_label += sub.max() + 1
+        work: list[tuple[np.ndarray | None, float]] = [(None, edge)]   # (rows, None: every face; cut)
+        while work:
+            rows, cut = work.pop()
+            sub_idx, sub_dist = (idx, dist) if rows is None else _restrict(idx, dist, rows)
+            graph = edges_within(sub_idx, sub_dist, cut)
+            _, comp = connected_components(graph, directed=False)
+            del graph
+            for members in label_groups(comp):
+                faces = members if rows is None else rows[members]
+                if len(members) > EXACT_COMPONENT:   # a chained giant component: cut it tighter
+                    work.append((faces, cut * 0.9))
+                    continue
+                sub = np.zeros(1, np.int64) if len(members) == 1 else self._link(X[faces], sub_idx[members], members)
+                labels[faces] = sub + next_label
+                next_label += sub.max() + 1
+            del sub_idx, sub_dist
         return labels
 
     def _link(self, X: np.ndarray, neighbours: np.ndarray, members: np.ndarray) -> np.ndarray:
