@@ -304,11 +304,16 @@ def main() -> None:
     parser.add_argument("--dims", default="128,512")
     parser.add_argument("--algorithm", default="5000000", help="sizes of the 512-d algorithm-only runs ('' for none)")
     parser.add_argument("--keep", action="store_true", help="keep the clustered copies (to look at them)")
+    parser.add_argument("--previous", help="a file ending with an earlier run's JSON line: its figures join this "
+                                           "run's (e.g. the 5M algorithm run apart from the end-to-end ones)")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         return child_load(args.child[1]) if args.child[0] == "load" else child_algorithm(int(args.child[1]), int(args.child[2]))
     results: dict = {"matched": matched()}
+    if args.previous:
+        earlier = json.loads(Path(args.previous).read_text().strip().splitlines()[-1])
+        results.update({k: v for k, v in earlier.items() if k in ("128d", "512d", "algorithm_512d")})
     for key, values in results["matched"].items():
         print(f"{key}-d distances:", json.dumps(values))
     for dim in [int(d) for d in args.dims.split(",") if d]:
@@ -320,7 +325,7 @@ def main() -> None:
                   f"cluster {c['seconds']} s, {c['peak_rss_mb']} MB peak (load avg {c['load_before']}-{c['load_after']}); "
                   f"BCubed F {row['bcubed_f']}; extend {NEW_FACES} new: {e['seconds']} s, {e['peak_rss_mb']} MB "
                   f"(load avg {e['load_before']}-{e['load_after']})", flush=True)
-    algorithm = {}
+    algorithm = {int(n): r for n, r in results.get("algorithm_512d", {}).items()}
     for n in [int(s) for s in args.algorithm.split(",") if s]:
         run = timed([sys.executable, __file__, "--child", "algorithm", str(n), "512"])
         run.update(json.loads(run.pop("stdout").strip().splitlines()[-1]))
