@@ -10,7 +10,6 @@ written beside the files when they were downloaded (or first used).
 """
 from __future__ import annotations
 
-import hashlib
 import http.client
 import json
 import os
@@ -23,6 +22,7 @@ from pathlib import Path
 
 from facesets.config import models_dirs
 from facesets.curate.tree import sha256_file
+from facesets.engines.packs import fetch
 
 FILES = ("visual/model.onnx", "textual/model.onnx", "textual/tokenizer.json", "textual/tokenizer_config.json")
 RECORD = "sha256.json"
@@ -140,7 +140,7 @@ def _download_model(url: str, target: Path, source: ClipSource, show_progress: b
         hashes = {}
         with bars:
             for rel in FILES:
-                hashes[rel] = _fetch(f"{url}/{rel}", staging / rel, bars, f"download {rel}")
+                hashes[rel] = fetch(f"{url}/{rel}", staging / rel, bars, f"download {rel}")
         bad = [rel for rel, want in source.sha256.items() if hashes.get(rel) != want]
         if bad:
             raise ClipUnavailable(f"checksum mismatch for {', '.join(bad)} downloaded from {url}; not installed")
@@ -150,20 +150,3 @@ def _download_model(url: str, target: Path, source: ClipSource, show_progress: b
         _write_record(target, hashes, url)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-
-
-def _fetch(url: str, dest: Path, bars, label: str) -> str:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256()
-    received = 0
-    with urllib.request.urlopen(url, timeout=60) as response, open(dest, "wb") as out:
-        size = int(response.headers.get("Content-Length") or 0) or None
-        task = bars.add_task(label, total=size)
-        while block := response.read(1 << 20):
-            out.write(block)
-            digest.update(block)
-            received += len(block)
-            bars.advance(task, len(block))
-    if size is not None and received != size:
-        raise OSError(f"{url} ended after {received} of {size} bytes")
-    return digest.hexdigest()

@@ -7,6 +7,7 @@ every file with a known reference hash is checked before it is used.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -134,16 +135,31 @@ def _download(url: str, progress=None) -> Path:
     handle, name = tempfile.mkstemp(suffix=".zip")
     os.close(handle)
     path = Path(name)
-    with urllib.request.urlopen(url, timeout=60) as response, open(path, "wb") as out:
-        total = int(response.headers.get("Content-Length") or 0) or None
-        bar = progress or Progress("[progress.description]{task.description}", BarColumn(),
-                                   DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
-        with bar:
-            task = bar.add_task(f"download {url.rsplit('/', 1)[-1]}", total=total)
-            while block := response.read(1 << 20):
-                out.write(block)
-                bar.advance(task, len(block))
+    bar = progress or Progress("[progress.description]{task.description}", BarColumn(),
+                               DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
+    with bar:
+        fetch(url, path, bar, f"download {url.rsplit('/', 1)[-1]}")
     return path
+
+
+def fetch(url: str, dest: Path, bar, label: str) -> str:
+    """Stream `url` into `dest` in 1 MiB blocks on a task of the Rich progress `bar`; returns
+    its sha256. A response shorter than its Content-Length is an error (a cut connection).
+    The model packs and the CLIP files both download through it."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    received = 0
+    with urllib.request.urlopen(url, timeout=60) as response, open(dest, "wb") as out:
+        size = int(response.headers.get("Content-Length") or 0) or None
+        task = bar.add_task(label, total=size)
+        while block := response.read(1 << 20):
+            out.write(block)
+            digest.update(block)
+            received += len(block)
+            bar.advance(task, len(block))
+    if size is not None and received != size:
+        raise OSError(f"{url} ended after {received} of {size} bytes")
+    return digest.hexdigest()
 
 
 def _install_archive(archive: Path, target: Path, pack: Pack, expected: dict[str, str]) -> None:
