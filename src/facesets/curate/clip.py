@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image
 
 from facesets.curate.clip_files import DEFAULT_MODEL, ClipUnavailable, canonical_name, ensure_model
+from facesets.media.decode import one_line
 
 __all__ = ["ClipModel", "ClipUnavailable", "DEFAULT_MODEL", "load_clip", "preprocess"]
 
@@ -62,7 +63,7 @@ class ClipModel:
             self.tokenizer = Tokenizer.from_file(str(folder / "textual" / "tokenizer.json"))
             config = json.loads((folder / "textual" / "tokenizer_config.json").read_text(encoding="utf-8"))
         except Exception as exc:  # tokenizers raises plain Exceptions on a broken file
-            raise ClipUnavailable(f"cannot read the tokenizer of {folder}: {_one_line(exc)}") from None
+            raise ClipUnavailable(f"cannot read the tokenizer of {folder}: {one_line(str(exc), 200)}") from None
         pad = config.get("pad_token")
         pad = pad.get("content") if isinstance(pad, dict) else pad
         pad_id = self.tokenizer.token_to_id(pad) if isinstance(pad, str) else None
@@ -111,7 +112,7 @@ def _session(path: Path, providers: list[str]):
     try:
         return ort.InferenceSession(str(path), sess_options=session_options(), providers=providers)
     except Exception as exc:  # onnxruntime raises its own exception types for a broken graph
-        raise ClipUnavailable(f"cannot load {path}: {_one_line(exc)}") from None
+        raise ClipUnavailable(f"cannot load {path}: {one_line(str(exc), 200)}") from None
 
 
 def _fixed(shape, axis: int, default: int) -> int:
@@ -135,7 +136,3 @@ def _run(session, batch: np.ndarray) -> np.ndarray:
 
 def _normalise(matrix: np.ndarray) -> np.ndarray:
     return matrix / np.maximum(np.linalg.norm(matrix, axis=-1, keepdims=True), 1e-12)
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:200]

@@ -23,6 +23,7 @@ from functools import partial
 from typing import Callable
 
 from facesets.embed.work import FileWork
+from facesets.media.decode import one_line
 from facesets.scan import FileJob
 
 log = logging.getLogger("facesets")
@@ -201,7 +202,7 @@ def connect(cluster):
         try:
             client = Client(address, security=security, timeout=CONNECT_TIMEOUT_S)
         except (OSError, TimeoutError) as exc:
-            raise ClusterError(f"cannot reach the Dask scheduler at {address}: {_one_line(exc)}") from None
+            raise ClusterError(f"cannot reach the Dask scheduler at {address}: {one_line(str(exc)) or type(exc).__name__}") from None
         with client:
             yield client
 
@@ -267,7 +268,3 @@ def _distributed():
     except ImportError:
         raise ClusterError(f"--cluster needs Dask distributed: {EXTRA}") from None
     return distributed
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
