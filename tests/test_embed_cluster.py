@@ -297,6 +297,7 @@ def subprocess_run(args: list[str]):
 @pytest.mark.parametrize("args, message", [
     (["--cluster", "nowhere"], "expected local, local:N, tcp://HOST:PORT or tls://HOST:PORT"),
     (["--cluster", "local:0"], "expected local:N with N a number of workers"),
+    (["--cluster", "local:x"], "--cluster local:x: expected local:N"),   # printed as typed, not as an emoji
     (["--cluster", "tcp://10.0.0.1:8786", "--tls-ca-file", "x"], "use tls://10.0.0.1:8786"),
     (["--cluster", "tls://10.0.0.1:8786", "--tls-ca-file", "x"], "needs all three"),
     (["--path-map", "a=b"], "apply to --cluster only"),

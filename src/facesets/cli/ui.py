@@ -11,8 +11,8 @@ from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
 
-console = Console(stderr=True)
-out = Console()
+console = Console(stderr=True, emoji=False)   # ":x:" in a path or an address stays as typed
+out = Console(emoji=False)
 
 
 def fail(message: str, code: int = 2) -> "typer.Exit":
