@@ -45,10 +45,13 @@ def cut_square(rgb: np.ndarray, square, out_size: int) -> Image.Image:
     return Image.fromarray(canvas).resize((out_size, out_size), Image.LANCZOS)
 
 
+PNG_LEVEL = 1  # zlib's fastest, as roop-unleashed's own cv2.imencode writes: 4x faster than 6, files ~20% larger
+
+
 def png_bytes(image: Image.Image) -> bytes:
     """PNG bytes with no timestamp or text chunks, so the same crop is the same file."""
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=False, compress_level=6)
+    image.save(buffer, format="PNG", optimize=False, compress_level=PNG_LEVEL)
     return buffer.getvalue()
 
 
