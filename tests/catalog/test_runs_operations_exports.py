@@ -40,6 +40,26 @@ def test_exports(tmp_path):
         assert [e.out for e in cat.exports.history(1)] == [str(tmp_path / "two")]
 
 
+def test_a_crop_checked_before_is_not_checked_again(tmp_path):
+    """The same PNG bytes and the same detector: the count comes from the catalog."""
+    from facesets.export.crops import checked_counts
+
+    looked_at = []
+
+    class Checker:   # one face in a crop whose bytes start with b"one", two otherwise
+        def counts(self, pngs):
+            looked_at.append(sorted(pngs))
+            return [1 if png.startswith(b"one") else 2 for png in pngs]
+
+    with new_catalog(tmp_path) as cat:
+        first = checked_counts(cat, Checker(), "dlib/hog/rule1", {1: b"one-a", 2: b"two-b"})
+        again = checked_counts(cat, Checker(), "dlib/hog/rule1", {3: b"one-a", 4: b"two-b", 5: b"one-c"})
+        other = checked_counts(cat, Checker(), "insightface/buffalo_l/rule1", {6: b"two-b"})
+        assert cat.exports.crop_faces("dlib/hog/rule1", ["not a digest seen"]) == {}
+    assert first == {1: 1, 2: 2} and again == {3: 1, 4: 2, 5: 1} and other == {6: 2}
+    assert looked_at == [[b"one-a", b"two-b"], [b"one-c"], [b"two-b"]]
+
+
 def test_integrity_reads_a_healthy_catalog_as_healthy(tmp_path):
     with new_catalog(tmp_path) as cat:
         add_photo(cat, "/p/a.jpg", [unit(1)])

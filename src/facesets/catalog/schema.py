@@ -197,6 +197,17 @@ MIGRATIONS: list[str] = [
     -- the faces no clustering has seen yet (extend's new faces), found without a scan
     CREATE INDEX faces_unclustered ON faces(person_id) WHERE clustered_run IS NULL;
     """,
+    # 8: what export's re-detection found in a crop, by the digest of the crop's PNG bytes and
+    # the detector that looked: an unchanged crop (a re-run after new photos, a second export)
+    # is not looked at again. Only a memo: dropping its rows changes nothing but time.
+    """
+    CREATE TABLE crop_checks (
+        digest TEXT NOT NULL,          -- sha256 of the crop's PNG bytes
+        detector TEXT NOT NULL,        -- the detector and rule that counted (export.crops.checker_key)
+        faces INTEGER NOT NULL,        -- faces it found
+        PRIMARY KEY (digest, detector)
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

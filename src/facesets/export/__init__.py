@@ -17,7 +17,7 @@ from ..catalog import Catalog, CatalogError
 from ..cluster.tree import OWN_MARK, folder_name
 from ..engines import EngineOptions, load_engine
 from ..profiles import profile_for
-from .crops import CropChecker, CropSpec, make_crops, png_bytes
+from .crops import CropChecker, CropSpec, checked_counts, checker_key, make_crops, png_bytes
 from .select import select_facesets
 from .write import TARGETS, contact_sheet, write_faceset
 
@@ -99,7 +99,7 @@ def _export(catalog: Catalog, out: Path, run_id: int, stats: dict, targets, top_
         for faceset in facesets:
             images = make_crops(faceset.picks, spec)
             encoded = {f: png_bytes(i) for f, i in images.items() if not isinstance(i, str)}
-            found_in = dict(zip(encoded, checker.counts(list(encoded.values()))))
+            found_in = checked_counts(catalog, checker, checker_key(maker.options), encoded)
             pngs, faces = [], []
             for pick in faceset.picks:
                 image = images[pick.face_id]

@@ -6,6 +6,7 @@ face poisons the identity: every crop is run through the catalog's own detector 
 """
 from __future__ import annotations
 
+import hashlib
 import io
 
 import numpy as np
@@ -16,7 +17,9 @@ from ..media.crops import CropSpec, cut_square, png_bytes, square_for
 from ..media.video import read_source
 from ..media.paths import fs_path
 
-__all__ = ["CropChecker", "CropSpec", "count_faces", "make_crops", "png_bytes"]
+__all__ = ["CropChecker", "CropSpec", "checked_counts", "checker_key", "count_faces", "make_crops", "png_bytes"]
+
+CHECK_RULE = 1  # raise it when count_faces or the check's detector settings change: older counts no longer hold
 
 
 def make_crops(picks, spec: CropSpec) -> dict[int, Image.Image | str]:
@@ -50,21 +53,20 @@ def _count_png(data: bytes) -> int:
 
 class CropChecker:
     """Counts faces in crops. dlib's detector holds the GIL, so with more than one core the
-    crops are checked in worker processes (each with its own detector); ONNX engines thread
-    inside one session and are checked in-process."""
+    crops are checked in worker processes (each with its own detector, started on the first
+    crops); ONNX engines thread inside one session and are checked in-process."""
 
     def __init__(self, make_engine, parallel: bool, workers: int | None = None):
         self.make_engine = make_engine
         self.workers = workers or min(workers_mod.default_workers(), 8)
+        self.parallel = parallel and self.workers > 1
         self.pool = None
         self.engine = None
-        if parallel and self.workers > 1:
-            self.pool = workers_mod.engine_pool(make_engine, self.workers)
-        else:
-            self.engine = make_engine()
 
     def counts(self, pngs: list[bytes]) -> list[int]:
-        if self.pool is not None and len(pngs) > 1:
+        if self.parallel and len(pngs) > 1:
+            if self.pool is None:
+                self.pool = workers_mod.engine_pool(self.make_engine, self.workers)
             return list(self.pool.map(_count_png, pngs, chunksize=4))
         if self.engine is None:
             self.engine = self.make_engine()
@@ -79,3 +81,21 @@ class CropChecker:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def checker_key(options) -> str:
+    """Names the detector and rule behind a count (the EngineOptions of the checking engine)."""
+    what = options.detector if options.engine == "dlib" else options.pack
+    return f"{options.engine}/{what}/rule{CHECK_RULE}"
+
+
+def checked_counts(catalog, checker: CropChecker, key: str, pngs: dict[int, bytes]) -> dict[int, int]:
+    """Face id -> faces found in its crop. A crop the catalog has seen (the same PNG bytes, the
+    same detector) keeps its count; only the others are re-detected, and remembered."""
+    digests = {face: hashlib.sha256(data).hexdigest() for face, data in pngs.items()}
+    known = catalog.exports.crop_faces(key, set(digests.values()))
+    todo = {digest: pngs[face] for face, digest in digests.items() if digest not in known}
+    fresh = dict(zip(todo, checker.counts(list(todo.values()))))
+    if fresh:
+        catalog.exports.add_crop_faces(key, fresh)
+    return {face: known.get(digest, fresh.get(digest)) for face, digest in digests.items()}
