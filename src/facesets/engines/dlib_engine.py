@@ -80,7 +80,8 @@ class DlibEngine(FaceEngine):
         self._dlib = dlib
         self._frm = frm
         self._local = threading.local()  # dlib's detector and predictor are not thread-safe
-        self._net = dlib.face_recognition_model_v1(frm.face_recognition_model_location())
+        self._descriptor = None  # built on the first chips: a detection-only engine never pays for it
+        self._descriptor_lock = threading.Lock()
         self.det_max_side = det_max_side
         self.decode_side = det_max_side
         self.upsample = upsample
@@ -237,11 +238,16 @@ class DlibEngine(FaceEngine):
         return np.array([[p.x, p.y] for p in shape.parts()], np.float32)
 
     def embed_chips(self, chips: list[np.ndarray]) -> np.ndarray:
+        """dlib's descriptors, computed by ONNX Runtime from dlib's own weights (dlib_onnx.py:
+        equal to dlib's within 1e-6, ~13x faster than dlib-bin's CPU path)."""
         if not chips:
             return np.zeros((0, self.dim), np.float32)
-        batch = [np.ascontiguousarray(c, dtype=np.uint8) for c in chips]
-        vectors = self._net.compute_face_descriptor(batch)
-        return l2_normalise(np.array([np.asarray(v) for v in vectors], np.float32))
+        with self._descriptor_lock:
+            if self._descriptor is None:
+                from facesets.engines.dlib_onnx import OnnxDescriptor
+
+                self._descriptor = OnnxDescriptor(self._frm.face_recognition_model_location(), self._args["threads"])
+        return l2_normalise(self._descriptor([np.ascontiguousarray(c, dtype=np.uint8) for c in chips]))
 
 
 def _centre_inside(box: np.ndarray, other: np.ndarray, margin: float = 0.0) -> bool:
