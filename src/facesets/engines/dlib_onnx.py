@@ -94,21 +94,58 @@ def _out(size: int, window: int, stride: int, pad: int) -> int:
     return (size + 2 * pad - window) // stride + 1
 
 
+# -- the ONNX file, written as protobuf by hand: `import onnx` alone costs 0.9 s (ml_dtypes) in
+# every process that embeds; the field numbers are onnx.proto's.
+
+def _uvarint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        low, value = value & 0x7F, value >> 7
+        out.append(low | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def _int(field: int, value: int) -> bytes:
+    return _uvarint(field << 3) + _uvarint(value % (1 << 64))
+
+
+def _bytes(field: int, data: bytes | str) -> bytes:
+    data = data.encode() if isinstance(data, str) else data
+    return _uvarint(field << 3 | 2) + _uvarint(len(data)) + data
+
+
+def _tensor_proto(name: str, array: np.ndarray) -> bytes:
+    kind = {np.dtype(np.float32): 1, np.dtype(np.int64): 7}[array.dtype]          # TensorProto.DataType
+    return (b"".join(_int(1, d) for d in array.shape) + _int(2, kind) + _bytes(8, name)
+            + _bytes(9, np.ascontiguousarray(array).astype(array.dtype.newbyteorder("<")).tobytes()))
+
+
+def _node_proto(op: str, inputs: list[str], output: str, attrs: dict) -> bytes:
+    attributes = b"".join(_bytes(5, _bytes(1, key) + b"".join(_int(8, v) for v in values) + _int(20, 7))  # INTS
+                          for key, values in attrs.items())
+    return b"".join(_bytes(1, i) for i in inputs) + _bytes(2, output) + _bytes(3, output) + _bytes(4, op) + attributes
+
+
+def _value_info(name: str, dims: list) -> bytes:
+    shape = b"".join(_bytes(1, _int(1, d) if isinstance(d, int) else _bytes(2, d)) for d in dims)
+    return _bytes(1, name) + _bytes(2, _bytes(1, _int(1, 1) + _bytes(2, shape)))   # float tensor
+
+
 def build_model(path: str | Path) -> bytes:
     """An ONNX model (bytes): input `chips` float32 (N, 150, 150, 3) RGB 0..255, output
     `descriptors` (N, 128), dlib's own descriptor of each chip."""
-    from onnx import TensorProto, helper, numpy_helper
-
-    nodes, weights = [], []
+    nodes: list[tuple] = []
+    weights: list[bytes] = []
 
     def const(array: np.ndarray, dtype=np.float32) -> str:
         name = f"w{len(weights)}"
-        weights.append(numpy_helper.from_array(np.ascontiguousarray(array, dtype), name))
+        weights.append(_tensor_proto(name, np.asarray(array, dtype)))
         return name
 
     def node(op: str, inputs: list[str], **attrs) -> str:
         name = f"{op.lower()}{len(nodes)}"
-        nodes.append(helper.make_node(op, inputs, [name], **attrs))
+        nodes.append((op, inputs, name, attrs))
         return name
 
     def padded(name: str, shape: list[int], to: list[int]) -> str:
@@ -159,14 +196,12 @@ def build_model(path: str | Path) -> bytes:
             shape, block_starts = to, True
         elif kind == "fc_2":
             x = node("MatMul", [x, const(f["weights"])])
-    nodes[-1].output[0] = "descriptors"
-    graph = helper.make_graph(nodes, "dlib_face_recognition_resnet_model_v1",
-                              [helper.make_tensor_value_info("chips", TensorProto.FLOAT, [None, 150, 150, 3])],
-                              [helper.make_tensor_value_info("descriptors", TensorProto.FLOAT, [None, 128])],
-                              weights)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="facesets")
-    model.ir_version = 8
-    return model.SerializeToString()
+    op, inputs, _, attrs = nodes[-1]
+    nodes[-1] = (op, inputs, "descriptors", attrs)
+    graph = (b"".join(_bytes(1, _node_proto(*n)) for n in nodes) + _bytes(2, "dlib_face_recognition_resnet_model_v1")
+             + b"".join(_bytes(5, w) for w in weights)
+             + _bytes(11, _value_info("chips", ["N", 150, 150, 3])) + _bytes(12, _value_info("descriptors", ["N", 128])))
+    return _int(1, 8) + _bytes(2, "facesets") + _bytes(7, graph) + _bytes(8, _int(2, 13))   # IR 8, opset 13
 
 
 class OnnxDescriptor:

@@ -17,7 +17,7 @@ from ..catalog import Catalog, CatalogError
 from ..cluster.tree import OWN_MARK, folder_name
 from ..engines import EngineOptions, load_engine
 from ..profiles import profile_for
-from .crops import CropChecker, CropSpec, checked_counts, checker_key, make_crops, png_bytes
+from .crops import POOL_FROM, CropChecker, CropSpec, checked_counts, checker_key, make_crops, png_bytes
 from .select import select_facesets
 from .write import TARGETS, contact_sheet, write_faceset
 
@@ -94,7 +94,7 @@ def _export(catalog: Catalog, out: Path, run_id: int, stats: dict, targets, top_
     rejected = []
     listing, sheet = [], []
     with outputs.staged_dir(out) as staging, \
-            CropChecker(maker, parallel=maker.options.engine == "dlib", workers=workers) as checker:
+            CropChecker(maker, parallel=maker.options.engine == "dlib" and total >= POOL_FROM, workers=workers) as checker:
         outputs.mark_own(staging)
         for faceset in facesets:
             images = make_crops(faceset.picks, spec)

@@ -19,7 +19,7 @@ from ..media.paths import fs_path
 
 __all__ = ["CropChecker", "CropSpec", "checked_counts", "checker_key", "count_faces", "make_crops", "png_bytes"]
 
-POOL_FROM = 24  # fewer crops are checked in-process: starting the worker processes costs more (~1 s)
+POOL_FROM = 24  # an export of fewer crops checks them in-process: worker processes take ~1 s to start
 CHECK_RULE = 1  # raise it when count_faces or the check's detector settings change: older counts no longer hold
 
 
@@ -65,7 +65,9 @@ class CropChecker:
         self.engine = None
 
     def counts(self, pngs: list[bytes]) -> list[int]:
-        if self.parallel and (self.pool is not None or len(pngs) >= POOL_FROM):
+        if not pngs:
+            return []
+        if self.parallel and len(pngs) > 1:
             if self.pool is None:
                 self.pool = workers_mod.engine_pool(self.make_engine, self.workers)
             return list(self.pool.map(_count_png, pngs, chunksize=4))
