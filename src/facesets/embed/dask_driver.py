@@ -92,11 +92,16 @@ def _commit_in_order(client, submit, jobs, batch_files: int, commit, meter, kill
                 return
             queue.append((batch, submit(batch)))
 
+    def settle() -> None:   # every batch in flight finished or failed (results kept for their commit)
+        from distributed import wait
+
+        wait([future for _, future in queue])
+
     try:
         fill()
         while queue:
             batch, future = queue.popleft()
-            works = _results(submit, batch, future, killed)
+            works = _results(submit, batch, future, killed, settle)
             fill()
             commit(works)
             meter.committed(works)
@@ -104,16 +109,20 @@ def _commit_in_order(client, submit, jobs, batch_files: int, commit, meter, kill
         client.cancel([future for _, future in queue])
 
 
-def _results(submit, batch: list[FileJob], future, killed) -> list[FileWork]:
-    """A batch's works. One that kept killing its workers is split into single files; a file
-    that still kills one becomes an error, and the run goes on."""
+def _results(submit, batch: list[FileJob], future, killed, settle) -> list[FileWork]:
+    """A batch's works. One that kept killing its workers is retried file by file. A worker that
+    dies takes down the tasks queued on it too, innocent ones, so a file becomes an error only
+    if it kills a worker again when it runs alone, the other tasks settled; the run goes on."""
     try:
         return future.result()
     except killed:
-        if len(batch) == 1:
+        if len(batch) > 1:
+            return [work for job in batch for work in _results(submit, [job], submit([job]), killed, settle)]
+        settle()
+        try:
+            return submit(batch).result()
+        except killed:
             return [FileWork(batch[0], error=CRASHED)]
-        singles = [([job], submit([job])) for job in batch]
-        return [work for one, single in singles for work in _results(submit, one, single, killed)]
 
 
 def _submit(client, options, plugin: str, batch: list[FileJob]):
