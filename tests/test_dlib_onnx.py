@@ -48,3 +48,19 @@ def test_a_file_that_is_not_the_resnet_is_refused(tmp_path):
     other.write_bytes(np.random.default_rng(0).bytes(4096))
     with pytest.raises(DlibFormatError):
         read_layers(other)
+
+
+def test_an_unknown_weights_file_falls_back_to_dlibs_own_network(monkeypatch):
+    import dlib
+
+    from facesets.engines import EngineOptions, dlib_onnx, load_engine
+
+    def refuse(path, threads=None):
+        raise dlib_onnx.DlibFormatError(f"{path}: not the network this reader knows")
+
+    monkeypatch.setattr(dlib_onnx, "OnnxDescriptor", refuse)
+    engine = load_engine(EngineOptions(engine="dlib"))
+    chips = _chips(engine)[:3]
+    weights = engine._frm.face_recognition_model_location()
+    dlibs = np.array([np.asarray(v) for v in dlib.face_recognition_model_v1(weights).compute_face_descriptor(chips)])
+    assert np.abs(engine.embed_chips(chips) - dlibs / np.linalg.norm(dlibs, axis=1, keepdims=True)).max() < 1e-6

@@ -18,7 +18,7 @@ import logging
 import os
 import socket
 from collections import deque
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import partial
 from typing import Callable
 
@@ -94,8 +94,10 @@ def _commit_in_order(client, submit, jobs, batch_files: int, commit, meter, kill
 
     def settle() -> None:   # every batch in flight finished or failed (results kept for their commit)
         from distributed import wait
+        from distributed.client import FuturesCancelledError
 
-        wait([future for _, future in queue])
+        with suppress(FuturesCancelledError):   # a cancelled one fails at its own turn
+            wait([future for _, future in queue])
 
     try:
         fill()

@@ -6,6 +6,7 @@ which makes it the default on a fresh machine.
 from __future__ import annotations
 
 import functools
+import logging
 import threading
 from pathlib import Path
 
@@ -15,6 +16,8 @@ import numpy as np
 from facesets.engines.base import (
     Detection, EngineUnavailable, FaceEngine, l2_normalise, sort_largest_first,
 )
+
+log = logging.getLogger("facesets")
 
 CHIP_SIZE = 150
 CHIP_PADDING = 0.25
@@ -244,10 +247,21 @@ class DlibEngine(FaceEngine):
             return np.zeros((0, self.dim), np.float32)
         with self._descriptor_lock:
             if self._descriptor is None:
-                from facesets.engines.dlib_onnx import OnnxDescriptor
+                self._descriptor = self._load_descriptor()
+        return l2_normalise(np.asarray(self._descriptor([np.ascontiguousarray(c, dtype=np.uint8) for c in chips]),
+                                       np.float32))
 
-                self._descriptor = OnnxDescriptor(self._frm.face_recognition_model_location(), self._args["threads"])
-        return l2_normalise(self._descriptor([np.ascontiguousarray(c, dtype=np.uint8) for c in chips]))
+    def _load_descriptor(self):
+        """The ONNX port of the weights file; dlib's own network if the file is not the one it knows."""
+        from facesets.engines.dlib_onnx import DlibFormatError, OnnxDescriptor
+
+        weights = self._frm.face_recognition_model_location()
+        try:
+            return OnnxDescriptor(weights, self._args["threads"])
+        except DlibFormatError as exc:
+            log.warning(f"dlib descriptors on dlib itself (slower): {exc}")
+            net = self._dlib.face_recognition_model_v1(weights)
+            return lambda chips: [np.asarray(v) for v in net.compute_face_descriptor(chips)]
 
 
 def _centre_inside(box: np.ndarray, other: np.ndarray, margin: float = 0.0) -> bool:

@@ -12,6 +12,7 @@ as if the smaller were zero-padded at its end (channels, rows, columns): so does
 from __future__ import annotations
 
 import re
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -50,9 +51,25 @@ def _tensor(data: bytes, pos: int) -> tuple[np.ndarray, int]:
     return np.frombuffer(data, "<f4", count, pos).astype(np.float32), pos + 4 * count
 
 
+# the layers of dlib_face_recognition_resnet_model_v1 (dnn_face_recognition_ex.cpp), by kind
+RESNET_LAYERS = {"input_rgb_image_sized": 1, "con_4": 29, "affine_": 29, "relu_": 29, "max_pool_2": 1,
+                 "avg_pool_2": 5, "add_prev_": 14, "fc_2": 1}
+
+
 def read_layers(path: str | Path) -> list[tuple[str, dict]]:
-    """The layers of a dlib metric network file, input first: (kind, fields)."""
-    data = Path(path).read_bytes()
+    """The layers of dlib's face-recognition ResNet file, input first: (kind, fields)."""
+    try:
+        layers = _read_layers(Path(path).read_bytes())
+    except (ValueError, IndexError, KeyError) as exc:   # cut short, or not this network's fields
+        raise DlibFormatError(f"{path}: not a dlib face-recognition ResNet file this reader knows ({exc})") from None
+    kinds = [kind for kind, _ in layers]
+    counts = {kind: kinds.count(kind) for kind in RESNET_LAYERS}
+    if counts != RESNET_LAYERS or kinds[0] != "input_rgb_image_sized" or kinds[-1] != "fc_2":
+        raise DlibFormatError(f"{path}: not the dlib face-recognition ResNet this reader knows (layers {counts})")
+    return layers
+
+
+def _read_layers(data: bytes) -> list[tuple[str, dict]]:
     layers, pos = [], 0
     while (found := LAYER.search(data, pos)) is not None:
         kind, pos = found.group(1).decode(), found.end()
@@ -84,9 +101,6 @@ def read_layers(path: str | Path) -> list[tuple[str, dict]]:
             params, pos = _tensor(data, pos)
             fields = {"weights": params[:inputs * outputs].reshape(inputs, outputs)}
         layers.append((kind, fields))
-    kinds = [kind for kind, _ in layers]
-    if not kinds or kinds[0] != "input_rgb_image_sized" or kinds[-1] != "fc_2" or kinds.count("con_4") < 2:
-        raise DlibFormatError(f"{path} does not hold the dlib face-recognition ResNet this reader knows")
     return layers
 
 
@@ -205,17 +219,19 @@ def build_model(path: str | Path) -> bytes:
 
 
 class OnnxDescriptor:
-    """dlib's descriptors of 150x150 chips, computed by ONNX Runtime from dlib's own weights."""
+    """dlib's descriptors of 150x150 chips, computed by ONNX Runtime from dlib's own weights.
+    Calls take turns (as dlib's, which held the GIL): the session's own threads do the work."""
 
     def __init__(self, path: str | Path, threads: int | None = None):
         import onnxruntime as ort
 
-        options = ort.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(build_model(path), options, providers=["CPUExecutionProvider"])
+        from facesets.engines.providers import session_options
+
+        self.session = ort.InferenceSession(build_model(path), session_options(threads),
+                                            providers=["CPUExecutionProvider"])
+        self._turn = threading.Lock()
 
     def __call__(self, chips: list[np.ndarray]) -> np.ndarray:
         batch = np.stack([np.asarray(c, np.float32) for c in chips])
-        return self.session.run(["descriptors"], {"chips": batch})[0]
+        with self._turn:
+            return self.session.run(["descriptors"], {"chips": batch})[0]

@@ -34,6 +34,7 @@ class EngineMaker:
         engine = load_engine(self.options)
         if hasattr(engine, "upsample") and engine.upsample is None:
             engine.upsample = 1   # a 512 crop: upsampled once, bystanders down to ~40 px are found
+        # (part of the crop-check rule: a change here raises crops.CHECK_RULE, so remembered counts go)
         return engine
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 
 import numpy as np
 from PIL import Image
@@ -87,8 +88,13 @@ class CropChecker:
 
 
 def checker_key(options) -> str:
-    """Names the detector and rule behind a count (the EngineOptions of the checking engine)."""
-    what = options.detector if options.engine == "dlib" else options.pack
+    """Names the detector and rule behind a count (the EngineOptions of the checking engine:
+    the catalog's engine, or one the caller named; "auto" names none)."""
+    if options.engine not in ("dlib", "insightface"):
+        raise ValueError(f"crop checks need a named engine, not {options.engine!r}")
+    what = options.pack if options.engine == "insightface" else options.detector
+    if options.engine == "dlib" and options.detector == "yunet" and options.yunet_model:
+        what += ":" + os.path.basename(options.yunet_model)
     return f"{options.engine}/{what}/rule{CHECK_RULE}"
 
 
