@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+WINDOW = ("rows", "cols", "stride_y", "stride_x", "pad_y", "pad_x")   # a con's or pool's fields, in dlib's order
 LAYER = re.compile(rb"(input_rgb_image_sized|con_4|affine_|relu_|max_pool_2|avg_pool_2|add_prev_|fc_2)")
 
 
@@ -39,14 +40,19 @@ def _float(data: bytes, pos: int) -> tuple[float, int]:
     return float(mantissa) * 2.0 ** exponent, pos
 
 
+def _varints(data: bytes, pos: int, count: int) -> tuple[list[int], int]:
+    values = []
+    for _ in range(count):
+        value, pos = _varint(data, pos)
+        values.append(value)
+    return values, pos
+
+
 def _tensor(data: bytes, pos: int) -> tuple[np.ndarray, int]:
     version, pos = _varint(data, pos)
     if version != 2:
         raise DlibFormatError(f"tensor version {version}, expected 2")
-    dims = []
-    for _ in range(4):
-        dim, pos = _varint(data, pos)
-        dims.append(dim)
+    dims, pos = _varints(data, pos, 4)
     count = int(np.prod(dims))
     return np.frombuffer(data, "<f4", count, pos).astype(np.float32), pos + 4 * count
 
@@ -81,20 +87,13 @@ def _read_layers(data: bytes) -> list[tuple[str, dict]]:
                 fields["mean"].append(value)
         elif kind == "con_4":
             params, pos = _tensor(data, pos)
-            values = []
-            for _ in range(7):
-                value, pos = _varint(data, pos)
-                values.append(value)
-            fields = dict(zip(("filters", "rows", "cols", "stride_y", "stride_x", "pad_y", "pad_x"), values))
-            fields["params"] = params
+            values, pos = _varints(data, pos, 7)
+            fields = dict(zip(("filters", *WINDOW), values), params=params)
         elif kind == "affine_":
             fields["params"], pos = _tensor(data, pos)
         elif kind in ("max_pool_2", "avg_pool_2"):
-            values = []
-            for _ in range(6):
-                value, pos = _varint(data, pos)
-                values.append(value)
-            fields = dict(zip(("rows", "cols", "stride_y", "stride_x", "pad_y", "pad_x"), values))
+            values, pos = _varints(data, pos, 6)
+            fields = dict(zip(WINDOW, values))
         elif kind == "fc_2":
             outputs, pos = _varint(data, pos)
             inputs, pos = _varint(data, pos)
@@ -104,8 +103,13 @@ def _read_layers(data: bytes) -> list[tuple[str, dict]]:
     return layers
 
 
-def _out(size: int, window: int, stride: int, pad: int) -> int:
-    return (size + 2 * pad - window) // stride + 1
+def _window(f: dict, shape: list[int], channels: int) -> tuple[dict, list[int]]:
+    """A convolution's or pool's ONNX attributes, and the (channels, rows, columns) it gives."""
+    attrs = {"kernel_shape": [f["rows"], f["cols"]], "strides": [f["stride_y"], f["stride_x"]],
+             "pads": [f["pad_y"], f["pad_x"]] * 2}
+    rows = (shape[1] + 2 * f["pad_y"] - f["rows"]) // f["stride_y"] + 1
+    cols = (shape[2] + 2 * f["pad_x"] - f["cols"]) // f["stride_x"] + 1
+    return attrs, [channels, rows, cols]
 
 
 # -- the ONNX file, written as protobuf by hand: `import onnx` alone costs 0.9 s (ml_dtypes) in
@@ -180,10 +184,8 @@ def build_model(path: str | Path) -> bytes:
                 skip, skip_shape, block_starts = x, list(shape), False
             n, k = f["filters"], shape[0] * f["rows"] * f["cols"] * f["filters"]
             w = f["params"][:k].reshape(n, shape[0], f["rows"], f["cols"])
-            x = node("Conv", [x, const(w), const(f["params"][k:k + n])], kernel_shape=[f["rows"], f["cols"]],
-                     strides=[f["stride_y"], f["stride_x"]], pads=[f["pad_y"], f["pad_x"]] * 2)
-            shape = [n, _out(shape[1], f["rows"], f["stride_y"], f["pad_y"]),
-                     _out(shape[2], f["cols"], f["stride_x"], f["pad_x"])]
+            attrs, shape = _window(f, shape, n)
+            x = node("Conv", [x, const(w), const(f["params"][k:k + n])], **attrs)
         elif kind == "affine_":
             c = shape[0]
             x = node("Add", [node("Mul", [x, const(f["params"][:c].reshape(1, c, 1, 1))]),
@@ -191,19 +193,15 @@ def build_model(path: str | Path) -> bytes:
         elif kind == "relu_":
             x = node("Relu", [x])
         elif kind == "max_pool_2":
-            x = node("MaxPool", [x], kernel_shape=[f["rows"], f["cols"]], strides=[f["stride_y"], f["stride_x"]],
-                     pads=[f["pad_y"], f["pad_x"]] * 2)
-            shape = [shape[0], _out(shape[1], f["rows"], f["stride_y"], f["pad_y"]),
-                     _out(shape[2], f["cols"], f["stride_x"], f["pad_x"])]
+            attrs, shape = _window(f, shape, shape[0])
+            x = node("MaxPool", [x], **attrs)
             block_starts = True
         elif kind == "avg_pool_2" and f["rows"] == 0:   # avg_pool_everything
             x = node("Flatten", [node("GlobalAveragePool", [x])])
             shape = [shape[0]]
         elif kind == "avg_pool_2":                      # a down block's skip
-            skip = node("AveragePool", [skip], kernel_shape=[f["rows"], f["cols"]],
-                        strides=[f["stride_y"], f["stride_x"]], pads=[f["pad_y"], f["pad_x"]] * 2)
-            skip_shape = [skip_shape[0], _out(skip_shape[1], f["rows"], f["stride_y"], f["pad_y"]),
-                          _out(skip_shape[2], f["cols"], f["stride_x"], f["pad_x"])]
+            attrs, skip_shape = _window(f, skip_shape, skip_shape[0])
+            skip = node("AveragePool", [skip], **attrs)
         elif kind == "add_prev_":
             to = [max(a, b) for a, b in zip(shape, skip_shape)]
             x = node("Add", [padded(x, shape, to), padded(skip, skip_shape, to)])
